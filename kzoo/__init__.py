@@ -1,0 +1,8 @@
+"""kzoo: a Keras 3 / TensorFlow model zoo for the lessons of training deep networks."""
+
+__version__ = "0.1.0"
+
+from kzoo import layers
+from kzoo.registry import create_model, list_models, register_model
+
+__all__ = ["__version__", "create_model", "layers", "list_models", "register_model"]

@@ -1,0 +1,107 @@
+"""The parts every builder shares: input resolution and the classification head.
+
+Builders take keras.applications' arguments (`include_top, input_shape, input_tensor, pooling, classes,
+classifier_activation, name`); these helpers validate them before any layer is created.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from kzoo.layers._validation import check_choice
+
+POOLINGS = (None, "avg", "max")
+
+
+def validate_head_args(include_top, pooling, classes, classifier_activation) -> None:
+    """Raise ValueError for head arguments that cannot build a model."""
+    if not isinstance(include_top, bool):
+        raise ValueError(f"`include_top` must be True or False; received include_top={include_top!r}.")
+    check_choice("pooling", pooling, POOLINGS)
+    if include_top:
+        if classes is None:
+            raise ValueError(
+                "`classes` is required when include_top=True (e.g. classes=10 for CIFAR-10); "
+                "received classes=None."
+            )
+        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+            raise ValueError(f"`classes` must be an integer >= 1; received classes={classes!r}.")
+        if classifier_activation is not None:
+            try:
+                keras.activations.get(classifier_activation)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    "`classifier_activation` must be a Keras activation name or None; received "
+                    f"classifier_activation={classifier_activation!r}."
+                ) from err
+
+
+def resolve_inputs(input_shape, input_tensor, default_shape, min_size: int | None = None):
+    """Return `(inputs, x)`: the model inputs and the tensor to build on.
+
+    Args:
+        input_shape: shape without the batch axis, or None for `default_shape`.
+        input_tensor: optional Keras tensor to build the model on.
+        default_shape: the family's default input shape, e.g. `(32, 32, 3)`.
+        min_size: smallest spatial size the network's downsampling accepts (images/sequences only).
+    """
+    if input_shape is not None:
+        if not isinstance(input_shape, (tuple, list)) or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in input_shape
+        ):
+            raise ValueError(
+                "`input_shape` must be a tuple of positive integers (no batch axis), e.g. (32, 32, 3); "
+                f"received input_shape={input_shape!r}."
+            )
+        input_shape = tuple(input_shape)
+    if input_tensor is not None:
+        if not keras.backend.is_keras_tensor(input_tensor):
+            raise ValueError(
+                "`input_tensor` must be a Keras tensor such as `keras.Input(shape=...)`; received "
+                f"input_tensor of type {type(input_tensor).__name__}."
+            )
+        tensor_shape = tuple(input_tensor.shape[1:])
+        if input_shape is not None and tensor_shape[-1] != input_shape[-1]:
+            raise ValueError(
+                f"`input_tensor` has {tensor_shape[-1]} channels but input_shape={input_shape} asks "
+                f"for {input_shape[-1]}."
+            )
+        shape = tensor_shape
+    else:
+        shape = input_shape if input_shape is not None else tuple(default_shape)
+    if len(shape) != len(default_shape):
+        raise ValueError(
+            f"`input_shape` must have rank {len(default_shape)} like {tuple(default_shape)} "
+            f"(no batch axis); received input_shape={shape}."
+        )
+    if min_size is not None:
+        spatial = [d for d in shape[:-1] if d is not None]
+        if any(d < min_size for d in spatial):
+            raise ValueError(
+                f"input_shape={shape} is too small for this network's downsampling: each spatial "
+                f"dimension must be at least {min_size}."
+            )
+    if input_tensor is not None:
+        return input_tensor, input_tensor
+    inputs = keras.Input(shape=shape, name="input")
+    return inputs, inputs
+
+
+def apply_head(x, *, include_top, pooling, classes, classifier_activation):
+    """Global pooling + the `predictions` Dense layer (include_top), or optional pooling only."""
+    spatial = len(x.shape) > 2
+    if include_top:
+        if spatial:
+            x = _pool(x, "avg")
+        return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    if spatial and pooling is not None:
+        x = _pool(x, pooling)
+    return x
+
+
+def _pool(x, pooling):
+    rank = len(x.shape) - 2
+    avg = {1: keras.layers.GlobalAveragePooling1D, 2: keras.layers.GlobalAveragePooling2D}
+    mx = {1: keras.layers.GlobalMaxPooling1D, 2: keras.layers.GlobalMaxPooling2D}
+    layer = (avg if pooling == "avg" else mx)[rank]
+    return layer(name=f"{pooling}_pool")(x)
