@@ -18,6 +18,7 @@ class SqueezeExcite(keras.layers.Layer):
     Args:
         ratio: reduction ratio r of the bottleneck (the paper's default 16). Positive integer.
         kernel_initializer: initializer of both Dense kernels.
+        kernel_regularizer: optional regularizer of both Dense kernels (e.g. the papers' L2 decay).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Example:
@@ -28,10 +29,13 @@ class SqueezeExcite(keras.layers.Layer):
         Hu, Shen, Sun. "Squeeze-and-Excitation Networks." CVPR 2018.
     """
 
-    def __init__(self, ratio=16, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self, ratio=16, kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.ratio = check_positive_int("ratio", ratio)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) < 3:
@@ -44,11 +48,17 @@ class SqueezeExcite(keras.layers.Layer):
             raise ValueError("SqueezeExcite needs a known channel dimension; received None.")
         reduced = max(1, channels // self.ratio)
         self.reduce_kernel = self.add_weight(
-            name="reduce_kernel", shape=(channels, reduced), initializer=self.kernel_initializer
+            name="reduce_kernel",
+            shape=(channels, reduced),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         self.reduce_bias = self.add_weight(name="reduce_bias", shape=(reduced,), initializer="zeros")
         self.expand_kernel = self.add_weight(
-            name="expand_kernel", shape=(reduced, channels), initializer=self.kernel_initializer
+            name="expand_kernel",
+            shape=(reduced, channels),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         self.expand_bias = self.add_weight(name="expand_bias", shape=(channels,), initializer="zeros")
         self._spatial_axes = tuple(range(1, len(input_shape) - 1))
@@ -70,6 +80,7 @@ class SqueezeExcite(keras.layers.Layer):
             {
                 "ratio": self.ratio,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             }
         )
         return config

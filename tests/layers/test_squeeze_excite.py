@@ -42,3 +42,13 @@ def test_invalid_ratio(ratio):
 def test_rank_too_low():
     with pytest.raises(ValueError, match="rank"):
         SqueezeExcite()(np.zeros((2, 8), "float32"))
+
+
+def test_kernel_regularizer_adds_l2_of_both_kernels(rng):
+    x = rng.normal(size=(2, 4, 4, 16)).astype("float32")
+    layer = SqueezeExcite(ratio=4, kernel_regularizer={"class_name": "L2", "config": {"l2": 0.01}})
+    layer(x)
+    w1, _, w2, _ = layer.get_weights()
+    expected = 0.01 * ((w1**2).sum() + (w2**2).sum())
+    np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
+    assert SqueezeExcite.from_config(layer.get_config()).kernel_regularizer is not None
