@@ -1,0 +1,99 @@
+import keras
+import numpy as np
+import pytest
+
+from kzoo.layers import Highway
+from tests.layer_checks import run_layer_checks
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_highway(x, kernel, bias, activation):
+    units = x.shape[-1]
+    z = x @ kernel + bias
+    t = sigmoid(z[:, units:])
+    return t * activation(z[:, :units]) + (1.0 - t) * x, t
+
+
+def random_weights(layer, rng):
+    weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(weights)
+    return weights
+
+
+@pytest.mark.parametrize(
+    "activation, np_activation", [("relu", lambda z: np.maximum(z, 0.0)), ("tanh", np.tanh)]
+)
+def test_matches_numpy(rng, activation, np_activation):
+    x = rng.normal(size=(5, 12)).astype("float32")
+    layer = Highway(12, activation=activation)
+    layer(x)
+    kernel, bias = random_weights(layer, rng)
+    y_ref, t_ref = numpy_highway(x, kernel, bias, np_activation)
+    np.testing.assert_allclose(layer(x), y_ref, atol=1e-5)
+    np.testing.assert_allclose(layer.transform_gate(x), t_ref, atol=1e-6)
+
+
+def test_one_matmul_and_gate_bias_init():
+    layer = Highway(16, transform_bias_init=-3.0)
+    layer.build((None, 16))
+    assert [tuple(w.shape) for w in layer.weights] == [(16, 32), (32,)]
+    bias = keras.ops.convert_to_numpy(layer.bias)
+    np.testing.assert_array_equal(bias, np.r_[np.zeros(16), np.full(16, -3.0)])
+
+
+def test_fresh_layer_mostly_carries(rng):
+    x = rng.normal(size=(64, 32)).astype("float32")
+    gate = keras.ops.convert_to_numpy(Highway(32).transform_gate(x))
+    assert gate.shape == (64, 32)
+    assert 0.05 < gate.mean() < 0.25  # around sigmoid(-2) = 0.12
+
+
+def test_very_negative_gate_bias_passes_input_through(rng):
+    x = rng.normal(size=(16, 24)).astype("float32")
+    y = keras.ops.convert_to_numpy(Highway(24, transform_bias_init=-20.0)(x))
+    assert np.abs(y - x).max() < 1e-6
+
+
+def test_generic_checks(rng, tmp_path):
+    x = rng.normal(size=(8, 10)).astype("float32")
+    run_layer_checks(lambda: Highway(10, activation="tanh", transform_bias_init=-1.0), x, tmp_path)
+
+
+def test_kernel_regularizer_adds_l2_loss(rng):
+    layer = Highway(6, kernel_regularizer=keras.regularizers.L2(1e-2))
+    layer(rng.normal(size=(2, 6)).astype("float32"))
+    kernel, _ = random_weights(layer, rng)
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(kernel**2), rtol=1e-5)
+    assert layer.get_config()["kernel_regularizer"]["class_name"] == "L2"
+
+
+def test_mixed_precision(rng):
+    x = rng.normal(size=(4, 8)).astype("float32")
+    layer = Highway(8, dtype="mixed_bfloat16")
+    assert keras.backend.standardize_dtype(layer(x).dtype) == "bfloat16"
+    assert keras.backend.standardize_dtype(layer.transform_gate(x).dtype) == "bfloat16"
+    assert keras.backend.standardize_dtype(layer.kernel.dtype) == "float32"
+
+
+def test_wrong_input_width_names_both():
+    with pytest.raises(ValueError, match=r"units=8.*width 5"):
+        Highway(8)(np.zeros((2, 5), "float32"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"units": 0}, "units"),
+        ({"units": -3}, "units"),
+        ({"units": 2.0}, "units"),
+        ({"units": 4, "activation": "no_such_activation"}, "activation"),
+        ({"units": 4, "transform_bias_init": "low"}, "transform_bias_init"),
+    ],
+)
+def test_invalid_args(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        Highway(**kwargs)
