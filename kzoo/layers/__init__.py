@@ -1,5 +1,8 @@
 """kzoo's custom Keras 3 layers, each registered for safe `.keras` loading."""
 
+from kzoo.layers.highway import Highway
+from kzoo.layers.maxout import ChannelMaxout, Maxout
 from kzoo.layers.squeeze_excite import SqueezeExcite
+from kzoo.layers.weight_norm import WeightNormDense
 
-__all__ = ["SqueezeExcite"]
+__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "SqueezeExcite"]
