@@ -1,8 +1,9 @@
 """kzoo's custom Keras 3 layers, each registered for safe `.keras` loading."""
 
+from kzoo.layers.dense_block import DenseBlock, TransitionBlock
 from kzoo.layers.highway import Highway
 from kzoo.layers.maxout import ChannelMaxout, Maxout
 from kzoo.layers.squeeze_excite import SqueezeExcite
 from kzoo.layers.weight_norm import WeightNormDense
 
-__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "SqueezeExcite"]
+__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "SqueezeExcite", "DenseBlock", "TransitionBlock"]

@@ -1,0 +1,203 @@
+import keras
+import numpy as np
+import pytest
+
+from kzoo.layers import DenseBlock, TransitionBlock
+from tests.layer_checks import run_layer_checks
+
+EPS = 1e-5
+
+
+def np_conv_same(x, w):
+    """Stride-1 'same' convolution, NHWC input, HWIO kernel (odd kernel size)."""
+    kh, kw = w.shape[:2]
+    ph, pw = kh // 2, kw // 2
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    h, wd = x.shape[1:3]
+    out = np.zeros(x.shape[:3] + (w.shape[3],), dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            out += xp[:, i : i + h, j : j + wd, :] @ w[i, j]
+    return out
+
+
+def np_bn_relu(x, gamma, beta, mean, var):
+    return np.maximum(gamma * (x - mean) / np.sqrt(var + EPS) + beta, 0.0)
+
+
+def random_bn(rng, channels):
+    return [
+        rng.uniform(0.5, 1.5, channels),
+        rng.normal(scale=0.3, size=channels),
+        rng.normal(scale=0.5, size=channels),
+        rng.uniform(0.5, 2.0, channels),
+    ]
+
+
+def set_bn(layer, params):
+    layer.set_weights([p.astype("float32") for p in params])
+
+
+def randomize_dense_block(block, rng):
+    """Give every sub-layer random weights (and non-trivial moving statistics); return them."""
+    params = []
+    for i in range(block.num_layers):
+        entry = {"bn": random_bn(rng, block.norms[i].gamma.shape[0])}
+        set_bn(block.norms[i], entry["bn"])
+        if block.bottleneck:
+            entry["w1"] = rng.normal(scale=0.3, size=block.bottleneck_convs[i].kernel.shape)
+            block.bottleneck_convs[i].set_weights([entry["w1"].astype("float32")])
+            entry["bn2"] = random_bn(rng, 4 * block.growth_rate)
+            set_bn(block.bottleneck_norms[i], entry["bn2"])
+        entry["w"] = rng.normal(scale=0.3, size=block.convs[i].kernel.shape)
+        block.convs[i].set_weights([entry["w"].astype("float32")])
+        params.append(entry)
+    return params
+
+
+def np_dense_block(x, params):
+    for p in params:
+        y = np_bn_relu(x, *p["bn"])
+        if "w1" in p:
+            y = np_bn_relu(np_conv_same(y, p["w1"]), *p["bn2"])
+        x = np.concatenate([x, np_conv_same(y, p["w"])], axis=-1)
+    return x
+
+
+def np_transition(x, bn, w):
+    y = np_conv_same(np_bn_relu(x, *bn), w)
+    n, h, wd, c = y.shape
+    y = y[:, : h // 2 * 2, : wd // 2 * 2]
+    return y.reshape(n, h // 2, 2, wd // 2, 2, c).mean(axis=(2, 4))
+
+
+@pytest.mark.parametrize("bottleneck", [False, True])
+def test_dense_block_matches_numpy(rng, bottleneck):
+    x = rng.normal(size=(2, 6, 5, 7)).astype("float32")
+    block = DenseBlock(3, 4, bottleneck=bottleneck)
+    block.build(x.shape)
+    params = randomize_dense_block(block, rng)
+    expected = np_dense_block(x.astype(np.float64), params)
+    assert expected.shape == (2, 6, 5, 7 + 3 * 4)
+    np.testing.assert_allclose(block(x, training=False), expected, atol=1e-4, rtol=1e-5)
+
+
+def test_dense_block_training_mode_uses_batch_statistics(rng):
+    x = rng.normal(loc=1.0, size=(4, 5, 5, 3)).astype("float32")
+    block = DenseBlock(2, 3)
+    block.build(x.shape)
+    params = randomize_dense_block(block, rng)
+    xd = x.astype(np.float64)
+    for p in params:
+        gamma, beta = p["bn"][:2]
+        y = np_bn_relu(xd, gamma, beta, xd.mean(axis=(0, 1, 2)), xd.var(axis=(0, 1, 2)))
+        xd = np.concatenate([xd, np_conv_same(y, p["w"])], axis=-1)
+    np.testing.assert_allclose(block(x, training=True), xd, atol=1e-4, rtol=1e-5)
+
+
+def test_bn_matches_torch_defaults():
+    block = DenseBlock(1, 2, bottleneck=True)
+    for norm in block.norms + block.bottleneck_norms:
+        assert norm.momentum == pytest.approx(0.9) and norm.epsilon == pytest.approx(1e-5)
+    assert TransitionBlock().norm.momentum == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("compression, width", [(1.0, 7), (0.5, 3), (0.3, 2)])
+def test_transition_matches_numpy(rng, compression, width):
+    # Odd width: the 2x2 pooling floors, as the paper's Torch pooling does.
+    x = rng.normal(size=(2, 6, 7, 7)).astype("float32")
+    layer = TransitionBlock(compression=compression)
+    layer.build(x.shape)
+    bn = random_bn(rng, 7)
+    set_bn(layer.norm, bn)
+    w = rng.normal(scale=0.3, size=(1, 1, 7, width))
+    layer.conv.set_weights([w.astype("float32")])
+    out = layer(x, training=False)
+    assert tuple(out.shape) == (2, 3, 3, width)
+    np.testing.assert_allclose(
+        out, np_transition(x.astype(np.float64), bn, w), atol=1e-4, rtol=1e-5
+    )
+
+
+def test_parameter_counts():
+    block = DenseBlock(2, 4, bottleneck=True)
+    block.build((None, 8, 8, 6))
+    # per layer: BN(c) 2c, 1x1 conv c*4k, BN(4k) 8k, 3x3 conv 9*4k*k; c = 6 then 10.
+    expected = sum(2 * c + c * 16 + 32 + 9 * 16 * 4 for c in (6, 10))
+    assert sum(int(np.prod(w.shape)) for w in block.trainable_weights) == expected
+    transition = TransitionBlock(compression=0.5)
+    transition.build((None, 8, 8, 14))
+    assert sum(int(np.prod(w.shape)) for w in transition.trainable_weights) == 2 * 14 + 14 * 7
+
+
+def test_convs_have_no_bias_and_same_shaped_kernels_start_different():
+    # One initializer instance is passed; every convolution must still get its own draw.
+    block = DenseBlock(2, 4, bottleneck=True, kernel_initializer=keras.initializers.HeNormal())
+    block.build((None, 8, 8, 4))
+    assert all(not conv.use_bias for conv in block.convs + block.bottleneck_convs)
+    first, second = (np.asarray(conv.kernel) for conv in block.convs)  # both (3, 3, 16, 4)
+    assert not np.allclose(first, second)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: DenseBlock(2, 3),
+        lambda: DenseBlock(2, 3, bottleneck=True, dropout=0.2),
+        lambda: TransitionBlock(compression=0.5),
+        lambda: TransitionBlock(compression=1.0, dropout=0.2),
+    ],
+)
+def test_generic_checks(rng, tmp_path, factory):
+    x = rng.normal(size=(4, 6, 6, 5)).astype("float32")
+    run_layer_checks(factory, x, tmp_path, atol=1e-5)
+
+
+def test_kernel_regularizer_reaches_every_kernel(rng):
+    x = rng.normal(size=(2, 4, 4, 3)).astype("float32")
+    l2 = {"class_name": "L2", "config": {"l2": 0.01}}
+    for layer in (
+        DenseBlock(2, 3, bottleneck=True, kernel_regularizer=l2),
+        TransitionBlock(0.5, kernel_regularizer=l2),
+    ):
+        layer(x)
+        kernels = [w for w in layer.trainable_weights if w.name == "kernel"]
+        assert len(kernels) == (4 if isinstance(layer, DenseBlock) else 1)
+        expected = 0.01 * sum(float((np.asarray(k) ** 2).sum()) for k in kernels)
+        np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
+        clone = layer.__class__.from_config(layer.get_config())
+        assert clone.get_config()["kernel_regularizer"] is not None
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        ({"num_layers": 0, "growth_rate": 4}, "num_layers"),
+        ({"num_layers": 2.0, "growth_rate": 4}, "num_layers"),
+        ({"num_layers": 2, "growth_rate": 0}, "growth_rate"),
+        ({"num_layers": 2, "growth_rate": 4, "dropout": 1.0}, "dropout"),
+        ({"num_layers": 2, "growth_rate": 4, "dropout": -0.1}, "dropout"),
+        ({"num_layers": 2, "growth_rate": 4, "bottleneck": 1}, "bottleneck"),
+    ],
+)
+def test_dense_block_invalid_args(kwargs, arg):
+    with pytest.raises(ValueError, match=arg):
+        DenseBlock(**kwargs)
+
+
+@pytest.mark.parametrize("compression", [0, 0.0, -0.5, 1.5, True, "0.5"])
+def test_transition_invalid_compression(compression):
+    with pytest.raises(ValueError, match="compression"):
+        TransitionBlock(compression=compression)
+
+
+def test_transition_rejects_inputs_it_cannot_pool_or_compress():
+    with pytest.raises(ValueError, match="at least 2"):
+        TransitionBlock()(np.zeros((1, 1, 4, 3), "float32"))
+    with pytest.raises(ValueError, match="compression"):
+        TransitionBlock(compression=0.2)(np.zeros((1, 4, 4, 3), "float32"))
+
+
+def test_rank_must_be_4():
+    with pytest.raises(ValueError, match="4D"):
+        DenseBlock(1, 2)(np.zeros((2, 8, 3), "float32"))
