@@ -5,26 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
-# The fixed train/test split shared by every offline scikit-learn dataset in kzoo: 20% test,
-# stratified by class, drawn once with this seed.
-TEST_SIZE = 0.2
-SPLIT_SEED = 0
-
-
-def stratified_split(x: np.ndarray, y: np.ndarray):
-    """The fixed stratified split: returns (x_train, y_train, x_test, y_test)."""
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=TEST_SIZE, random_state=SPLIT_SEED, stratify=y
-    )
-    return x_train, y_train, x_test, y_test
-
-
-def generate_examples(x: np.ndarray, y: np.ndarray, image_key: str = "image"):
-    """Yield (key, example) pairs with the array position as key."""
-    for i, (xi, yi) in enumerate(zip(x, y)):
-        yield i, {image_key: xi, "label": int(yi)}
+from kzoo.data.builders._split import generate_examples, stratified_split
 
 
 class KzooDigits(tfds.core.GeneratorBasedBuilder):
@@ -67,9 +49,9 @@ class KzooDigits(tfds.core.GeneratorBasedBuilder):
         images = bunch.images.astype(np.uint8)[..., None]
         x_train, y_train, x_test, y_test = stratified_split(images, bunch.target)
         return {
-            "train": generate_examples(x_train, y_train),
-            "test": generate_examples(x_test, y_test),
+            "train": self._generate_examples(x_train, y_train),
+            "test": self._generate_examples(x_test, y_test),
         }
 
     def _generate_examples(self, x, y):
-        yield from generate_examples(x, y)
+        yield from generate_examples(x, y, "image")
