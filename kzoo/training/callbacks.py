@@ -1,0 +1,220 @@
+"""Callbacks of the engine: atomic resumable checkpoints, resumable early stopping, history files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from kzoo.training.optimizers import current_learning_rate
+from kzoo.training.rundir import (
+    atomic_save,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+)
+
+METADATA = "training_metadata.json"
+
+
+def seed_state_variables(model: keras.Model) -> list:
+    """The random-seed state variables of the model's layers (dropout masks, ...).
+
+    `model.variables` includes them and `model.weights` does not; `save_weights` skips them.
+    """
+    weight_ids = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weight_ids]
+
+
+def completed_epochs(backup_dir) -> int:
+    """The number of finished epochs recorded by the checkpoint in `backup_dir` (0 if none)."""
+    metadata = read_json(Path(backup_dir) / METADATA, default={})
+    return int(metadata.get("epoch", 0))
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` whose checkpoints survive a kill at any instant.
+
+    Keras writes the weights file in place and then the epoch metadata: a kill during or between
+    the two leaves a torn file or weights one epoch ahead of the metadata. Here each file is written
+    to a temporary name and `os.replace`d; the previous weights stay as a hard link, and loading
+    checks the optimiser step count against the metadata and falls back to them on a mismatch. The
+    metadata also carries the layers' random-seed states (which `save_weights` leaves out), so a
+    resumed run draws the same dropout masks as an uninterrupted one.
+
+    Args:
+        backup_dir: the checkpoint directory (`run_dir/checkpoint`).
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(
+            backup_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
+        )
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        metadata = {
+            "epoch": self._current_epoch,
+            "batch": self._last_batch_seen,
+            "iterations": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
+            "seed_states": [
+                keras.ops.convert_to_numpy(v).tolist() for v in seed_state_variables(self.model)
+            ],
+        }
+        incoming = os.path.join(self.backup_dir, "incoming.weights.h5")
+        self.model.save_weights(incoming, overwrite=True)
+        for path in (self._weights_path, self._training_metadata_path):
+            if os.path.exists(path):
+                _link_or_copy(path, f"{path}.bkp")
+        os.replace(incoming, self._weights_path)
+        atomic_write_json(self._training_metadata_path, metadata)
+
+    def _load_model(self):
+        metadata = read_json(self._training_metadata_path)
+        if metadata is None:
+            # Nothing finished yet; a weights file without its metadata is not trusted.
+            return
+        super()._load_model()
+        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if iterations != metadata["iterations"]:
+            # Killed between replacing the weights and the metadata: the previous weights match.
+            _link_or_copy(self._prev_weights_path, self._weights_path)
+            self.model.load_weights(self._weights_path)
+            iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            if iterations != metadata["iterations"]:
+                raise RuntimeError(
+                    f"The checkpoint in {self.backup_dir} is inconsistent (optimiser step {iterations}, "
+                    f"metadata step {metadata['iterations']}); delete it to restart the run."
+                )
+        for variable, value in zip(
+            seed_state_variables(self.model), metadata.get("seed_states", []), strict=True
+        ):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`keras.callbacks.EarlyStopping` that continues across a resume and keeps the best weights on disk.
+
+    Keras' version restarts its patience count at every `fit` and keeps the best weights in memory,
+    so after a resume it would stop at another epoch than an uninterrupted run. Here the epochs
+    already run are replayed from the history at `on_train_begin`, and the best weights are written
+    (atomically) to `best_path` and restored from there at the end.
+
+    Args:
+        best_path: file for the best weights (`.weights.h5`).
+        past_logs: the logs of the epochs already finished, in order.
+        **kwargs: `keras.callbacks.EarlyStopping` arguments (`monitor`, `patience`, ...).
+    """
+
+    def __init__(self, best_path, past_logs=(), **kwargs):
+        kwargs.pop("restore_best_weights", None)
+        super().__init__(restore_best_weights=False, **kwargs)
+        self.best_path = str(best_path)
+        self.past_logs = list(past_logs)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for epoch, past in enumerate(self.past_logs):
+            super().on_epoch_end(epoch, past)
+
+    def on_epoch_end(self, epoch, logs=None):
+        best_before = self.best
+        super().on_epoch_end(epoch, logs)
+        if self.best is not best_before and self.best_epoch == epoch:
+            atomic_save(self.best_path, lambda p: self.model.save_weights(p, overwrite=True))
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        if os.path.exists(self.best_path):
+            self.model.load_weights(self.best_path)
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Adds the learning rate to the logs, times the epoch and rewrites history.json / history.csv after each epoch.
+
+    Keras' CSVLogger appends in place (a kill can tear a row, a resume repeats rows), hence this.
+
+    Args:
+        run_dir: the run directory.
+        past_rows: rows of epochs already finished (a resumed run continues them).
+    """
+
+    def __init__(self, run_dir, past_rows=()):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.rows = [dict(r) for r in past_rows]
+        self._lr = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._lr = current_learning_rate(self.model.optimizer)
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._lr is not None:
+            logs["learning_rate"] = self._lr
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row["epoch_seconds"] = time.perf_counter() - self._start
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        write_history(self.run_dir, self.rows)
+
+
+def write_history(run_dir, rows) -> None:
+    run_dir = Path(run_dir)
+    atomic_write_json(run_dir / "history.json", rows)
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(run_dir / "history.csv", buffer.getvalue())
+
+
+def load_history(run_dir, epochs_done: int) -> list[dict]:
+    """History rows of the first `epochs_done` epochs (rows of an epoch whose checkpoint was lost go)."""
+    rows = read_json(Path(run_dir) / "history.json", default=[])
+    return [r for r in rows if r["epoch"] <= epochs_done]
+
+
+def plot_curves(rows, path) -> None:
+    """Loss and accuracy per epoch (training and validation) as a PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+        for prefix, name in (("", "training"), ("val_", "validation")):
+            values = [r.get(prefix + metric) for r in rows]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, marker="o", markersize=3, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Atomically make `dst` a copy of `src` (a hard link when the file system allows)."""
+    tmp = f"{dst}.tmp"
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)
+    os.replace(tmp, dst)

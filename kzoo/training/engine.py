@@ -1,0 +1,261 @@
+"""`train(config)`: the one training loop every recipe uses (Keras `fit` + resumable run directory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kzoo.training import rundir
+from kzoo.training.callbacks import (
+    AtomicBackupAndRestore,
+    HistoryWriter,
+    ResumableEarlyStopping,
+    completed_epochs,
+    load_history,
+    plot_curves,
+    write_history,
+)
+from kzoo.training.config import TrainConfig
+from kzoo.training.diagnostics import DiagnosticsCallback
+from kzoo.training.optimizers import decay_only_kernels, make_optimizer
+from kzoo.training.regularization import with_kernel_l2
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: the trained model, per-epoch history, final metrics, the run directory."""
+
+    model: keras.Model
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    run_dir: Path | None = None
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train `config.model` on `config.dataset` as `config` says; resume if the run directory allows.
+
+    Rerunning the same config continues from the last finished epoch (even after `kill -9`) and ends
+    with the weights an uninterrupted run would have; rerunning a finished run loads its results.
+    A run directory made by a different config is refused unless `config.overwrite`.
+    Every argument is checked before data is loaded or any file is written.
+
+    Args:
+        config: a `TrainConfig`.
+
+    Returns:
+        A `TrainResult`; `metrics` holds `test_accuracy`, `test_loss` (the training objective) and
+        `test_cross_entropy` (plain cross-entropy), evaluated once on the test split at the end.
+
+    Example:
+        >>> result = train(TrainConfig(model="plain_cnn", dataset="digits", run_dir="runs/quick",
+        ...                            epochs=5, optimizer="adam", learning_rate=1e-3))
+        >>> result.metrics["test_accuracy"]
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"`config` must be a TrainConfig; received {type(config).__name__}.")
+    config.validate()
+    state = rundir.check_run_dir(config)
+    if state == "finished":
+        return _load_finished(config)
+    import kzoo.data
+    from kzoo.registry import create_model
+
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        bundle = kzoo.data.load(
+            config.dataset,
+            batch_size=config.batch_size,
+            validation_split=config.validation_split,
+            seed=config.seed,
+            augment=config.augment,
+            data_dir=config.data_dir,
+        )
+        info = bundle.info
+        keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
+        keras.utils.set_random_seed(config.seed)
+        model_kwargs = {"classes": info.num_classes, "input_shape": tuple(info.input_shape)}
+        model = create_model(config.model, **{**model_kwargs, **config.model_kwargs})
+        return _fit(config, state, bundle, model)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _fit(config: TrainConfig, state: str, bundle, model: keras.Model) -> TrainResult:
+    info = bundle.info
+    if config.decay_mode == "l2" and config.weight_decay > 0:
+        model = with_kernel_l2(model, config.weight_decay)
+    steps = bundle.steps_per_epoch
+    if config.max_steps_per_epoch is not None:
+        steps = min(steps, config.max_steps_per_epoch)
+    optimizer = make_optimizer(config, steps)
+    decay_only_kernels(optimizer, model)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.CategoricalCrossentropy(name="cross_entropy"),
+        ],
+    )
+
+    run_dir = rundir.prepare_run_dir(config, state)
+    rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
+    backup = AtomicBackupAndRestore(str(run_dir / "checkpoint"))
+    initial_epoch = min(completed_epochs(run_dir / "checkpoint"), config.epochs)
+    past_rows = load_history(run_dir, initial_epoch)
+    write_history(run_dir, past_rows)
+    history = HistoryWriter(run_dir, past_rows)
+    callbacks = [history]
+    stopper = None
+    if config.early_stopping_patience is not None:
+        stopper = ResumableEarlyStopping(
+            run_dir / "best.weights.h5",
+            past_logs=past_rows,
+            monitor=config.early_stopping_monitor,
+            patience=config.early_stopping_patience,
+            verbose=1 if config.verbose else 0,
+        )
+        callbacks.append(stopper)
+    if config.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    if config.diagnostics:
+        x_probe, y_probe = _probe_batch(bundle, config.diagnostics_samples)
+        callbacks.append(
+            DiagnosticsCallback(
+                x_probe,
+                y_probe,
+                run_dir / "diagnostics.json",
+                log_dir=run_dir / "logs" / "diagnostics" if config.tensorboard else None,
+                initial_epoch=initial_epoch,
+            )
+        )
+    callbacks.append(backup)  # last: an epoch counts as done once everything above is written
+
+    one_hot = _one_hot(info.num_classes)
+    validation = None if bundle.validation is None else bundle.validation.map(one_hot)
+    if initial_epoch < config.epochs and not _already_stopped(stopper, model):
+        if initial_epoch and config.verbose:
+            print(f"Resuming {run_dir} after epoch {initial_epoch} of {config.epochs}.")
+        model.fit(
+            _train_data(bundle, initial_epoch, config.epochs, steps).map(one_hot),
+            steps_per_epoch=steps,
+            initial_epoch=initial_epoch,
+            epochs=config.epochs,
+            validation_data=validation,
+            shuffle=False,  # the data bundle shuffles each epoch by (seed, epoch)
+            callbacks=callbacks,
+            verbose=config.verbose,
+        )
+    else:  # every epoch already ran: restore the final state without training
+        backup.set_model(model)
+        backup.on_train_begin()
+        if stopper is not None:
+            stopper.on_train_end()
+    return _finish(config, run_dir, model, history.rows, bundle.test.map(one_hot), stopper)
+
+
+def _finish(config, run_dir: Path, model, rows, test_data, stopper) -> TrainResult:
+    if rows:
+        plot_curves(rows, run_dir / "curves.png")
+    scores = model.evaluate(test_data, return_dict=True, verbose=0)
+    # The saved model is an uncompiled copy: loading it needs neither the optimiser nor the schedule.
+    final = keras.models.clone_model(model)
+    final.set_weights(model.get_weights())
+    rundir.atomic_save(run_dir / "model.keras", final.save)
+    metrics = {
+        "model": config.model,
+        "dataset": config.dataset,
+        "test_accuracy": float(scores["accuracy"]),
+        "test_loss": float(scores["loss"]),
+        "test_cross_entropy": float(scores["cross_entropy"]),
+        "epochs_run": len(rows),
+        "epochs_planned": config.epochs,
+        "stopped_early": bool(stopper is not None and len(rows) < config.epochs),
+        "trainable_params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+        "train_seconds": float(sum(r.get("epoch_seconds", 0.0) for r in rows)),
+        "fingerprint": config.fingerprint(),
+    }
+    for key in ("val_accuracy", "val_loss"):
+        if rows and key in rows[-1]:
+            metrics[f"final_{key}"] = rows[-1][key]
+    rundir.atomic_write_json(run_dir / rundir.METRICS, metrics)
+    return TrainResult(model=model, history=list(rows), metrics=metrics, run_dir=run_dir)
+
+
+def _load_finished(config: TrainConfig) -> TrainResult:
+    run_dir = Path(config.run_dir)
+    if config.verbose:
+        print(f"{run_dir} already holds this finished run; loading its results.")
+    import kzoo.layers  # noqa: F401  (registers the layers the saved model uses)
+    import kzoo.models  # noqa: F401
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    return TrainResult(
+        model=model,
+        history=rundir.read_json(run_dir / "history.json", default=[]),
+        metrics=rundir.read_json(run_dir / rundir.METRICS),
+        run_dir=run_dir,
+    )
+
+
+def _already_stopped(stopper, model) -> bool:
+    """Replay the finished epochs through early stopping: did it already stop the run?"""
+    if stopper is None:
+        return False
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    stopped = bool(model.stop_training)
+    model.stop_training = False
+    return stopped
+
+
+def _train_data(bundle, initial_epoch: int, epochs: int, steps: int) -> tf.data.Dataset:
+    """The batches of epochs initial_epoch..epochs-1, each epoch cut to `steps` batches."""
+    if steps >= bundle.steps_per_epoch:
+        return bundle.train_epochs(initial_epoch, epochs)
+    parts = [bundle.train_epochs(e, e + 1).take(steps) for e in range(initial_epoch, epochs)]
+    data = parts[0]
+    for part in parts[1:]:
+        data = data.concatenate(part)
+    return data
+
+
+def _one_hot(num_classes: int):
+    # Keras' sparse cross-entropy has no label smoothing, so labels become one-hot vectors.
+    def convert(x, y):
+        return x, tf.one_hot(tf.cast(y, tf.int32), num_classes)
+
+    return convert
+
+
+def _probe_batch(bundle, samples: int):
+    """A fixed batch of validation (else test) examples for the diagnostics."""
+    source = bundle.validation if bundle.validation is not None else bundle.test
+    xs, ys = [], []
+    for x, y in source:
+        xs.append(np.asarray(x))
+        ys.append(np.asarray(y))
+        if sum(len(b) for b in xs) >= samples:
+            break
+    x, y = np.concatenate(xs)[:samples], np.concatenate(ys)[:samples]
+    return x, np.eye(bundle.info.num_classes, dtype="float32")[y.astype(int)]
+
+
+def _normalization(info) -> dict:
+    """What a serving signature needs to turn raw inputs into what the model saw in training."""
+    return {
+        "dataset": info.name,
+        "kind": info.kind,
+        "input_shape": list(info.input_shape),
+        "num_classes": int(info.num_classes),
+        "class_names": [str(c) for c in info.class_names],
+        "mean": np.asarray(info.mean, dtype="float64").tolist(),
+        "std": np.asarray(info.std, dtype="float64").tolist(),
+        "raw_dtype": str(info.raw_dtype),
+    }

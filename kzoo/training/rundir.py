@@ -1,0 +1,140 @@
+"""The run directory: one config per directory, atomic file writes.
+
+Layout of a run directory:
+    config.json          the config and its fingerprint (written first)
+    normalization.json   data mean/std, input shape, class names (for the serving signature)
+    checkpoint/          weights + optimiser state + epoch after every epoch (resume point)
+    best.weights.h5      best weights so far (early stopping only)
+    logs/                TensorBoard (train/, validation/, diagnostics/)
+    history.csv|json     one row per finished epoch
+    diagnostics.json     per-layer statistics (opt-in)
+    curves.png           loss / accuracy curves
+    model.keras          the final model
+    metrics.json         final test metrics (written last: its presence marks a finished run)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+CONFIG = "config.json"
+METRICS = "metrics.json"
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_to_json) + "\n")
+
+
+def atomic_save(path, save_fn) -> None:
+    """Call `save_fn(tmp_path)` on a temporary sibling of `path` (same suffixes), then os.replace it.
+
+    Keras picks formats by suffix (`.keras`, `.weights.h5`), so the temporary name keeps them.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes)
+    tmp = path.parent / f".tmp-{os.getpid()}-{path.name[: -len(suffix) or None]}{suffix}"
+    try:
+        save_fn(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def read_json(path, default=None):
+    path = Path(path)
+    if not path.exists():
+        return default
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_run_dir(config) -> str:
+    """Decide what to do with `config.run_dir` without writing anything.
+
+    Returns "new" (absent or empty), "resume" (same config), "finished" (same config, run complete)
+    or "overwrite" (its contents will be replaced). Raises ValueError for a directory made by a
+    different config (unless `config.overwrite`) and for a non-empty directory that is not a run
+    directory (always: overwrite never deletes files kzoo did not write).
+    """
+    run_dir = Path(config.run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(
+            f"`run_dir` must be a directory; received run_dir={str(run_dir)!r} (a file)."
+        )
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return "new"
+    saved = read_json(run_dir / CONFIG)
+    if saved is None:
+        raise ValueError(
+            f"run_dir={str(run_dir)!r} is not empty and holds no {CONFIG}: it is not a kzoo run "
+            "directory, so nothing will be written there. Choose another run_dir."
+        )
+    if config.overwrite:
+        return "overwrite"
+    if saved.get("fingerprint") != config.fingerprint():
+        diffs = config.differences(saved.get("config", {}))
+        shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
+        raise ValueError(
+            f"run_dir={str(run_dir)!r} holds a run made by a different config ({shown or 'changed'}). "
+            "Use another run_dir, or overwrite=True (--overwrite) to replace that run."
+        )
+    return "finished" if (run_dir / METRICS).exists() else "resume"
+
+
+def prepare_run_dir(config, state: str) -> Path:
+    """Create (or, for "overwrite", empty) the run directory and write config.json."""
+    run_dir = Path(config.run_dir)
+    if state == "overwrite":
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if state in ("new", "overwrite"):
+        atomic_write_json(
+            run_dir / CONFIG, {"fingerprint": config.fingerprint(), "config": config.to_dict()}
+        )
+    return run_dir
+
+
+def _to_json(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return repr(value)
