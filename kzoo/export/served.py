@@ -1,0 +1,63 @@
+"""Load an exported version and call its `serving_default` signature from Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kzoo.export.metadata import read_metadata
+from kzoo.export.paths import resolve_saved_model_dir
+from kzoo.export.predict import check_inputs
+from kzoo.export.serving import INPUT_NAME, SIGNATURE_KEY
+
+
+class ServedModel:
+    """An exported SavedModel as its clients see it: raw inputs in, `probabilities`/`class_id` out.
+
+    Args:
+        path: a version directory `<root>/<name>/<version>`, or `<root>/<name>` for its latest version.
+
+    Example:
+        >>> served = kzoo.export.load_saved_model("saved_models/digits_cnn")
+        >>> served.predict(images)["class_id"]
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.path: Path = resolve_saved_model_dir(path)
+        self.metadata: dict | None = read_metadata(self.path)
+        self._loaded = tf.saved_model.load(str(self.path))
+        if SIGNATURE_KEY not in self._loaded.signatures:
+            raise ValueError(
+                f"{str(self.path)!r} has no {SIGNATURE_KEY!r} signature; found "
+                f"{sorted(self._loaded.signatures)}."
+            )
+        self.signature = self._loaded.signatures[SIGNATURE_KEY]
+        specs = self.signature.structured_input_signature[1]
+        if list(specs) != [INPUT_NAME]:
+            raise ValueError(
+                f"{str(self.path)!r} was not exported by kzoo: its signature takes {sorted(specs)}, "
+                f"not a single {INPUT_NAME!r} tensor."
+            )
+        spec = specs[INPUT_NAME]
+        self.input_shape: tuple = tuple(spec.shape.as_list()[1:])
+        self.input_dtype: str = spec.dtype.name
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return None if self.metadata is None else self.metadata.get("classes")
+
+    def predict(self, inputs, source: str = "inputs") -> dict[str, np.ndarray]:
+        """Run the signature on a raw batch (or one example); wrong shapes/dtypes raise ValueError."""
+        import tensorflow as tf
+
+        batch = check_inputs(inputs, self.input_shape, self.input_dtype, source)
+        outputs = self.signature(**{INPUT_NAME: tf.constant(batch)})
+        return {key: value.numpy() for key, value in outputs.items()}
+
+
+def load_saved_model(path) -> ServedModel:
+    """Load `<root>/<name>/<version>` (or the latest version of `<root>/<name>`) for prediction."""
+    return ServedModel(path)

@@ -1,0 +1,139 @@
+"""The `serving_default` signature: raw inputs in, normalisation baked in, named outputs out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+SIGNATURE_KEY = "serving_default"
+INPUT_NAME = "inputs"
+OUTPUT_NAMES = ("probabilities", "class_id")
+RAW_DTYPES = (
+    "uint8", "int8", "uint16", "int16", "int32", "int64", "float16", "float32", "float64"
+)
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """What a client sends: `shape` (no batch axis) and `dtype`, and the normalisation applied.
+
+    The model sees `(float32(x) - mean) / std`; `mean` and `std` broadcast against `shape`
+    (one value, one per channel/feature, or one per pixel).
+    """
+
+    shape: tuple
+    dtype: str
+    mean: np.ndarray
+    std: np.ndarray
+
+    def normalize(self, x) -> np.ndarray:
+        """The NumPy reference of what the signature does before calling the model."""
+        return (np.asarray(x).astype(np.float32) - self.mean) / self.std
+
+    def to_json(self) -> dict:
+        return {
+            "input": {"name": INPUT_NAME, "shape": [None, *self.shape], "dtype": self.dtype},
+            "normalization": {
+                "formula": "(float32(inputs) - mean) / std",
+                "mean": self.mean.tolist(),
+                "std": self.std.tolist(),
+            },
+        }
+
+
+def model_io(model) -> tuple[tuple, int]:
+    """`(input_shape without batch, number of classes)` of a single-input classifier."""
+    if not isinstance(model, keras.Model) or not model.built:
+        raise ValueError(
+            f"`model` must be a built keras.Model; received model of type {type(model).__name__}."
+        )
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            "`model` must have one input and one output to be served as a classifier; received "
+            f"{len(model.inputs)} inputs and {len(model.outputs)} outputs."
+        )
+    out_shape = tuple(model.outputs[0].shape)
+    if len(out_shape) != 2 or out_shape[1] is None:
+        raise ValueError(
+            "`model` must output a (batch, classes) tensor (include_top=True); received output "
+            f"shape {out_shape}."
+        )
+    return tuple(model.inputs[0].shape[1:]), int(out_shape[1])
+
+
+def make_raw_input(input_shape, raw_dtype="float32", mean=None, std=None) -> RawInput:
+    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1."""
+    if raw_dtype not in RAW_DTYPES:
+        raise ValueError(f"`raw_dtype` must be one of {RAW_DTYPES}; received raw_dtype={raw_dtype!r}.")
+    arrays = {}
+    for arg, value, default in (("mean", mean, 0.0), ("std", std, 1.0)):
+        try:
+            arr = np.asarray(default if value is None else value, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"`{arg}` must be numbers; received {arg}={value!r}.") from err
+        concrete = tuple(1 if d is None else d for d in input_shape)
+        try:
+            fits = np.broadcast_shapes(arr.shape, concrete) == concrete
+        except ValueError:
+            fits = False
+        if not fits or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"`{arg}` must be finite and broadcast to the input shape {tuple(input_shape)} (a "
+                f"scalar, one value per channel, or the full shape); received {arg} of shape "
+                f"{arr.shape}: {value!r}."
+            )
+        arrays[arg] = arr
+    if np.any(arrays["std"] <= 0):
+        raise ValueError(f"`std` must be > 0 everywhere; received std={std!r}.")
+    return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"])
+
+
+def build_export_archive(model, raw: RawInput, *, from_logits: bool = False):
+    """A keras.export.ExportArchive whose `serving_default` endpoint takes raw inputs.
+
+    ExportArchive rather than a hand-made tf.Module: it tracks exactly the Keras 3 variables the
+    endpoint uses, as TF trackables, and registers the endpoint under the signature key TF Serving
+    asks for. `model.export()` alone cannot add the normalisation or name the outputs.
+    """
+    import tensorflow as tf
+
+    mean = tf.constant(raw.mean)
+    std = tf.constant(raw.std)
+
+    def serve(inputs):
+        outputs = model(
+            (tf.cast(inputs, tf.float32) - mean) / std, training=False
+        )
+        outputs = tf.cast(outputs, tf.float32)
+        probabilities = tf.nn.softmax(outputs, axis=-1) if from_logits else outputs
+        return {
+            "probabilities": tf.identity(probabilities, name="probabilities"),
+            "class_id": tf.argmax(probabilities, axis=-1, output_type=tf.int64, name="class_id"),
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        SIGNATURE_KEY,
+        serve,
+        input_signature=[tf.TensorSpec((None, *raw.shape), raw.dtype, name=INPUT_NAME)],
+    )
+    return archive
+
+
+def probe_inputs(raw: RawInput, n: int = 16, seed: int = 0) -> np.ndarray:
+    """A reproducible batch of raw inputs covering the input's value range."""
+    if any(d is None for d in raw.shape):
+        raise ValueError(
+            f"The input shape {raw.shape} has unknown dimensions; pass `probe` (a batch of raw "
+            "inputs) to verify the export."
+        )
+    rng = np.random.default_rng(seed)
+    shape = (n, *raw.shape)
+    dtype = np.dtype(raw.dtype)
+    if dtype.kind in "ui":
+        high = min(np.iinfo(dtype).max, 255)
+        return rng.integers(0, high + 1, size=shape).astype(dtype)
+    return (raw.mean + raw.std * rng.standard_normal(shape)).astype(dtype)

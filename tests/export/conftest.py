@@ -1,0 +1,49 @@
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """UCI digits as the raw uint8 8x8x1 images a client sends, with their per-channel statistics."""
+    data = load_digits()
+    x = data.images.astype(np.uint8)[..., np.newaxis]
+    return {
+        "x": x,
+        "y": data.target.astype(np.int64),
+        "mean": np.array([x.mean()], np.float32),
+        "std": np.array([x.std()], np.float32),
+    }
+
+
+def small_model(classes=10, activation="softmax"):
+    """A small convolutional digits classifier."""
+    inputs = keras.Input((8, 8, 1), name="input")
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(classes, activation=activation, name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture
+def model():
+    return small_model()
+
+
+@pytest.fixture(scope="session")
+def trained_weights(digits):
+    m = small_model()
+    m.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    x = (digits["x"].astype(np.float32) - digits["mean"]) / digits["std"]
+    m.fit(x, digits["y"], epochs=2, batch_size=64, verbose=0)
+    return m.get_weights()
+
+
+@pytest.fixture
+def trained_model(trained_weights):
+    """The small model after two epochs on normalised digits, so its predictions vary."""
+    m = small_model()
+    m.set_weights(trained_weights)
+    return m

@@ -1,0 +1,255 @@
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kzoo
+from kzoo.export import (
+    METADATA_FILE,
+    ExportVerificationError,
+    export_saved_model,
+    list_versions,
+    load_saved_model,
+    read_metadata,
+    verify_checksums,
+)
+from kzoo.export import saved_model as saved_model_module
+
+from .conftest import small_model
+
+DIGIT_NAMES = [f"digit {i}" for i in range(10)]
+
+
+def _export(model, digits, root, **kwargs):
+    kwargs.setdefault("raw_dtype", "uint8")
+    return export_saved_model(
+        model, "digits_cnn", root=root, mean=digits["mean"], std=digits["std"], **kwargs
+    )
+
+
+def _manual(model, digits, x):
+    """What serving must compute: the training normalisation, then the in-memory model."""
+    normalised = (x.astype(np.float32) - digits["mean"]) / digits["std"]
+    return np.asarray(model(normalised, training=False))
+
+
+def test_reloaded_signature_equals_manual_normalisation_and_model(trained_model, digits, tmp_path):
+    path = _export(trained_model, digits, tmp_path, class_names=DIGIT_NAMES)
+    assert path == tmp_path / "digits_cnn" / "1"
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    spec = signature.structured_input_signature[1]["inputs"]
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 8, 8, 1]
+    assert set(signature.structured_outputs) == {"probabilities", "class_id"}
+
+    x = digits["x"][:300]
+    out = signature(inputs=tf.constant(x))
+    expected = _manual(trained_model, digits, x)
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-6)
+    np.testing.assert_array_equal(out["class_id"].numpy(), expected.argmax(-1))
+    assert out["class_id"].dtype == tf.int64
+    # The model is trained: predictions vary and mostly match the labels.
+    assert len(np.unique(expected.argmax(-1))) >= 5
+    assert np.mean(expected.argmax(-1) == digits["y"][:300]) > 0.8
+    # Feeding the raw pixels to the model without the normalisation gives other numbers.
+    unnormalised = np.asarray(trained_model(x.astype(np.float32), training=False))
+    assert np.abs(unnormalised - expected).max() > 1e-2
+
+
+def test_served_model_predicts_like_the_in_memory_model(trained_model, digits, tmp_path):
+    _export(trained_model, digits, tmp_path, class_names=DIGIT_NAMES)
+    served = load_saved_model(tmp_path / "digits_cnn")  # the model directory: its latest version
+    assert served.input_shape == (8, 8, 1) and served.input_dtype == "uint8"
+    assert served.class_names == DIGIT_NAMES
+    out = served.predict(digits["x"][:64])
+    expected = _manual(trained_model, digits, digits["x"][:64])
+    np.testing.assert_allclose(out["probabilities"], expected, atol=1e-6)
+    np.testing.assert_array_equal(out["class_id"], expected.argmax(-1))
+    one = served.predict(digits["x"][5])  # one example without the batch axis
+    np.testing.assert_allclose(one["probabilities"][0], expected[5], atol=1e-6)
+
+
+def test_versions_increment_and_explicit_versions(model, digits, tmp_path):
+    assert [_export(model, digits, tmp_path).name for _ in range(2)] == ["1", "2"]
+    assert _export(model, digits, tmp_path, version=7).name == "7"
+    assert _export(model, digits, tmp_path).name == "8"
+    assert list_versions(tmp_path / "digits_cnn") == [1, 2, 7, 8]
+    # Nothing but numeric version directories under <name>/ (TF Serving's layout).
+    assert sorted(os.listdir(tmp_path / "digits_cnn")) == ["1", "2", "7", "8"]
+    assert read_metadata(tmp_path / "digits_cnn" / "7")["version"] == 7
+
+
+def test_existing_version_refused_without_force_and_replaced_with_it(digits, tmp_path):
+    first, second = small_model(), small_model()
+    path = _export(first, digits, tmp_path)
+    before = {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    with pytest.raises(FileExistsError, match="force"):
+        _export(second, digits, tmp_path, version=1)
+    assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
+
+    assert _export(second, digits, tmp_path, version=1, force=True) == path
+    assert sorted(os.listdir(tmp_path / "digits_cnn")) == ["1"]
+    x = digits["x"][:32]
+    out = load_saved_model(path).predict(x)["probabilities"]
+    np.testing.assert_allclose(out, _manual(second, digits, x), atol=1e-6)
+    assert np.abs(out - _manual(first, digits, x)).max() > 1e-3
+
+
+def test_failure_after_files_are_written_leaves_no_visible_version(
+    model, digits, tmp_path, monkeypatch
+):
+    _export(model, digits, tmp_path)
+    written = []
+
+    def crash(staging, record):
+        written.extend(p.name for p in staging.rglob("*"))
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(saved_model_module, "write_metadata", crash)
+    for kwargs in ({}, {"version": 1, "force": True}, {"version": 5}):
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            _export(small_model(), digits, tmp_path, **kwargs)
+    assert "saved_model.pb" in written  # the crash came after the SavedModel was on disk
+    assert os.listdir(tmp_path / "digits_cnn") == ["1"]  # no staging directory left either
+    x = digits["x"][:16]
+    np.testing.assert_allclose(
+        load_saved_model(tmp_path / "digits_cnn" / "1").predict(x)["probabilities"],
+        _manual(model, digits, x),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.slow
+def test_killed_process_leaves_earlier_version_serving(model, digits, tmp_path):
+    """A process killed mid-export (no cleanup runs) leaves only a hidden staging directory."""
+    _export(model, digits, tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import os, numpy as np
+        from kzoo.export import saved_model
+        from tests.export.conftest import small_model
+        saved_model.write_metadata = lambda *a, **k: os._exit(17)
+        saved_model.export_saved_model(small_model(), "digits_cnn", root={str(tmp_path)!r},
+                                       raw_dtype="uint8", mean=[5.0], std=[6.0])
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, timeout=300)
+    assert result.returncode == 17
+    leftovers = [n for n in os.listdir(tmp_path / "digits_cnn") if n != "1"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".")  # the abandoned staging directory
+    assert (tmp_path / "digits_cnn" / leftovers[0] / "saved_model.pb").exists()
+    assert list_versions(tmp_path / "digits_cnn") == [1]
+    served = load_saved_model(tmp_path / "digits_cnn")
+    assert served.path.name == "1"
+    np.testing.assert_allclose(
+        served.predict(digits["x"][:16])["probabilities"],
+        _manual(model, digits, digits["x"][:16]),
+        atol=1e-6,
+    )
+    assert _export(model, digits, tmp_path).name == "2"
+
+
+def test_verification_mismatch_fails_the_export_and_publishes_nothing(
+    model, digits, tmp_path, monkeypatch
+):
+    real = saved_model_module._reference_probabilities
+
+    def off_by_a_bit(*args):
+        expected = real(*args)
+        return expected + np.where(np.arange(expected.shape[1]) == 0, 1e-3, 0.0)
+
+    monkeypatch.setattr(saved_model_module, "_reference_probabilities", off_by_a_bit)
+    with pytest.raises(ExportVerificationError, match=r"max absolute probability difference 0\.001"):
+        _export(model, digits, tmp_path)
+    assert not (tmp_path / "digits_cnn").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "../escape", "a/b", "/abs", "a\\b", "a\0b", ".hidden", "x" * 129, None, 3]
+)
+def test_hostile_names_are_refused_before_anything_is_written(model, tmp_path, name):
+    root = tmp_path / "root"
+    with pytest.raises(ValueError, match=r"`name` must be .*received name="):
+        export_saved_model(model, name, root=root)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("version", [0, -1, True, 1.5, "2", 10**18])
+def test_versions_must_be_positive_ints(model, tmp_path, version):
+    with pytest.raises(ValueError, match="`version` must be a positive integer"):
+        export_saved_model(model, "ok", root=tmp_path / "root", version=version)
+    assert not (tmp_path / "root").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mean": [1.0, 2.0]}, "`mean` must be finite and broadcast"),
+        ({"std": [0.0]}, "`std` must be > 0"),
+        ({"raw_dtype": "string"}, "`raw_dtype` must be one of"),
+        ({"class_names": ["a", "b"]}, "`class_names` must be 10 strings"),
+        ({"metrics": {"acc": object()}}, "`metrics` must be JSON-serialisable"),
+        ({"probe": np.zeros((4, 8, 8), np.uint8)}, r"`probe` must be a non-empty batch of shape \(N, 8, 8, 1\)"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(model, tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        export_saved_model(model, "ok", root=tmp_path / "root", **kwargs)
+    assert not (tmp_path / "root").exists()
+
+
+def test_logits_models_need_from_logits(digits, tmp_path):
+    logits_model = small_model(activation=None)
+    with pytest.raises(ValueError, match="from_logits=True"):
+        _export(logits_model, digits, tmp_path)
+    path = _export(logits_model, digits, tmp_path, from_logits=True)
+    x = digits["x"][:32]
+    out = load_saved_model(path).predict(x)
+    logits = _manual(logits_model, digits, x)
+    np.testing.assert_allclose(out["probabilities"], tf.nn.softmax(logits).numpy(), atol=1e-6)
+    np.testing.assert_array_equal(out["class_id"], logits.argmax(-1))
+
+
+def test_metadata_describes_the_export_and_its_checksums_match(trained_model, digits, tmp_path):
+    path = _export(
+        trained_model,
+        digits,
+        tmp_path,
+        class_names=DIGIT_NAMES,
+        builder={"name": "small_cnn", "kwargs": {"classes": 10}},
+        metrics={"test_accuracy": np.float32(0.875)},
+    )
+    meta = json.loads((path / METADATA_FILE).read_text())
+    assert meta["name"] == "digits_cnn" and meta["version"] == 1
+    assert meta["classes"] == DIGIT_NAMES
+    assert meta["signature"]["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "uint8"}
+    np.testing.assert_allclose(meta["signature"]["normalization"]["mean"], digits["mean"])
+    np.testing.assert_allclose(meta["signature"]["normalization"]["std"], digits["std"])
+    assert meta["model"]["builder"] == {"name": "small_cnn", "kwargs": {"classes": 10}}
+    assert meta["model"]["trainable_params"] == (16 * 9 + 16) + 2 * 16 + (8 * 8 * 16 * 10 + 10)
+    assert meta["metrics"] == {"test_accuracy": 0.875}
+    assert meta["versions"]["kzoo"] == kzoo.__version__
+    assert meta["versions"]["keras"] == keras.__version__
+    assert meta["versions"]["tensorflow"] == tf.__version__
+    assert meta["verification"]["probe_size"] == 16
+    assert meta["verification"]["max_abs_diff"] <= 1e-5
+
+    on_disk = {
+        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in path.rglob("*")
+        if p.is_file() and p.name != "kzoo_metadata.json"
+    }
+    assert "saved_model.pb" in on_disk and "variables/variables.index" in on_disk
+    assert meta["files"] == on_disk
+    assert verify_checksums(path, meta) == []
+    with open(path / "variables" / "variables.index", "ab") as f:
+        f.write(b"tampered")
+    assert verify_checksums(path, meta) == ["checksum differs: variables/variables.index"]
