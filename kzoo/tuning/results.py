@@ -1,0 +1,156 @@
+"""The results of a search: a table (printed, JSON, CSV) and a figure of score against each
+hyperparameter."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+from kzoo.tuning.search import EPOCHS, SECONDS
+
+# Hyperband's bookkeeping entries ("tuner/epochs", ...) are not tuned values.
+_INTERNAL = "tuner/"
+
+
+def _finite(value):
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def trial_rows(tuner) -> dict:
+    """The search as plain data: `{"objective", "direction", "hyperparameters", "best_trial", "trials"}`.
+
+    Each trial is `{"trial", "status", "values", "score", "seconds", "epochs", "message"}`; a failed
+    trial has `score` None and the last line of its error in `message`.
+    """
+    oracle = tuner.oracle
+    objective = oracle.objective
+    names = [p.name for p in oracle.get_space().space]
+    trials = []
+    for trial_id in sorted(oracle.trials):
+        trial = oracle.trials[trial_id]
+        metrics = trial.metrics
+        seconds = metrics.get_last_value(SECONDS) if metrics.exists(SECONDS) else None
+        epochs = metrics.get_last_value(EPOCHS) if metrics.exists(EPOCHS) else None
+        message = (trial.message or "").strip().splitlines()
+        trials.append(
+            {
+                "trial": trial_id,
+                "status": trial.status,
+                "values": {k: v for k, v in trial.hyperparameters.values.items()},
+                "score": _finite(trial.score) if trial.status == "COMPLETED" else None,
+                "seconds": _finite(seconds),
+                "epochs": int(epochs) if _finite(epochs) is not None else None,
+                "message": message[-1] if message else "",
+            }
+        )
+    best = [t for t in oracle.get_best_trials(1) if t.status == "COMPLETED"]
+    return {
+        "objective": objective.name,
+        "direction": objective.direction,
+        "hyperparameters": names,
+        "best_trial": best[0].trial_id if best else None,
+        "trials": trials,
+    }
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(results: dict) -> str:
+    """A fixed-width text table: trial, hyperparameter values, score, seconds, status."""
+    names = results["hyperparameters"]
+    header = ["trial", *names, results["objective"], "seconds", "status"]
+    rows = [
+        [t["trial"], *(t["values"].get(n) for n in names), t["score"], t["seconds"], t["status"]]
+        for t in results["trials"]
+    ]
+    cells = [header] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if results["best_trial"] is not None:
+        lines.append(f"best trial: {results['best_trial']}")
+    return "\n".join(lines)
+
+
+def write_results(results: dict, out_dir) -> dict:
+    """Write `results.json`, `results.csv` and `results.png` into `out_dir`; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "results.json", "csv": out / "results.csv", "png": out / "results.png"}
+    _atomic_write(paths["json"], json.dumps(results, indent=2, sort_keys=False) + "\n")
+    names = results["hyperparameters"]
+    tmp = paths["csv"].with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["trial", *names, results["objective"], "seconds", "epochs", "status", "message"])
+        for t in results["trials"]:
+            writer.writerow(
+                [t["trial"], *(t["values"].get(n, "") for n in names)]
+                + ["" if t[k] is None else t[k] for k in ("score", "seconds", "epochs")]
+                + [t["status"], t["message"]]
+            )
+    os.replace(tmp, paths["csv"])
+    plot_results(results, paths["png"])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def plot_results(results: dict, path) -> None:
+    """One panel per hyperparameter: each completed trial's score against its value (log axis for
+    log-scale values); failed trials are marked with an x on the axis floor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in results["hyperparameters"] if not n.startswith(_INTERNAL)] or ["trial"]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    done = [t for t in results["trials"] if t["score"] is not None]
+    failed = [t for t in results["trials"] if t["score"] is None and t["status"] != "RUNNING"]
+    floor = min((t["score"] for t in done), default=0.0)
+    for ax, name in zip(axes[0], names, strict=True):
+        def value(t, name=name):
+            return t["trial"] if name == "trial" else t["values"].get(name)
+
+        shown = [t for t in done if value(t) is not None]
+        xs = [value(t) for t in shown]
+        categorical = any(isinstance(x, (str, bool)) for x in xs + [value(t) for t in failed])
+        if categorical:
+            levels = sorted({str(value(t)) for t in done + failed})
+            pos = {level: i for i, level in enumerate(levels)}
+            ax.set_xticks(range(len(levels)), levels)
+
+            def place(x, pos=pos):
+                return pos[str(x)]
+        else:
+            def place(x):
+                return x
+        ax.scatter([place(x) for x in xs], [t["score"] for t in shown], color="tab:blue")
+        bad = [value(t) for t in failed if value(t) is not None]
+        if bad:
+            ax.scatter([place(x) for x in bad], [floor] * len(bad), marker="x", color="tab:red",
+                       label="failed")
+            ax.legend(loc="best", fontsize="small")
+        numeric = [] if categorical else xs + bad
+        if numeric and min(numeric) > 0 and max(numeric) / min(numeric) >= 100:
+            ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel(results["objective"])
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
