@@ -3,7 +3,8 @@
 from kzoo.layers.dense_block import DenseBlock, TransitionBlock
 from kzoo.layers.highway import Highway
 from kzoo.layers.maxout import ChannelMaxout, Maxout
+from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.layers.squeeze_excite import SqueezeExcite
 from kzoo.layers.weight_norm import WeightNormDense
 
-__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "SqueezeExcite", "DenseBlock", "TransitionBlock"]
+__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "SqueezeExcite", "DenseBlock", "TransitionBlock", "BasicBlock", "BottleneckBlock"]
