@@ -1,1 +1,3 @@
 """Model families; importing this package registers every builder."""
+
+from kzoo.models import densenet  # noqa: F401
