@@ -1,0 +1,200 @@
+import keras
+import keras_tuner as kt
+import pytest
+
+from kzoo.models.densenet import densenet
+from kzoo.models.wide_resnet import wide_resnet
+from kzoo.training import TrainConfig
+from kzoo.tuning.hypermodels import (
+    DenseNetHyperModel,
+    HighwayMLPHyperModel,
+    PlainCNNHyperModel,
+    PlainMLPHyperModel,
+    ResNetHyperModel,
+    SNNHyperModel,
+    WideResNetHyperModel,
+    ZooHyperModel,
+    hypermodel_for,
+)
+from kzoo.tuning.space import (
+    DEPTH,
+    DROPOUT,
+    GROWTH_RATE,
+    LEARNING_RATE,
+    OPTIMIZER,
+    WIDTH,
+    WIDTH_FACTOR,
+)
+
+DIGITS = dict(input_shape=(8, 8, 1), classes=10)
+SMALL_IMAGE = dict(input_shape=(8, 8, 3), classes=10)
+
+
+def _fixed(**values):
+    hp = kt.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def _trainable(model):
+    return sum(int(keras.ops.size(v)) for v in model.trainable_variables)
+
+
+def _lr(model):
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def _layers(model, kind):
+    return [layer for layer in model.layers if type(layer) is kind]
+
+
+def _dropout_rates(model):
+    """Every dropout rate in the model's layer configs (composite blocks included)."""
+    return {layer.get_config()["dropout"] for layer in model.layers if "dropout" in layer.get_config()}
+
+
+@pytest.mark.parametrize(
+    "name, cls, names",
+    [
+        ("plain_mlp", PlainMLPHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("highway_mlp", HighwayMLPHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("snn_mlp", SNNHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("plain_cnn", PlainCNNHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("resnet20", ResNetHyperModel, [DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("wrn_16_4", WideResNetHyperModel, [WIDTH_FACTOR, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("densenet_bc_100_12", DenseNetHyperModel, [GROWTH_RATE, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("resnet18", ZooHyperModel, [OPTIMIZER, LEARNING_RATE]),
+    ],
+)
+def test_hypermodel_for_picks_the_family(name, cls, names):
+    hm = hypermodel_for(name, **SMALL_IMAGE)
+    assert type(hm) is cls
+    assert hm.hyperparameter_names() == names
+
+
+def test_plain_mlp_defaults_are_the_builders():
+    hm = hypermodel_for("plain_mlp", **DIGITS)
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    assert hp.values == {WIDTH: 256, DEPTH: 3, DROPOUT: 0.0, OPTIMIZER: "adam", LEARNING_RATE: 1e-3}
+    assert [layer.units for layer in _layers(model, keras.layers.Dense)] == [256, 256, 256, 10]
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert _lr(model) == pytest.approx(1e-3)
+    # The whole search space: width 32..512 step 32, log-scale learning rate 1e-4..1e-1.
+    width = next(p for p in hp.space if p.name == WIDTH)
+    assert (width.min_value, width.max_value, width.step) == (32, 512, 32)
+    lr = next(p for p in hp.space if p.name == LEARNING_RATE)
+    assert (lr.min_value, lr.max_value, lr.sampling) == (1e-4, 1e-1, "log")
+
+
+def test_plain_mlp_fixed_overrides():
+    hm = hypermodel_for("plain_mlp", **DIGITS)
+    hp = _fixed(**{WIDTH: 32, DEPTH: 2, DROPOUT: 0.25, OPTIMIZER: "momentum", LEARNING_RATE: 0.02})
+    model = hm.build(hp)
+    assert [layer.units for layer in _layers(model, keras.layers.Dense)] == [32, 32, 10]
+    assert [layer.rate for layer in _layers(model, keras.layers.Dropout)] == [0.25, 0.25]
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert float(model.optimizer.momentum) == pytest.approx(0.9)
+    assert _lr(model) == pytest.approx(0.02)
+    # 64 -> 32 -> 32 -> 10 dense layers with biases.
+    assert _trainable(model) == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
+
+
+def test_maxout_variant_keeps_its_own_defaults():
+    hp = kt.HyperParameters()
+    hypermodel_for("maxout_mlp", **DIGITS).model_kwargs(hp)
+    assert (hp[WIDTH], hp[DEPTH], hp[DROPOUT]) == (240, 2, 0.5)
+
+
+def test_highway_depth_and_width():
+    hm = hypermodel_for("highway_mlp", **DIGITS)
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    assert (hp[WIDTH], hp[DEPTH]) == (50, 20)
+    assert len([layer for layer in model.layers if layer.name.startswith("highway_")]) == 20
+    model = hm.build(_fixed(**{WIDTH: 30, DEPTH: 4}))
+    highway = [layer for layer in model.layers if layer.name.startswith("highway_")]
+    assert [layer.units for layer in highway] == [30, 30, 30, 30]
+
+
+def test_snn_alpha_dropout_and_depth():
+    hm = hypermodel_for("snn_mlp", **DIGITS)
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    assert (hp[WIDTH], hp[DEPTH], hp[DROPOUT], hp[OPTIMIZER]) == (256, 8, 0.05, "sgd")
+    assert [layer.rate for layer in _layers(model, keras.layers.AlphaDropout)] == [0.05] * 8
+    model = hm.build(_fixed(**{DEPTH: 4, WIDTH: 64, DROPOUT: 0.1}))
+    assert [layer.rate for layer in _layers(model, keras.layers.AlphaDropout)] == [0.1] * 4
+    assert [layer.units for layer in _layers(model, keras.layers.Dense)] == [64] * 4 + [10]
+
+
+def test_plain_cnn_width_is_first_stage_filters():
+    hm = hypermodel_for("plain_cnn", **DIGITS)
+    model = hm.build(_fixed(**{WIDTH: 8, DEPTH: 4}))
+    filters = [layer.filters for layer in _layers(model, keras.layers.Conv2D)]
+    assert filters[0] == 8 and max(filters) == 32  # 8, 16, 32 over three stages
+
+
+def test_wide_resnet_width_factor_and_dropout():
+    hm = hypermodel_for("wrn_16_4", **SMALL_IMAGE)
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    assert (hp[WIDTH_FACTOR], hp[DROPOUT], hp[OPTIMIZER]) == (4, 0.0, "nesterov")
+    assert _trainable(model) == _trainable(wide_resnet(16, 4, **SMALL_IMAGE))
+    assert model.optimizer.nesterov
+    model = hm.build(_fixed(**{WIDTH_FACTOR: 2, DROPOUT: 0.3, LEARNING_RATE: 0.1}))
+    assert _trainable(model) == _trainable(wide_resnet(16, 2, **SMALL_IMAGE))
+    assert _dropout_rates(model) == {0.3}
+    assert _lr(model) == pytest.approx(0.1)
+
+
+def test_densenet_growth_rate_and_dropout():
+    hm = hypermodel_for("densenet_40_12", **SMALL_IMAGE)
+    hp = kt.HyperParameters()
+    hm.model_kwargs(hp)
+    assert (hp[GROWTH_RATE], hp[DROPOUT]) == (12, 0.0)
+    model = hm.build(_fixed(**{GROWTH_RATE: 8, DROPOUT: 0.2}))
+    assert model.name == "densenet_40_8"
+    assert _trainable(model) == _trainable(densenet(40, 8, False, 1.0, **SMALL_IMAGE))
+    assert _dropout_rates(model) == {0.2}
+    # The builder names the model after depth, B/C and k: BC, depth 100, k = 8.
+    bc = hypermodel_for("densenet_bc_100_12", **SMALL_IMAGE).build(_fixed(**{GROWTH_RATE: 8}))
+    assert bc.name == "densenet_bc_100_8"
+
+
+def test_resnet_dropout_pinned_unless_overridden():
+    hm = hypermodel_for("resnet20", **SMALL_IMAGE)
+    hp = kt.HyperParameters()
+    assert _dropout_rates(hm.build(hp)) == {0.0}
+    assert hp[OPTIMIZER] == "momentum"
+    assert _dropout_rates(hm.build(_fixed(**{DROPOUT: 0.2}))) == {0.2}
+
+
+def test_base_training_config_reaches_the_trial():
+    base = TrainConfig(model="plain_mlp", dataset="digits", run_dir="", weight_decay=1e-3, momentum=0.8)
+    hm = hypermodel_for("plain_mlp", **DIGITS, training=base)
+    model = hm.build(_fixed(**{OPTIMIZER: "momentum", WIDTH: 16}))
+    assert float(model.optimizer.momentum) == pytest.approx(0.8)
+    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
+    expected = 0.5e-3 * sum(float(keras.ops.sum(k**2)) for k in kernels)
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    config = hm.train_config(_fixed(**{WIDTH: 16, LEARNING_RATE: 0.01}), epochs=3)
+    assert config.model_kwargs == {"width": 16, "depth": 3, "dropout": 0.0}
+    assert (config.learning_rate, config.epochs, config.weight_decay) == (0.01, 3, 1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(model="nope_net", input_shape=(8,), classes=10), "nope_net"),
+        (dict(model="plain_mlp", input_shape=(0, 8), classes=10), "input_shape"),
+        (dict(model="plain_mlp", input_shape=(8,), classes=1), "classes"),
+        (dict(model="plain_mlp", input_shape=(8,), classes=10, defaults={"growth": 3}), "defaults"),
+        (dict(model="plain_mlp", input_shape=(8,), classes=10, training="sgd"), "training"),
+        (dict(model="plain_mlp", input_shape=(8,), classes=10, steps_per_epoch=0), "steps_per_epoch"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PlainMLPHyperModel(kwargs.pop("model"), **kwargs)
