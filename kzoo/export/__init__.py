@@ -15,6 +15,7 @@ from kzoo.export.keras_files import (
 )
 from kzoo.export.metadata import METADATA_FILE, read_metadata, verify_checksums
 from kzoo.export.paths import list_versions, next_version, validate_name, validate_version
+from kzoo.export.run_dir import export_run
 from kzoo.export.saved_model import ExportVerificationError, export_saved_model
 from kzoo.export.served import ServedModel, load_saved_model
 
@@ -23,6 +24,7 @@ __all__ = [
     "ExportVerificationError",
     "ServedModel",
     "UnsafeModelFileError",
+    "export_run",
     "export_saved_model",
     "find_unsafe_entries",
     "list_versions",

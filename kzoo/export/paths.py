@@ -66,7 +66,7 @@ def resolve_saved_model_dir(path) -> Path:
     if (path / SAVED_MODEL_FILE).is_file():
         return path
     versions = list_versions(path)
-    if versions:
+    if versions and (path / str(versions[-1]) / SAVED_MODEL_FILE).is_file():
         return path / str(versions[-1])
     raise FileNotFoundError(
         f"{str(path)!r} is neither a SavedModel version directory (with {SAVED_MODEL_FILE}) nor a "

@@ -1,0 +1,172 @@
+"""`kzoo export`, `kzoo predict` and `kzoo info <saved_model_dir>`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kzoo.export.serving import RAW_DTYPES
+
+
+def add_commands(sub) -> None:
+    """Register `export` and `predict` on the `kzoo` sub-command parser."""
+    p = sub.add_parser(
+        "export",
+        help="export a run directory or .keras file as a versioned SavedModel",
+        description="Export a finished run directory (or a .keras file) to <root>/<name>/<version>/ "
+        "with a raw-input serving_default signature, verified before it is published.",
+    )
+    p.add_argument("source", help="a training run directory or a .keras file")
+    p.add_argument("--name", required=True, help="model name: letters, digits, '.', '_', '-'")
+    p.add_argument("--version", type=int, default=None, help="version number (default: next)")
+    p.add_argument("--force", action="store_true", help="replace an existing --version")
+    p.add_argument("--root", default="saved_models", help="export root (default: saved_models)")
+    g = p.add_argument_group("for a .keras file (a run directory records these itself)")
+    g.add_argument("--mean", type=float, nargs="+", default=None, help="normalisation mean(s)")
+    g.add_argument("--std", type=float, nargs="+", default=None, help="normalisation std(s)")
+    g.add_argument("--raw-dtype", choices=RAW_DTYPES, default="float32", help="dtype clients send")
+    g.add_argument("--class-names", nargs="+", default=None, help="one label per class")
+    g.add_argument("--from-logits", action="store_true", help="the model ends without softmax")
+    p.set_defaults(func=_guarded(_cmd_export))
+
+    p = sub.add_parser(
+        "predict",
+        help="classify .npy or image files with an exported SavedModel",
+        description="Run the serving_default signature of <saved_model_dir> (a version directory, "
+        "or a model directory for its latest version) on raw inputs.",
+    )
+    p.add_argument("saved_model_dir")
+    p.add_argument("inputs", nargs="+", help="a .npy file (batch or one example) or image files")
+    p.set_defaults(func=_guarded(_cmd_predict))
+
+
+def is_saved_model_path(target: str) -> bool:
+    """True if `target` is an exported version directory or a directory of numbered versions."""
+    from kzoo.export.paths import resolve_saved_model_dir
+
+    try:
+        resolve_saved_model_dir(target)
+    except (FileNotFoundError, OSError):
+        return False
+    return True
+
+
+def _guarded(command):
+    """Report a user's mistake as one line on stderr (exit status 2) instead of a traceback."""
+
+    def run(args) -> int:
+        try:
+            return command(args)
+        except (ValueError, FileNotFoundError, FileExistsError) as err:
+            print(f"kzoo {args.command}: error: {err}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _cmd_export(args) -> int:
+    from kzoo.export.keras_files import load_keras
+    from kzoo.export.metadata import read_metadata
+    from kzoo.export.saved_model import export_saved_model
+
+    source = Path(args.source)
+    common = {"root": args.root, "version": args.version, "force": args.force}
+    if source.is_dir():
+        from kzoo.export.run_dir import export_run
+
+        path = export_run(source, args.name, **common)
+    elif source.suffix == ".keras" and source.is_file():
+        path = export_saved_model(
+            load_keras(source, compile=False),
+            args.name,
+            mean=args.mean,
+            std=args.std,
+            raw_dtype=args.raw_dtype,
+            class_names=args.class_names,
+            from_logits=args.from_logits,
+            metadata={"source": str(source)},
+            **common,
+        )
+    else:
+        raise FileNotFoundError(
+            f"source={str(source)!r} is neither a run directory nor an existing .keras file."
+        )
+    check = read_metadata(path)["verification"]
+    print(
+        f"exported {path} (verified on {check['probe_size']} probe inputs, max |difference| "
+        f"{check['max_abs_diff']:.3g})"
+    )
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from kzoo.export.predict import describe_predictions, read_input_files
+    from kzoo.export.served import load_saved_model
+
+    served = load_saved_model(args.saved_model_dir)
+    for label, batch in read_input_files(args.inputs, served.input_shape, served.input_dtype):
+        for line in describe_predictions(label, served.predict(batch, label), served.class_names):
+            print(line)
+    return 0
+
+
+def describe_saved_model(path) -> list[str]:
+    """What `kzoo info <saved_model_dir>` prints: identity, signature, classes, checks."""
+    from kzoo.export.metadata import read_metadata, verify_checksums
+    from kzoo.export.paths import list_versions, resolve_saved_model_dir
+
+    version_dir = resolve_saved_model_dir(path)
+    meta = read_metadata(version_dir)
+    lines = [f"saved model: {version_dir}"]
+    if meta is None:
+        return lines + ["no kzoo metadata (not exported by kzoo)"]
+    sig = meta["signature"]
+    norm = sig["normalization"]
+    model = meta.get("model", {})
+    builder = model.get("builder") or {}
+    lines += [
+        f"name: {meta['name']}  version: {meta['version']}  "
+        f"(published: {', '.join(map(str, list_versions(version_dir.parent))) or '-'})",
+        f"created: {meta['created']}",
+        f"model: {builder.get('name', model.get('name'))}  trainable params: "
+        f"{model.get('trainable_params', '?'):,}",
+        f"signature {sig['key']}: {sig['input']['name']} {sig['input']['dtype']} "
+        f"{_shape(sig['input']['shape'])} -> "
+        + ", ".join(f"{k} {v['dtype']} {_shape(v['shape'])}" for k, v in sig["outputs"].items()),
+        f"normalisation: {norm['formula']}, mean={_short(norm['mean'])}, std={_short(norm['std'])}",
+        f"classes ({len(meta['classes'])}): {', '.join(meta['classes'])}",
+    ]
+    if meta.get("metrics"):
+        lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in meta["metrics"].items()))
+    check = meta["verification"]
+    lines.append(
+        f"verified at export: max |difference| {check['max_abs_diff']:.3g} on "
+        f"{check['probe_size']} probe inputs"
+    )
+    lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    problems = verify_checksums(version_dir, meta)
+    lines.append(
+        f"checksums: {len(meta['files'])} files OK"
+        if not problems
+        else "checksums: MISMATCH -- " + "; ".join(problems)
+    )
+    return lines
+
+
+def run_info(path) -> int:
+    """`kzoo info <saved_model_dir>`; exit status 1 if the files do not match their checksums."""
+    lines = describe_saved_model(path)
+    print("\n".join(lines))
+    return 1 if lines[-1].startswith("checksums: MISMATCH") else 0
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _short(values, limit: int = 6) -> str:
+    flat = values if isinstance(values, list) else [values]
+    if len(flat) > limit or any(isinstance(v, list) for v in flat):
+        return f"<{len(flat)} values>"
+    return "[" + ", ".join(f"{v:.4g}" for v in flat) + "]"
+
