@@ -1,0 +1,276 @@
+"""CIFAR ResNets: the original (He 2015), pre-activation (He 2016) and Squeeze-and-Excitation forms."""
+
+from __future__ import annotations
+
+import keras
+
+from kzoo.layers._validation import check_choice, check_positive_int, check_rate
+from kzoo.layers.residual import BasicBlock, BottleneckBlock, batch_norm
+from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.registry import register_model
+
+HE_2015 = "He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385)"
+HE_2016 = (
+    "He, Zhang, Ren, Sun. Identity Mappings in Deep Residual Networks. ECCV 2016 (arXiv:1603.05027)"
+)
+HU_2018 = "Hu, Shen, Sun. Squeeze-and-Excitation Networks. CVPR 2018 (arXiv:1709.01507)"
+CIFAR_SHAPE = (32, 32, 3)
+STAGE_FILTERS = (16, 32, 64)
+
+
+def blocks_per_stage(depth, layers_per_block, offset, name="depth"):
+    """n for depth = layers_per_block * 3 * n + offset; otherwise ValueError listing nearby depths."""
+    step = 3 * layers_per_block
+    if (
+        isinstance(depth, bool)
+        or not isinstance(depth, int)
+        or depth < step + offset
+        or ((depth - offset) % step)
+    ):
+        near = max(1, (depth - offset) // step if isinstance(depth, int) else 1)
+        valid = [step * n + offset for n in range(max(1, near - 2), near + 3)]
+        raise ValueError(
+            f"`{name}` must be {step}n+{offset} with n >= 1; received {name}={depth!r}. Valid depths "
+            f"near it: {', '.join(map(str, valid))}."
+        )
+    return (depth - offset) // step
+
+
+def resnet_cifar(
+    depth,
+    shortcut="A",
+    preact=False,
+    bottleneck=False,
+    se_ratio=None,
+    dropout=0.0,
+    kernel_initializer="he_normal",
+    kernel_regularizer=None,
+    include_top=True,
+    input_shape=None,
+    input_tensor=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+):
+    """A CIFAR ResNet: 3x3 conv (16) stem, three stages of n blocks at 16/32/64 filters, global pool.
+
+    Basic blocks give depth 6n+2 (ResNet-20/32/44/56/110/1202); bottleneck blocks (x4 expansion, stage
+    outputs 64/128/256) give 9n+2 (ResNet-164/1001). The second and third stages halve the resolution.
+    v1 (`preact=False`): stem conv-BN-ReLU, post-activation blocks. v2 (`preact=True`): stem conv only,
+    pre-activation blocks and a final BN-ReLU before pooling.
+
+    Args:
+        depth: number of weighted layers, 6n+2 (basic) or 9n+2 (bottleneck).
+        shortcut: "A" (zero-padding identity, the CIFAR paper's choice) or "B" (1x1 projection).
+        preact: pre-activation blocks (He et al. 2016).
+        bottleneck: bottleneck blocks instead of basic blocks.
+        se_ratio: None, or the Squeeze-and-Excitation reduction ratio in every block (16 in Hu 2018).
+        dropout: dropout rate in [0, 1) inside every block (between its last two convolutions).
+        kernel_initializer: initializer of every convolution kernel.
+        kernel_regularizer: regularizer of every kernel (e.g. `keras.regularizers.L2(5e-5)`).
+        include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
+            as in `keras.applications`; the default input is (32, 32, 3).
+
+    Example:
+        >>> model = resnet_cifar(56, classes=10)           # ResNet-56, 853,018 trainable parameters
+        >>> model = resnet_cifar(164, preact=True, bottleneck=True, shortcut="B", classes=100)
+
+    Reference:
+        He et al. 2015 (arXiv:1512.03385), section 4.2; He et al. 2016 (arXiv:1603.05027).
+    """
+    validate_head_args(include_top, pooling, classes, classifier_activation)
+    if not isinstance(bottleneck, bool):
+        raise ValueError(f"`bottleneck` must be True or False; received bottleneck={bottleneck!r}.")
+    if not isinstance(preact, bool):
+        raise ValueError(f"`preact` must be True or False; received preact={preact!r}.")
+    n = blocks_per_stage(depth, 3 if bottleneck else 2, 2)
+    check_choice("shortcut", shortcut, ("A", "B"))
+    if se_ratio is not None:
+        check_positive_int("se_ratio", se_ratio)
+    check_rate("dropout", dropout)
+    kernel_initializer = keras.initializers.get(kernel_initializer)
+    kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+    # Two stride-2 stages: 4 pixels is the smallest input whose last stage is still 1x1 of real data.
+    inputs, x = resolve_inputs(input_shape, input_tensor, CIFAR_SHAPE, min_size=4)
+
+    block_cls = BottleneckBlock if bottleneck else BasicBlock
+    block_args = dict(
+        preact=preact,
+        shortcut=shortcut,
+        se_ratio=se_ratio,
+        dropout=dropout,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=kernel_regularizer,
+    )
+    x = stem_conv(x, 16, kernel_initializer, kernel_regularizer)
+    if not preact:
+        x = batch_norm("stem_bn")(x)
+        x = keras.layers.ReLU(name="stem_relu")(x)
+    for stage, filters in enumerate(STAGE_FILTERS, start=1):
+        for block in range(1, n + 1):
+            stride = 2 if stage > 1 and block == 1 else 1
+            x = block_cls(filters, stride=stride, name=f"stage{stage}_block{block}", **block_args)(
+                x
+            )
+    if preact:
+        x = batch_norm("final_bn")(x)
+        x = keras.layers.ReLU(name="final_relu")(x)
+    x = apply_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+    )
+    if name is None:
+        name = f"{'se_' if se_ratio else ''}{'preact_' if preact else ''}resnet{depth}"
+    return keras.Model(inputs, x, name=name)
+
+
+def stem_conv(x, filters, kernel_initializer, kernel_regularizer):
+    """The 3x3 stride-1 stem convolution (no bias: BatchNorm follows in every ResNet form)."""
+    return keras.layers.Conv2D(
+        filters,
+        3,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=kernel_regularizer,
+        name="stem_conv",
+    )(x)
+
+
+@register_model(paper=HE_2015, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 8.75})
+def resnet20(**kwargs):
+    """ResNet-20 (CIFAR): n=3 basic blocks per stage, shortcut A.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = resnet20(classes=10)`  (269,722 trainable parameters)
+    Reference: He et al. 2015 (arXiv:1512.03385), Table 6.
+    """
+    return resnet_cifar(20, **kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 7.51})
+def resnet32(**kwargs):
+    """ResNet-32 (CIFAR): n=5 basic blocks per stage, shortcut A.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = resnet32(classes=10)`  (464,154 trainable parameters)
+    Reference: He et al. 2015 (arXiv:1512.03385), Table 6.
+    """
+    return resnet_cifar(32, **kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 7.17})
+def resnet44(**kwargs):
+    """ResNet-44 (CIFAR): n=7 basic blocks per stage, shortcut A.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = resnet44(classes=10)`  (658,586 trainable parameters)
+    Reference: He et al. 2015 (arXiv:1512.03385), Table 6.
+    """
+    return resnet_cifar(44, **kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 6.97})
+def resnet56(**kwargs):
+    """ResNet-56 (CIFAR): n=9 basic blocks per stage, shortcut A.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = resnet56(classes=10)`  (853,018 trainable parameters)
+    Reference: He et al. 2015 (arXiv:1512.03385), Table 6.
+    """
+    return resnet_cifar(56, **kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 6.43})
+def resnet110(**kwargs):
+    """ResNet-110 (CIFAR): n=18 basic blocks per stage, shortcut A.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = resnet110(classes=10)`  (1,727,962 trainable parameters)
+    Reference: He et al. 2015 (arXiv:1512.03385), Table 6.
+    """
+    return resnet_cifar(110, **kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 7.93})
+def resnet1202(**kwargs):
+    """ResNet-1202 (CIFAR): n=200 basic blocks per stage, shortcut A.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = resnet1202(classes=10)`
+    Reference: He et al. 2015 (arXiv:1512.03385), Table 6.
+    """
+    return resnet_cifar(1202, **kwargs)
+
+
+@register_model(paper=HE_2016, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 6.37})
+def preact_resnet110(**kwargs):
+    """Pre-activation ResNet-110: n=18 basic blocks per stage, 1x1 projections (shortcut B).
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = preact_resnet110(classes=10)`  (1,730,522 trainable parameters)
+    Reference: He et al. 2016 (arXiv:1603.05027), Table 3.
+    """
+    kwargs.setdefault("shortcut", "B")
+    return resnet_cifar(110, preact=True, **kwargs)
+
+
+@register_model(paper=HE_2016, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 5.46})
+def preact_resnet164(**kwargs):
+    """Pre-activation ResNet-164: n=18 bottleneck blocks per stage, 1x1 projections.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = preact_resnet164(classes=10)`
+    Reference: He et al. 2016 (arXiv:1603.05027), Table 3.
+    """
+    kwargs.setdefault("shortcut", "B")
+    return resnet_cifar(164, preact=True, bottleneck=True, **kwargs)
+
+
+@register_model(paper=HE_2016, default_input_shape=CIFAR_SHAPE, published={"cifar10_error": 4.92})
+def preact_resnet1001(**kwargs):
+    """Pre-activation ResNet-1001: n=111 bottleneck blocks per stage, 1x1 projections.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = preact_resnet1001(classes=10)`
+    Reference: He et al. 2016 (arXiv:1603.05027), Table 3.
+    """
+    kwargs.setdefault("shortcut", "B")
+    return resnet_cifar(1001, preact=True, bottleneck=True, **kwargs)
+
+
+@register_model(paper=HU_2018, default_input_shape=CIFAR_SHAPE, published={})
+def se_resnet20(**kwargs):
+    """SE-ResNet-20: ResNet-20 (shortcut A) with an r=16 SE gate on every residual branch.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = se_resnet20(classes=10)`
+    Reference: Hu et al. 2018 (arXiv:1709.01507).
+    """
+    return resnet_cifar(20, se_ratio=16, **kwargs)
+
+
+@register_model(paper=HU_2018, default_input_shape=CIFAR_SHAPE, published={})
+def se_resnet56(**kwargs):
+    """SE-ResNet-56: ResNet-56 (shortcut A) with an r=16 SE gate on every residual branch.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = se_resnet56(classes=10)`
+    Reference: Hu et al. 2018 (arXiv:1709.01507).
+    """
+    return resnet_cifar(56, se_ratio=16, **kwargs)
+
+
+@register_model(paper=HU_2018, default_input_shape=CIFAR_SHAPE, published={})
+def se_resnet110(**kwargs):
+    """SE-ResNet-110: ResNet-110 (shortcut A) with an r=16 SE gate on every residual branch.
+
+    Args: the `resnet_cifar` keyword arguments (`classes`, `shortcut`, `input_shape`, ...).
+    Example: `model = se_resnet110(classes=10)`
+    Reference: Hu et al. 2018 (arXiv:1709.01507).
+    """
+    return resnet_cifar(110, se_ratio=16, **kwargs)
