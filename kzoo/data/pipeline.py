@@ -1,6 +1,6 @@
 """`load`: a dataset name -> train / validation / test `tf.data` pipelines ready for `Model.fit`.
 
-Every supported dataset fits in memory (the largest, SVHN, is ~240 MB as uint8), so the splits are
+Every supported dataset fits in memory (the largest, SVHN, is ~300 MB as uint8), so the splits are
 read once with `tfds.load(..., batch_size=-1)` and the pipelines gather batches from those arrays.
 That makes the stratified hold-out, the training-only statistics and the replayable epochs simple.
 """

@@ -15,17 +15,23 @@ def read_splits(spec: DatasetSpec, *, data_dir=None, manual_dir=None) -> tuple[d
     Online datasets are downloaded and prepared by TFDS on first use; archives placed in
     `manual_dir` are used instead of the network.
     """
-    download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    kwargs = dict(
+        split=["train", "test"],
+        data_dir=None if data_dir is None else str(data_dir),
+        batch_size=-1,
+        as_supervised=True,
+        with_info=True,
+        download_and_prepare_kwargs={
+            "download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)
+        },
+    )
     try:
-        (train, test), info = tfds.load(
-            spec.tfds_name,
-            split=["train", "test"],
-            data_dir=None if data_dir is None else str(data_dir),
-            batch_size=-1,
-            as_supervised=True,
-            with_info=True,
-            download_and_prepare_kwargs={"download_config": download_config},
-        )
+        try:
+            (train, test), info = tfds.load(spec.tfds_name, **kwargs)
+        except FileExistsError:
+            # Another process (e.g. a parallel tuner worker) finished preparing the same dataset
+            # first and TFDS' final rename collided: its copy is complete, so read that.
+            (train, test), info = tfds.load(spec.tfds_name, **kwargs)
     except Exception as err:
         if spec.offline:
             raise

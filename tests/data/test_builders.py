@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 from sklearn import datasets as sk_datasets
 
 import kzoo.data
+from kzoo.data import source
 from kzoo.data.builders.mnist1d import make_mnist1d
 
 SIZES = {  # name: (train, test, example shape, classes)
@@ -92,3 +93,18 @@ def test_builders_flow_through_tfds_load_without_colliding(data_dir):
     assert info.features["label"].names == ["class_0", "class_1", "class_2"]
     example = next(iter(ds))
     assert example["features"].shape == (13,)
+
+
+def test_a_collision_with_a_concurrent_preparation_reads_the_finished_copy(monkeypatch, data_dir):
+    real_load, calls = source.tfds.load, []
+
+    def collide_once(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 1:  # what TFDS raises when another process renamed its copy first
+            raise FileExistsError("Destination .../kzoo_wine/1.0.0 already exists.")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(source.tfds, "load", collide_once)
+    arrays = kzoo.data.load_arrays("wine", data_dir=data_dir)
+    assert calls == ["kzoo_wine", "kzoo_wine"]
+    assert arrays["x_train"].shape == (142, 13)
