@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch pattern, e.g. 'wrn*'")
     p.set_defaults(func=_cmd_list)
+    from kzoo.tuning.command import add_parser as add_tune_parser
+
+    add_tune_parser(sub)
     from kzoo.data.command import add_parser as add_datasets_parser
 
     add_datasets_parser(sub)
