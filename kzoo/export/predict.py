@@ -11,7 +11,9 @@ _IMAGE_CHANNELS = (1, 3, 4)
 
 
 def _shape_text(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    """`(?, 8, 8, 1)`: like a tuple, with `?` for an unknown dimension."""
+    dims = ["?" if d is None else str(d) for d in shape]
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
 
 
 def check_inputs(inputs, shape: tuple, dtype: str, source: str = "inputs") -> np.ndarray:

@@ -254,3 +254,17 @@ def test_metadata_describes_the_export_and_its_checksums_match(trained_model, di
     with open(path / "variables" / "variables.index", "ab") as f:
         f.write(b"tampered")
     assert verify_checksums(path, meta) == ["checksum differs: variables/variables.index"]
+
+
+def test_a_version_claimed_concurrently_is_skipped_not_overwritten(model, digits, tmp_path, monkeypatch):
+    first = _export(model, digits, tmp_path)
+    before = (first / "saved_model.pb").read_bytes()
+    answers = iter([1])  # as if another process published version 1 after we counted
+
+    real = saved_model_module.next_version
+    monkeypatch.setattr(
+        saved_model_module, "next_version", lambda d: next(answers, None) or real(d)
+    )
+    assert _export(small_model(), digits, tmp_path).name == "2"
+    assert (first / "saved_model.pb").read_bytes() == before
+    assert read_metadata(tmp_path / "digits_cnn" / "2")["version"] == 2
