@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kzoo.tuning.command import add_parser as add_tune_parser
 
     add_tune_parser(sub)
+    from kzoo.export.commands import add_commands as add_export_commands
+
+    add_export_commands(sub)
     from kzoo.data.command import add_parser as add_datasets_parser
 
     add_datasets_parser(sub)
