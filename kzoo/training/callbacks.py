@@ -183,15 +183,18 @@ def load_history(run_dir, epochs_done: int) -> list[dict]:
 
 
 def plot_curves(rows, path) -> None:
-    """Loss and accuracy per epoch (training and validation) as a PNG, written atomically."""
+    """Loss, accuracy (training and validation) and learning rate per epoch as a PNG (atomic)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+    panels = [("loss", "loss (training objective)"), ("accuracy", "accuracy")]
+    if any("learning_rate" in r for r in rows):
+        panels.append(("learning_rate", "learning rate"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (metric, label) in zip(axes, panels, strict=True):
         for prefix, name in (("", "training"), ("val_", "validation")):
             values = [r.get(prefix + metric) for r in rows]
             if any(v is not None for v in values):
