@@ -17,9 +17,10 @@ def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
     widths = [
         max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)
     ]
-    line = lambda values: (
-        "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
-    )  # noqa: E731
+
+    def line(values):
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(columns), rule, *(line(r) for r in cells)])
 
