@@ -24,8 +24,11 @@ def add_commands(sub) -> None:
     g = p.add_argument_group("for a .keras file (a run directory records these itself)")
     g.add_argument("--mean", type=float, nargs="+", default=None, help="normalisation mean(s)")
     g.add_argument("--std", type=float, nargs="+", default=None, help="normalisation std(s)")
-    g.add_argument("--raw-dtype", choices=RAW_DTYPES, default="float32", help="dtype clients send")
-    g.add_argument("--class-names", nargs="+", default=None, help="one label per class")
+    g.add_argument(
+        "--raw-dtype", choices=RAW_DTYPES, default="float32", metavar="DTYPE",
+        help="dtype clients send, e.g. uint8 for images (default: float32)",
+    )
+    g.add_argument("--class-names", nargs="+", default=None, metavar="LABEL", help="one label per class")
     g.add_argument("--from-logits", action="store_true", help="the model ends without softmax")
     p.set_defaults(func=_guarded(_cmd_export))
 
@@ -87,6 +90,8 @@ def _cmd_export(args) -> int:
             metadata={"source": str(source)},
             **common,
         )
+        if args.mean is None and args.std is None:
+            print("note: no --mean/--std given: the signature feeds inputs to the model unchanged")
     else:
         raise FileNotFoundError(
             f"source={str(source)!r} is neither a run directory nor an existing .keras file."
