@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
-from kzoo import export, layers
+from kzoo import export, layers, tuning
 from kzoo.registry import create_model, list_models, register_model
 
 __all__ = ["__version__", "create_model", "export", "layers", "list_models", "register_model"]
+__all__ += ["tuning"]
