@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from kzoo.tuning import distributed
 from kzoo.tuning.space import OBJECTIVES, TUNERS
@@ -21,60 +22,89 @@ says otherwise; only use another address on a network you trust.
 
 
 def add_tune_arguments(parser: argparse.ArgumentParser, *, with_model: bool = True) -> None:
-    """Add the tuning options to `parser` (a recipe passes `with_model=False`)."""
+    """Add the tuning options to `parser`.
+
+    `kzoo tune` passes `with_model=True` (positional model, `--dataset`). A recipe passes
+    `with_model=False`: it gets a `--tune` switch, and the options that could clash with its own
+    (`--overwrite`, `--validation-split`) are spelled `--tune-overwrite`, `--tune-validation-split`.
+    Every destination starts with `tune_`.
+
+    Example:
+        >>> add_tune_arguments(parser, with_model=False)
+        >>> args = parser.parse_args()
+        >>> if args.tune:
+        ...     tune_from_args(args, model="resnet20", dataset="cifar10", training=config)
+    """
+    pre = "" if with_model else "tune-"
     if with_model:
         parser.add_argument("model", help="registered model name, e.g. plain_mlp, wrn_16_4")
         parser.add_argument("--dataset", default="digits", help="dataset name (default: digits)")
     g = parser.add_argument_group("tuning")
-    g.add_argument("--tuner", choices=TUNERS, default="random", help="search algorithm")
-    g.add_argument("--max-trials", type=int, default=10, help="number of trials (not Hyperband)")
-    g.add_argument("--trial-epochs", type=int, default=10, help="epochs per trial (Hyperband: max)")
-    g.add_argument("--objective", choices=OBJECTIVES, default="val_accuracy")
-    g.add_argument("--hp", action="append", default=[], metavar="NAME=SPEC",
+    if not with_model:
+        g.add_argument("--tune", action="store_true", help="search hyperparameters instead of one run")
+    g.add_argument("--tuner", dest="tune_tuner", choices=TUNERS, default="random",
+                   help="search algorithm (default: random)")
+    g.add_argument("--max-trials", dest="tune_max_trials", metavar="N", type=int, default=10,
+                   help="number of trials (not Hyperband)")
+    g.add_argument("--trial-epochs", dest="tune_epochs", metavar="N", type=int, default=10,
+                   help="epochs per trial (Hyperband: the largest budget)")
+    g.add_argument("--objective", dest="tune_objective", choices=OBJECTIVES, default="val_accuracy")
+    g.add_argument("--hp", dest="tune_hp", action="append", default=[], metavar="NAME=SPEC",
                    help="pin or narrow a hyperparameter (repeatable)")
-    g.add_argument("--tune-dir", default="tuning", help="directory of the searches")
-    g.add_argument("--project", default=None, help="search name (default model_dataset_tuner)")
-    g.add_argument("--overwrite", action="store_true", help="discard an existing search")
-    g.add_argument("--validation-split", type=float, default=0.1)
-    g.add_argument("--retrain-epochs", type=int, default=None,
+    g.add_argument("--tune-dir", dest="tune_dir", metavar="DIR", default="tuning", help="directory of the searches")
+    g.add_argument("--project", dest="tune_project", metavar="NAME", default=None,
+                   help="search name (default: model_dataset_tuner)")
+    g.add_argument(f"--{pre}overwrite", dest="tune_overwrite", action="store_true",
+                   help="discard an existing search and start afresh")
+    g.add_argument(f"--{pre}validation-split", dest="tune_validation_split", metavar="FRACTION", type=float, default=0.1,
+                   help="part of the training split that scores the trials")
+    g.add_argument("--retrain-epochs", dest="tune_retrain_epochs", metavar="N", type=int, default=None,
                    help="epochs of the final training on train + validation")
-    g.add_argument("--no-retrain", action="store_true", help="skip retraining the best setting")
-    g.add_argument("--max-failed", type=int, default=5,
+    g.add_argument("--no-retrain", dest="tune_no_retrain", action="store_true",
+                   help="skip retraining the best setting")
+    g.add_argument("--max-failed", dest="tune_max_failed", metavar="N", type=int, default=5,
                    help="stop after this many failed trials in a row")
     role = g.add_mutually_exclusive_group()
-    role.add_argument("--chief", action="store_true", help="serve the oracle to workers")
-    role.add_argument("--worker", action="store_true", help="run trials for a chief")
-    g.add_argument("--host", default=distributed.DEFAULT_HOST, help="chief address (default 127.0.0.1)")
-    g.add_argument("--port", type=int, default=distributed.DEFAULT_PORT, help="chief port")
-    g.add_argument("--tuner-id", default=None, help="a worker's unique id (default worker<pid>)")
+    role.add_argument("--chief", dest="tune_chief", action="store_true", help="serve the oracle to workers")
+    role.add_argument("--worker", dest="tune_worker", action="store_true", help="run trials for a chief")
+    g.add_argument("--host", dest="tune_host", metavar="ADDRESS", default=distributed.DEFAULT_HOST,
+                   help="chief address (default 127.0.0.1; the service is unauthenticated)")
+    g.add_argument("--port", dest="tune_port", metavar="PORT", type=int, default=distributed.DEFAULT_PORT,
+                   help=f"chief port (default {distributed.DEFAULT_PORT})")
+    g.add_argument("--tuner-id", dest="tune_tuner_id", metavar="ID", default=None,
+                   help="a worker's unique id (default worker<pid>)")
 
 
 def tune_from_args(args, *, model=None, dataset=None, training=None):
-    """Call `kzoo.tuning.tune` with the options `add_tune_arguments` added."""
+    """Call `kzoo.tuning.tune` with the options `add_tune_arguments` added.
+
+    `model`, `dataset` default to the parsed ones; `training` is the recipe's `TrainConfig` (its
+    batch size, seed and epochs then apply to the trials and the retraining).
+    """
     from kzoo.tuning.driver import tune
 
     return tune(
         model or args.model,
         dataset or args.dataset,
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        epochs=args.trial_epochs,
-        objective=args.objective,
-        overrides=list(args.hp),
+        tuner=args.tune_tuner,
+        max_trials=args.tune_max_trials,
+        epochs=args.tune_epochs,
+        objective=args.tune_objective,
+        overrides=list(args.tune_hp),
         training=training,
-        batch_size=getattr(args, "batch_size", None),
-        validation_split=args.validation_split,
-        seed=getattr(args, "seed", None),
+        batch_size=None if training is not None else getattr(args, "batch_size", None),
+        validation_split=args.tune_validation_split,
+        seed=None if training is not None else getattr(args, "seed", None),
         directory=args.tune_dir,
-        project_name=args.project,
-        overwrite=args.overwrite,
-        retrain=not args.no_retrain,
-        retrain_epochs=args.retrain_epochs,
-        max_consecutive_failed_trials=args.max_failed,
-        role="chief" if args.chief else "worker" if args.worker else None,
-        host=args.host,
-        port=args.port,
-        tuner_id=args.tuner_id,
+        project_name=args.tune_project,
+        overwrite=args.tune_overwrite,
+        retrain=not args.tune_no_retrain,
+        retrain_epochs=args.tune_retrain_epochs,
+        max_consecutive_failed_trials=args.tune_max_failed,
+        role="chief" if args.tune_chief else "worker" if args.tune_worker else None,
+        host=args.tune_host,
+        port=args.tune_port,
+        tuner_id=args.tune_tuner_id,
         verbose=getattr(args, "verbose", 1),
     )
 
@@ -98,7 +128,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    result = tune_from_args(args)
+    try:
+        result = tune_from_args(args)
+    except ValueError as err:
+        print(f"kzoo tune: error: {err}", file=sys.stderr)
+        return 2
     if result.results is not None and result.results["best_trial"] is None:
         print("no trial completed")
         return 1

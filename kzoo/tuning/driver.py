@@ -167,6 +167,8 @@ def tune(
             training=base,
             steps_per_epoch=bundle.steps_per_epoch,
         )
+        if retrain and not distributed.is_worker():
+            _check_retrainable(hypermodel)
         search = make_tuner(
             hypermodel,
             tuner=tuner,
@@ -222,6 +224,31 @@ def tune(
             acc = out.test_metrics["test_accuracy"]
             print(f"best setting retrained on train + validation: test accuracy {acc:.4f}")
     return out
+
+
+def _check_retrainable(hypermodel) -> None:
+    """Fail before the search if `kzoo.training.train` cannot build the tuned model by name."""
+    import keras
+    import keras_tuner as kt
+
+    from kzoo.registry import create_model
+
+    kwargs = hypermodel.model_kwargs(kt.HyperParameters())
+    try:
+        create_model(
+            hypermodel.model,
+            input_shape=hypermodel.input_shape,
+            classes=hypermodel.classes,
+            **kwargs,
+        )
+    except TypeError as err:
+        raise ValueError(
+            f"The registered builder of model={hypermodel.model!r} does not take the tuned "
+            f"arguments {sorted(kwargs)} ({err}), so the best setting cannot be retrained by name; "
+            "pass retrain=False (--no-retrain) and retrain with the reported values."
+        ) from err
+    finally:
+        keras.backend.clear_session()
 
 
 def retrain_best(hypermodel, hp, *, run_dir, epochs: int, verbose: int = 1):
