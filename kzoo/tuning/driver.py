@@ -96,7 +96,7 @@ def tune(
             (run trials for a chief); see `kzoo.tuning.distributed`.
         host, port: the chief's address (default 127.0.0.1 -- the oracle service is unauthenticated).
         tuner_id: a worker's unique id (default `worker<pid>`).
-        data_dir: TFDS data directory.
+        data_dir: TFDS data directory (default: `training.data_dir`, else TFDS' own).
         verbose: 0 silent, 1 per-trial summaries and the table, 2 also per-epoch lines.
 
     Returns:
@@ -147,7 +147,7 @@ def tune(
         batch_size=batch_size,
         seed=seed,
     )
-    if training is None and data_dir is not None:
+    if data_dir is not None:
         base = dataclasses.replace(base, data_dir=data_dir)
 
     with distributed.role_environment(role, host=host, port=port, tuner_id=tuner_id):

@@ -111,7 +111,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def plot_results(results: dict, path) -> None:
     """One panel per hyperparameter: each completed trial's score against its value (log axis for
-    log-scale values); failed trials are marked with an x on the axis floor."""
+    values spanning two decades or more); the best trial is a star, failed trials are an x on the
+    axis floor."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,6 +134,7 @@ def plot_results(results: dict, path) -> None:
             levels = sorted({str(value(t)) for t in done + failed})
             pos = {level: i for i, level in enumerate(levels)}
             ax.set_xticks(range(len(levels)), levels)
+            ax.set_xlim(-0.5, len(levels) - 0.5)
 
             def place(x, pos=pos):
                 return pos[str(x)]
@@ -140,10 +142,15 @@ def plot_results(results: dict, path) -> None:
             def place(x):
                 return x
         ax.scatter([place(x) for x in xs], [t["score"] for t in shown], color="tab:blue")
+        best = [t for t in shown if t["trial"] == results["best_trial"]]
+        if best:
+            ax.scatter([place(value(best[0]))], [best[0]["score"]], s=160, marker="*",
+                       color="tab:orange", zorder=3, label="best")
         bad = [value(t) for t in failed if value(t) is not None]
         if bad:
             ax.scatter([place(x) for x in bad], [floor] * len(bad), marker="x", color="tab:red",
                        label="failed")
+        if best or bad:
             ax.legend(loc="best", fontsize="small")
         numeric = [] if categorical else xs + bad
         if numeric and min(numeric) > 0 and max(numeric) / min(numeric) >= 100:
