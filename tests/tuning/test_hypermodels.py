@@ -2,6 +2,7 @@ import keras
 import keras_tuner as kt
 import pytest
 
+import kzoo.models.densenet
 from kzoo.models.densenet import densenet
 from kzoo.models.wide_resnet import wide_resnet
 from kzoo.training import TrainConfig
@@ -158,9 +159,16 @@ def test_densenet_growth_rate_and_dropout():
     assert model.name == "densenet_40_8"
     assert _trainable(model) == _trainable(densenet(40, 8, False, 1.0, **SMALL_IMAGE))
     assert _dropout_rates(model) == {0.2}
-    # The builder names the model after depth, B/C and k: BC, depth 100, k = 8.
-    bc = hypermodel_for("densenet_bc_100_12", **SMALL_IMAGE).build(_fixed(**{GROWTH_RATE: 8}))
-    assert bc.name == "densenet_bc_100_8"
+
+
+
+def test_densenet_bc_variant_calls_the_family_builder(monkeypatch):
+    calls = []
+    monkeypatch.setattr(kzoo.models.densenet, "densenet", lambda *a, **k: calls.append((a, k)))
+    hypermodel_for("densenet_bc_100_12", **SMALL_IMAGE).create(growth_rate=8, dropout=0.1)
+    (args, kwargs), = calls
+    assert args == (100,)
+    assert kwargs == dict(bottleneck=True, compression=0.5, growth_rate=8, dropout=0.1, **SMALL_IMAGE)
 
 
 def test_resnet_dropout_pinned_unless_overridden():

@@ -40,13 +40,13 @@ def test_grid_search_on_digits_beats_a_bad_learning_rate_and_survives_a_nan_tria
         "digits",
         tuner="grid",
         max_trials=None,
-        epochs=5,
+        epochs=3,
         batch_size=64,
         validation_split=0.2,
         overrides={"learning_rate": [1e-6, 1e4, 0.1], "optimizer": "momentum", "width": 64, "dropout": 0.0},
         directory=tmp_path,
         project_name="lr",
-        retrain_epochs=5,
+        retrain_epochs=3,
         verbose=0,
     )
     trials = result.results["trials"]
@@ -60,7 +60,7 @@ def test_grid_search_on_digits_beats_a_bad_learning_rate_and_survives_a_nan_tria
     assert result.results["best_trial"] == good["trial"]
     assert result.best_values["learning_rate"] == 0.1
     # Retrained on train + validation, tested once.
-    assert result.final.metrics["epochs_run"] == 5
+    assert result.final.metrics["epochs_run"] == 3
     assert result.test_metrics["test_accuracy"] > 0.85
 
     saved = json.loads((tmp_path / "lr" / "results.json").read_text())
@@ -103,24 +103,24 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(tmp_path, 
             interrupt_at=interrupt_at,
         )
         overrides = {"width": (16, 256, 16), "optimizer": "adam", "learning_rate": 0.01, "dropout": 0.0}
-        return make_tuner(hm, max_trials=4, overrides=overrides, directory=tmp_path, project_name="r")
+        return make_tuner(hm, max_trials=3, overrides=overrides, directory=tmp_path, project_name="r")
 
     first = []
     with pytest.raises(Interrupted):
-        _search(tuner(first, interrupt_at=3), digits, epochs=1)
+        _search(tuner(first, interrupt_at=2), digits, epochs=1)
     finished = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("r/trial_*/trial.json"))]
-    assert [t["status"] for t in finished] == ["COMPLETED", "COMPLETED", "RUNNING"]
+    assert [t["status"] for t in finished] == ["COMPLETED", "RUNNING"]
 
     second = []
     resumed = tuner(second)
     _search(resumed, digits, epochs=1)
     assert len(second) == 2  # the interrupted trial again, then the last one
-    assert second[0] == first[2]
-    assert not any(values in second for values in first[:2])
+    assert second[0] == first[1]
+    assert first[0] not in second
     trials = resumed.oracle.trials
-    assert sorted(trials) == ["0", "1", "2", "3"]
+    assert sorted(trials) == ["0", "1", "2"]
     assert all(t.status == "COMPLETED" for t in trials.values())
-    assert len({t.hyperparameters.values["width"] for t in trials.values()}) == 4
+    assert len({t.hyperparameters.values["width"] for t in trials.values()}) == 3
 
 
 @pytest.mark.parametrize(
