@@ -64,8 +64,8 @@ class Knob:
         return float(hp.Float(self.name, float(low), float(high), step=self.step, default=float(d)))
 
 
-def _rate(name=DROPOUT, default=0.0, high=0.5, step=0.1):
-    return Knob(name, "dropout", default, 0.0, high, step)
+def _rate(default=0.0, high=0.5, step=0.1):
+    return Knob(DROPOUT, "dropout", default, 0.0, high, step)
 
 
 class ZooHyperModel(kt.HyperModel):
