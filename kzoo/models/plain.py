@@ -1,0 +1,455 @@
+"""Plain feed-forward networks: the MLPs and CNNs of the lecture's experiments.
+
+One builder, `plain_net`, stacks `depth` hidden layers of one kind -- fully connected (`kind="mlp"`)
+or convolutional (`kind="cnn"`) -- and lets each experiment switch one ingredient at a time: the
+activation (sigmoid ... SELU, maxout), the normalisation (batch / layer / weight norm), dropout, the
+initialisation (the lecture's "small" 0.01 * N(0, 1), Glorot, He, LeCun) and, for MLPs, the unit
+type (dense, highway, maxout).
+
+Layer names are predictable, so diagnostics can read each hidden layer by name (i = 1 ... depth):
+`dense_i` / `conv_i` (weights), `norm_i`, `act_i` (the hidden activation), `dropout_i`; highway MLPs
+have `proj`, `proj_act`, then `highway_i`; maxout-layer MLPs have `maxout_i`. `hidden_layer_names`
+lists the layers whose outputs are the hidden activations, in depth order.
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+
+from kzoo.layers import ChannelMaxout, Highway, Maxout, WeightNormDense
+from kzoo.layers._validation import check_choice, check_positive_int, check_rate
+from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.registry import register_model
+
+KINDS = ("mlp", "cnn")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "maxout")
+NORMS = ("none", "batch", "layer", "weight")
+INITS = (
+    "small",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+)
+LAYER_TYPES = ("dense", "highway", "maxout")
+DOWNSAMPLING = ("stride", "max_pool")
+HIGHWAY_ACTIVATIONS = ("sigmoid", "tanh", "relu", "elu", "selu")
+
+# The customary initialisation of each activation (Glorot & Bengio 2010 for saturating units,
+# He et al. 2015 for rectifiers, LeCun / Klambauer et al. 2017 for SELU).
+DEFAULT_INIT = {
+    "sigmoid": "glorot_uniform",
+    "tanh": "glorot_uniform",
+    "relu": "he_normal",
+    "leaky_relu": "he_normal",
+    "prelu": "he_normal",
+    "elu": "he_normal",
+    "selu": "lecun_normal",
+    "maxout": "glorot_uniform",
+}
+LEAKY_RELU_SLOPE = 0.01  # Maas et al. 2013, the lecture's max(0.01x, x)
+PRELU_INIT = 0.25  # He et al. 2015
+DEFAULT_SHAPES = {"mlp": (784,), "cnn": (32, 32, 3)}
+
+_HIDDEN_NAME = re.compile(r"^(act|highway|maxout)_(\d+)$")
+
+
+def _validate(kind, depth, width, activation, norm, dropout, init, layer_type, pieces,
+              input_dropout, kernel_size, stages, downsample):
+    """Check every family argument; returns the resolved activation and initialiser."""
+    check_choice("kind", kind, KINDS)
+    check_positive_int("depth", depth)
+    check_positive_int("width", width)
+    check_choice("layer_type", layer_type, LAYER_TYPES)
+    if activation is None:
+        activation = "maxout" if layer_type == "maxout" else "relu"
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("norm", norm, NORMS)
+    check_rate("dropout", dropout)
+    check_rate("input_dropout", input_dropout)
+    if init is None:
+        init = DEFAULT_INIT[activation]
+    check_choice("init", init, INITS)
+    check_positive_int("pieces", pieces)
+    if activation == "maxout" and pieces < 2:
+        raise ValueError(f"`pieces` must be >= 2 for maxout units; received pieces={pieces!r}.")
+    check_positive_int("kernel_size", kernel_size)
+    check_positive_int("stages", stages)
+    check_choice("downsample", downsample, DOWNSAMPLING)
+    if kind == "cnn":
+        if layer_type != "dense":
+            raise ValueError(
+                f"`layer_type`={layer_type!r} exists for MLPs only; kind='cnn' takes "
+                "layer_type='dense' (convolutions)."
+            )
+        if norm == "weight":
+            raise ValueError(
+                "norm='weight' is implemented for MLPs only (WeightNormDense); for kind='cnn' use "
+                "norm='none', 'batch' or 'layer'."
+            )
+        if depth < stages:
+            raise ValueError(
+                f"`depth` must be >= `stages` so every stage has a convolution; received "
+                f"depth={depth}, stages={stages}."
+            )
+    if layer_type == "highway":
+        if activation not in HIGHWAY_ACTIVATIONS:
+            raise ValueError(
+                f"`activation` of highway layers must be one of {HIGHWAY_ACTIVATIONS}; received "
+                f"activation={activation!r}."
+            )
+        if norm != "none":
+            raise ValueError(
+                f"layer_type='highway' takes norm='none' (the gated layers have no place for a "
+                f"normalisation before their activation); received norm={norm!r}."
+            )
+    if layer_type == "maxout":
+        if activation != "maxout":
+            raise ValueError(
+                "layer_type='maxout' computes its own max-of-pieces nonlinearity, so `activation` "
+                f"must be 'maxout' or None; received activation={activation!r}."
+            )
+        if norm != "none":
+            raise ValueError(
+                "layer_type='maxout' takes norm='none' (the max sits inside the Maxout layer, so no "
+                "normalisation can precede it); use layer_type='dense', activation='maxout' for "
+                f"{norm!r} norm before the max. Received norm={norm!r}."
+            )
+    return activation, init
+
+
+def _validate_extras(transform_bias_init, kernel_regularizer):
+    if isinstance(transform_bias_init, bool) or not isinstance(transform_bias_init, (int, float)):
+        raise ValueError(
+            "`transform_bias_init` must be a number; received "
+            f"transform_bias_init={transform_bias_init!r}."
+        )
+    try:
+        keras.regularizers.get(kernel_regularizer)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            "`kernel_regularizer` must be a Keras regularizer, its name or None; received "
+            f"kernel_regularizer={kernel_regularizer!r}."
+        ) from err
+
+
+def _default_shape(kind, input_shape, input_tensor):
+    """The shape `resolve_inputs` checks against: the given one (any rank for MLPs; rank 2 or 3
+    for CNNs), else the kind's default."""
+    given = input_shape
+    if input_tensor is not None and keras.backend.is_keras_tensor(input_tensor):
+        given = tuple(input_tensor.shape[1:])
+    if not isinstance(given, (tuple, list)):
+        return DEFAULT_SHAPES[kind]
+    if kind == "cnn" and len(given) not in (2, 3):
+        raise ValueError(
+            "kind='cnn' takes sequences (length, channels) or images (height, width, channels); "
+            f"received input_shape={tuple(given)}."
+        )
+    return tuple(given)
+
+
+def _initializer(init):
+    if init == "small":
+        return keras.initializers.RandomNormal(mean=0.0, stddev=0.01)
+    return keras.initializers.get(init)
+
+
+def _activation_layer(activation, pieces, rank, name):
+    if activation == "maxout":
+        return ChannelMaxout(pieces, name=name)
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
+    if activation == "prelu":
+        # One slope per channel, shared over positions for feature maps (He et al. 2015).
+        shared = list(range(1, rank + 1)) if rank else None
+        return keras.layers.PReLU(
+            alpha_initializer=keras.initializers.Constant(PRELU_INIT), shared_axes=shared, name=name
+        )
+    return keras.layers.Activation(activation, name=name)
+
+
+def _norm_layer(norm, name):
+    if norm == "batch":
+        return keras.layers.BatchNormalization(name=name)
+    # Layer norm over the features (channels, per position for feature maps).
+    return keras.layers.LayerNormalization(name=name)
+
+
+def _dropout_layer(rate, activation, name):
+    # SELU networks need AlphaDropout, which keeps the self-normalising mean and variance.
+    cls = keras.layers.AlphaDropout if activation == "selu" else keras.layers.Dropout
+    return cls(rate, name=name)
+
+
+def plain_net(
+    kind="mlp",
+    depth=3,
+    width=256,
+    activation=None,
+    norm="none",
+    dropout=0.0,
+    init=None,
+    layer_type="dense",
+    *,
+    pieces=2,
+    input_dropout=0.0,
+    kernel_size=3,
+    stages=3,
+    downsample="stride",
+    transform_bias_init=-2.0,
+    kernel_regularizer=None,
+    include_top=True,
+    input_shape=None,
+    input_tensor=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+):
+    """A plain stack of `depth` hidden layers: fully connected or convolutional.
+
+    Each hidden layer i is: weight layer -> normalisation (before the activation) -> activation ->
+    dropout. MLPs flatten inputs of rank > 1 first (so 8x8x1 digits or (40, 1) MNIST-1D sequences
+    feed them directly). CNNs use Conv1D for sequence inputs (length, channels) and Conv2D for
+    images (height, width, channels): `kernel_size` convolutions with "same" padding, split into
+    `stages` stages of (nearly) equal length with width * 2**s filters in stage s, halving the
+    resolution between stages -- by a stride-2 first convolution of the stage (`downsample=
+    "stride"`, He et al. 2015) or by a 2x max pooling `pool_s` after the previous stage
+    (`"max_pool"`) -- then global average pooling and the classifier. With depth=19, width=16 that
+    is He et al.'s CIFAR "plain-20" (the ResNet-20 without shortcuts).
+
+    Args:
+        kind: "mlp" (fully connected) or "cnn" (convolutional).
+        depth: number of hidden layers (the classifier not counted). For highway MLPs, the number
+            of highway layers after the projection.
+        width: units per hidden layer (MLP) or filters of the first stage (CNN).
+        activation: "sigmoid", "tanh", "relu", "leaky_relu" (slope 0.01), "prelu" (per unit /
+            channel, initial slope 0.25), "elu", "selu" or "maxout" (a weight layer with
+            width * pieces outputs, then the max over contiguous groups of `pieces`); None means
+            "relu" ("maxout" for layer_type="maxout").
+        norm: "none", "batch" (BatchNormalization), "layer" (LayerNormalization over the features;
+            per position for feature maps) -- both before the activation, weight layers then have
+            no bias -- or "weight" (WeightNormDense weight layers; MLPs only, Keras has no
+            weight-normalised convolution).
+        dropout: rate in [0, 1) after each hidden activation; AlphaDropout when activation="selu".
+        init: kernel initialiser: "small" (the lecture's 0.01 * N(0, 1)) or "glorot_normal",
+            "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform". None
+            picks the activation's customary one (Glorot for sigmoid/tanh/maxout, He for the ReLU
+            family and ELU, LeCun normal for SELU). The classifier keeps Keras' default.
+        layer_type: MLPs only. "dense"; "highway" (a Dense projection `proj` to `width` with the
+            activation, then `depth` Highway layers); "maxout" (`depth` Maxout layers of `width`
+            units with `pieces` pieces each, the paper's dense maxout layer).
+        pieces: linear pieces per maxout unit (>= 2 when maxout is used).
+        input_dropout: dropout rate on the (flattened) inputs, as in the maxout paper.
+        kernel_size: CNN kernel size.
+        stages: CNN resolution stages.
+        downsample: CNN downsampling between stages, "stride" or "max_pool".
+        transform_bias_init: initial transform-gate bias of highway layers.
+        kernel_regularizer: regularizer of every hidden kernel (e.g. `keras.regularizers.L2(1e-4)`).
+        include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
+            as in `keras.applications`. Default input shape (784,) for MLPs, (32, 32, 3) for CNNs.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+        >>> model = plain_net("mlp", depth=10, width=128, activation="sigmoid", init="small",
+        ...                   input_shape=(8, 8, 1), classes=10)
+        >>> model.get_layer("act_10").output.shape
+        (None, 128)
+
+    Reference:
+        Glorot, Bengio. "Understanding the difficulty of training deep feedforward neural networks."
+        AISTATS 2010. He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016
+        (arXiv 2015), the plain CIFAR networks of Section 4.2.
+    """
+    activation, init = _validate(
+        kind, depth, width, activation, norm, dropout, init, layer_type, pieces, input_dropout,
+        kernel_size, stages, downsample,
+    )
+    _validate_extras(transform_bias_init, kernel_regularizer)
+    validate_head_args(include_top, pooling, classes, classifier_activation)
+    default_shape = _default_shape(kind, input_shape, input_tensor)
+    inputs, x = resolve_inputs(input_shape, input_tensor, default_shape)
+
+    options = dict(
+        activation=activation, norm=norm, dropout=dropout, init=_initializer(init),
+        pieces=pieces, regularizer=kernel_regularizer,
+    )
+    if kind == "mlp":
+        x = _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, **options)
+    else:
+        x = _cnn_body(x, depth, width, input_dropout, kernel_size, stages, downsample, **options)
+    outputs = apply_head(
+        x, include_top=include_top, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation,
+    )
+    return keras.Model(inputs, outputs, name=name or f"plain_{kind}")
+
+
+def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *, activation, norm,
+              dropout, init, pieces, regularizer):
+    if len(x.shape) > 2:
+        x = keras.layers.Flatten(name="flatten")(x)
+    if input_dropout:
+        x = _dropout_layer(input_dropout, activation, "input_dropout")(x)
+    kernel = dict(kernel_initializer=init, kernel_regularizer=regularizer)
+    if layer_type == "highway":
+        x = keras.layers.Dense(width, name="proj", **kernel)(x)
+        x = _activation_layer(activation, pieces, 0, "proj_act")(x)
+    for i in range(1, depth + 1):
+        if layer_type == "highway":
+            x = Highway(width, activation=activation, transform_bias_init=transform_bias_init,
+                        name=f"highway_{i}", **kernel)(x)
+        elif layer_type == "maxout":
+            x = Maxout(width, pieces, name=f"maxout_{i}", **kernel)(x)
+        else:
+            units = width * pieces if activation == "maxout" else width
+            if norm == "weight":
+                x = WeightNormDense(units, name=f"dense_{i}", **kernel)(x)
+            else:
+                use_bias = norm == "none"
+                x = keras.layers.Dense(units, use_bias=use_bias, name=f"dense_{i}", **kernel)(x)
+            if norm in ("batch", "layer"):
+                x = _norm_layer(norm, f"norm_{i}")(x)
+            x = _activation_layer(activation, pieces, 0, f"act_{i}")(x)
+        if dropout:
+            x = _dropout_layer(dropout, activation, f"dropout_{i}")(x)
+    return x
+
+
+def _cnn_body(x, depth, width, input_dropout, kernel_size, stages, downsample, *, activation, norm,
+              dropout, init, pieces, regularizer):
+    rank = len(x.shape) - 2
+    conv_cls = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
+    pool_cls = keras.layers.MaxPooling1D if rank == 1 else keras.layers.MaxPooling2D
+    if input_dropout:
+        x = _dropout_layer(input_dropout, activation, "input_dropout")(x)
+    stage = 0
+    for i in range(1, depth + 1):
+        new_stage = (i - 1) * stages // depth
+        stride = 1
+        if new_stage != stage:
+            stage = new_stage
+            if downsample == "stride":
+                stride = 2
+            else:
+                x = pool_cls(2, padding="same", name=f"pool_{stage}")(x)
+        filters = width * 2**stage * (pieces if activation == "maxout" else 1)
+        x = conv_cls(
+            filters, kernel_size, strides=stride, padding="same", use_bias=norm == "none",
+            kernel_initializer=init, kernel_regularizer=regularizer, name=f"conv_{i}",
+        )(x)
+        if norm != "none":
+            x = _norm_layer(norm, f"norm_{i}")(x)
+        x = _activation_layer(activation, pieces, rank, f"act_{i}")(x)
+        if dropout:
+            x = _dropout_layer(dropout, activation, f"dropout_{i}")(x)
+    return x
+
+
+def hidden_layer_names(model) -> list[str]:
+    """Names of the layers whose outputs are the hidden activations of a plain net, in depth order.
+
+    These are `act_i` (dense and convolutional stacks), `highway_i` or `maxout_i`.
+
+    Example:
+        >>> hidden_layer_names(plain_net("mlp", depth=2, classes=10))
+        ['act_1', 'act_2']
+    """
+    found = []
+    for layer in model.layers:
+        match = _HIDDEN_NAME.match(layer.name)
+        if match:
+            found.append((int(match.group(2)), layer.name))
+    return [name for _, name in sorted(found)]
+
+
+GLOROT_2010 = (
+    "Glorot, Bengio. Understanding the difficulty of training deep feedforward neural networks. "
+    "AISTATS 2010"
+)
+SRIVASTAVA_2015 = "Srivastava, Greff, Schmidhuber. Training Very Deep Networks. NeurIPS 2015 (arXiv:1507.06228)"
+GOODFELLOW_2013 = (
+    "Goodfellow, Warde-Farley, Mirza, Courville, Bengio. Maxout Networks. ICML 2013 (arXiv:1302.4389)"
+)
+HE_2015 = "He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385)"
+
+
+def _variant(defaults, kwargs):
+    # Variants fix defaults only: every `plain_net` argument stays overridable, which is what the
+    # depth / activation / init sweeps of the lecture's experiments need.
+    return plain_net(**{**defaults, **kwargs})
+
+
+@register_model(paper=GLOROT_2010, default_input_shape=DEFAULT_SHAPES["mlp"])
+def plain_mlp(**kwargs):
+    """Plain MLP: 3 hidden layers of 256 ReLU units, He init.
+
+    Args: the `plain_net` keyword arguments; any of them overrides the defaults (`depth`,
+        `activation`, `init`, `norm`, `input_shape`, `classes`, ...).
+    Example: `model = plain_mlp(classes=10)`  (335,114 trainable parameters)
+    Reference: Glorot & Bengio, AISTATS 2010 (deep plain MLPs, activations and initialisation).
+    """
+    return _variant(dict(kind="mlp", depth=3, width=256, name="plain_mlp"), kwargs)
+
+
+@register_model(paper=SRIVASTAVA_2015, default_input_shape=DEFAULT_SHAPES["mlp"])
+def deep_plain_mlp(**kwargs):
+    """Deep plain MLP: 20 hidden layers of 71 ReLU units, He init -- the plain counterpart of
+    `highway_mlp` with about as many parameters (71 x 71 weights per layer vs 50 x 100).
+
+    Args: the `plain_net` keyword arguments; any of them overrides the defaults.
+    Example: `model = deep_plain_mlp(classes=10)`  (153,583 trainable parameters)
+    Reference: Srivastava et al. 2015 (arXiv:1507.06228), Fig. 1 (plain networks of width 71).
+    """
+    return _variant(dict(kind="mlp", depth=20, width=71, name="deep_plain_mlp"), kwargs)
+
+
+@register_model(paper=SRIVASTAVA_2015, default_input_shape=DEFAULT_SHAPES["mlp"])
+def highway_mlp(**kwargs):
+    """Highway MLP: a Dense projection to 50 ReLU units, then 20 highway layers (transform gate
+    bias -2).
+
+    Args: the `plain_net` keyword arguments; any of them overrides the defaults.
+    Example: `model = highway_mlp(classes=10)`  (141,760 trainable parameters)
+    Reference: Srivastava et al. 2015 (arXiv:1507.06228), Fig. 1 (highway networks of width 50).
+    """
+    defaults = dict(kind="mlp", depth=20, width=50, layer_type="highway", name="highway_mlp")
+    return _variant(defaults, kwargs)
+
+
+@register_model(
+    paper=GOODFELLOW_2013, default_input_shape=DEFAULT_SHAPES["mlp"], published={"mnist_error": 0.94}
+)
+def maxout_mlp(**kwargs):
+    """Maxout MLP: two maxout layers of 240 units x 5 pieces, input dropout 0.2, hidden dropout
+    0.5 -- the paper's permutation-invariant MNIST network (its max-norm constraint is a training
+    setting, not part of the model).
+
+    Args: the `plain_net` keyword arguments; any of them overrides the defaults.
+    Example: `model = maxout_mlp(classes=10)`  (1,233,610 trainable parameters)
+    Reference: Goodfellow et al. 2013 (arXiv:1302.4389), Section 5.1, 0.94% MNIST test error.
+    """
+    defaults = dict(kind="mlp", depth=2, width=240, layer_type="maxout", pieces=5,
+                    input_dropout=0.2, dropout=0.5, name="maxout_mlp")
+    return _variant(defaults, kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=DEFAULT_SHAPES["cnn"])
+def plain_cnn(**kwargs):
+    """Plain CNN: He et al.'s CIFAR plain-20 -- 19 3x3 conv + BN + ReLU layers with 16/32/64
+    filters and stride-2 downsampling, global average pooling, classifier: ResNet-20 without its
+    shortcuts. `depth=55` gives plain-56; `input_shape=(40, 1)` makes it a Conv1D net (MNIST-1D).
+
+    Args: the `plain_net` keyword arguments; any of them overrides the defaults.
+    Example: `model = plain_cnn(classes=10)`  (269,722 trainable parameters, as ResNet-20)
+    Reference: He et al. 2015 (arXiv:1512.03385), Section 4.2 and Fig. 6.
+    """
+    defaults = dict(kind="cnn", depth=19, width=16, norm="batch", name="plain_cnn")
+    return _variant(defaults, kwargs)
