@@ -154,6 +154,8 @@ def _default_shape(kind, input_shape, input_tensor):
 
 
 def _initializer(init):
+    # A fresh instance per layer: an unseeded Keras initializer fixes its seed when constructed,
+    # so one instance shared by equal-shaped layers would give them identical kernels.
     if init == "small":
         return keras.initializers.RandomNormal(mean=0.0, stddev=0.01)
     return keras.initializers.get(init)
@@ -278,7 +280,7 @@ def plain_net(
     inputs, x = resolve_inputs(input_shape, input_tensor, default_shape)
 
     options = dict(
-        activation=activation, norm=norm, dropout=dropout, init=_initializer(init),
+        activation=activation, norm=norm, dropout=dropout, init=init,
         pieces=pieces, regularizer=kernel_regularizer,
     )
     if kind == "mlp":
@@ -298,23 +300,25 @@ def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *
         x = keras.layers.Flatten(name="flatten")(x)
     if input_dropout:
         x = _dropout_layer(input_dropout, activation, "input_dropout")(x)
-    kernel = dict(kernel_initializer=init, kernel_regularizer=regularizer)
+    def kernel():
+        return dict(kernel_initializer=_initializer(init), kernel_regularizer=regularizer)
+
     if layer_type == "highway":
-        x = keras.layers.Dense(width, name="proj", **kernel)(x)
+        x = keras.layers.Dense(width, name="proj", **kernel())(x)
         x = _activation_layer(activation, pieces, 0, "proj_act")(x)
     for i in range(1, depth + 1):
         if layer_type == "highway":
             x = Highway(width, activation=activation, transform_bias_init=transform_bias_init,
-                        name=f"highway_{i}", **kernel)(x)
+                        name=f"highway_{i}", **kernel())(x)
         elif layer_type == "maxout":
-            x = Maxout(width, pieces, name=f"maxout_{i}", **kernel)(x)
+            x = Maxout(width, pieces, name=f"maxout_{i}", **kernel())(x)
         else:
             units = width * pieces if activation == "maxout" else width
             if norm == "weight":
-                x = WeightNormDense(units, name=f"dense_{i}", **kernel)(x)
+                x = WeightNormDense(units, name=f"dense_{i}", **kernel())(x)
             else:
                 use_bias = norm == "none"
-                x = keras.layers.Dense(units, use_bias=use_bias, name=f"dense_{i}", **kernel)(x)
+                x = keras.layers.Dense(units, use_bias=use_bias, name=f"dense_{i}", **kernel())(x)
             if norm in ("batch", "layer"):
                 x = _norm_layer(norm, f"norm_{i}")(x)
             x = _activation_layer(activation, pieces, 0, f"act_{i}")(x)
@@ -343,7 +347,7 @@ def _cnn_body(x, depth, width, input_dropout, kernel_size, stages, downsample, *
         filters = width * 2**stage * (pieces if activation == "maxout" else 1)
         x = conv_cls(
             filters, kernel_size, strides=stride, padding="same", use_bias=norm == "none",
-            kernel_initializer=init, kernel_regularizer=regularizer, name=f"conv_{i}",
+            kernel_initializer=_initializer(init), kernel_regularizer=regularizer, name=f"conv_{i}",
         )(x)
         if norm != "none":
             x = _norm_layer(norm, f"norm_{i}")(x)

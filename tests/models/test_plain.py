@@ -138,6 +138,13 @@ def test_initialisers_have_the_right_scale(init, std):
     assert kernel.std() == pytest.approx(std, rel=0.03)
 
 
+@pytest.mark.parametrize("init", ["small", "he_normal"])
+def test_equal_shaped_layers_get_independent_kernels(init):
+    model = plain_net("cnn", depth=4, width=4, stages=1, init=init, input_shape=(6, 6, 4), classes=2)
+    kernels = [model.get_layer(f"conv_{i}").get_weights()[0] for i in range(1, 5)]
+    assert all(not np.array_equal(a, b) for i, a in enumerate(kernels) for b in kernels[i + 1:])
+
+
 @pytest.mark.parametrize(
     "activation, init",
     [("sigmoid", "GlorotUniform"), ("relu", "HeNormal"), ("selu", "LecunNormal"),
