@@ -58,7 +58,9 @@ def test_cnn_on_digits_reaches_95_percent_and_writes_the_run_directory(tmp_path)
     norm = json.loads((run / "normalization.json").read_text())
     np.testing.assert_allclose(norm["mean"], np.ravel(info.mean), rtol=1e-6)
     np.testing.assert_allclose(norm["std"], np.ravel(info.std), rtol=1e-6)
-    assert norm["input_shape"] == [8, 8, 1] and norm["class_names"] == [str(c) for c in info.class_names]
+    assert norm["input_shape"] == [8, 8, 1] and norm["class_names"] == [
+        str(c) for c in info.class_names
+    ]
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
     arrays = kzoo.data.load_arrays("digits")
     x = (arrays["x_test"].astype("float32") - info.mean) / info.std
@@ -98,7 +100,9 @@ def test_different_config_is_refused_and_overwrite_replaces_the_run(tmp_path):
     first = train(_quick(tmp_path, epochs=1))
     run = tmp_path / "run"
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    with pytest.raises(ValueError, match=r"different config.*learning_rate: 0.05 -> 0.1.*overwrite"):
+    with pytest.raises(
+        ValueError, match=r"different config.*learning_rate: 0.05 -> 0.1.*overwrite"
+    ):
         train(_quick(tmp_path, epochs=1, learning_rate=0.1))
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 

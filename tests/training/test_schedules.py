@@ -42,8 +42,12 @@ def test_cosine_reaches_the_floor_at_the_last_step():
 
 def test_inverse_sqrt_is_the_lectures_one_over_t_decay():
     expected = 0.1 / np.sqrt(STEPS + 1)
-    np.testing.assert_allclose(_rates(make_schedule(_config(schedule="inverse_sqrt"), SPE)), expected, rtol=1e-6)
-    np.testing.assert_allclose(_rates(InverseSqrtDecay(0.5, decay_steps=10)), 0.5 / np.sqrt(STEPS / 10 + 1), rtol=1e-6)
+    np.testing.assert_allclose(
+        _rates(make_schedule(_config(schedule="inverse_sqrt"), SPE)), expected, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        _rates(InverseSqrtDecay(0.5, decay_steps=10)), 0.5 / np.sqrt(STEPS / 10 + 1), rtol=1e-6
+    )
 
 
 def test_linear_warmup_scales_any_schedule():
@@ -52,12 +56,16 @@ def test_linear_warmup_scales_any_schedule():
     expected = 0.1 / np.sqrt(STEPS + 1) * np.minimum(1.0, (STEPS + 1) / warm)
     np.testing.assert_allclose(_rates(make_schedule(config, SPE)), expected, rtol=1e-6)
     constant = make_schedule(_config(warmup_epochs=1), SPE)
-    np.testing.assert_allclose(_rates(constant), 0.1 * np.minimum(1.0, (STEPS + 1) / SPE), rtol=1e-6)
+    np.testing.assert_allclose(
+        _rates(constant), 0.1 * np.minimum(1.0, (STEPS + 1) / SPE), rtol=1e-6
+    )
 
 
 def test_schedules_round_trip_through_keras_serialization():
     schedule = LinearWarmup(InverseSqrtDecay(0.3, decay_steps=4), warmup_steps=7)
-    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    restored = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(schedule)
+    )
     np.testing.assert_allclose(_rates(restored), _rates(schedule), rtol=1e-7)
 
 
@@ -75,7 +83,9 @@ def test_plain_sgd_applies_the_scheduled_rate_at_each_step():
     np.testing.assert_allclose(trajectory, -np.cumsum(rates), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+)
 def test_each_optimizer_is_built_with_its_settings(name):
     optimizer = make_optimizer(_config(optimizer=name, momentum=0.8, weight_decay=1e-3), SPE)
     expected = {

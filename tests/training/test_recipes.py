@@ -1,0 +1,157 @@
+"""Recipes: the papers' settings as defaults, each recipe end to end (--smoke), and kill -9 + resume."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from kzoo.training.cli_args import milestones_at
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def _recipe(name):
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", RECIPES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(module, recipe, argv):
+    import argparse
+
+    from kzoo.training.cli_args import add_train_args, config_from_args
+
+    args = add_train_args(argparse.ArgumentParser(), module.PAPER).parse_args(argv)
+    return config_from_args(
+        args, module.PAPER, recipe=recipe, smoke=module.SMOKE, milestone_fractions=module.MILESTONES
+    )
+
+
+def test_milestones_follow_the_papers_fractions():
+    assert milestones_at((0.5, 0.75), 182) == (91, 136)  # He 2015: 32k, 48k of 64k iterations
+    assert milestones_at((0.3, 0.6, 0.8), 200) == (60, 120, 160)  # Zagoruyko 2016
+    assert milestones_at((0.5, 0.75), 300) == (150, 225)  # Huang 2017
+    assert milestones_at((0.5, 0.75), 2) == (1,)
+    assert milestones_at((0.5, 0.75), 1) == ()
+
+
+@pytest.mark.parametrize(
+    "recipe, expected",
+    [
+        (
+            "resnet_cifar",
+            dict(model="resnet20", dataset="cifar10", batch_size=128, optimizer="momentum",
+                 momentum=0.9, learning_rate=0.1, gamma=0.1, epochs=182, milestones=(91, 136),
+                 weight_decay=1e-4, decay_mode="l2", validation_split=0.1, augment=True),
+        ),
+        (
+            "wrn_cifar",
+            dict(model="wrn_28_10", batch_size=128, optimizer="nesterov", learning_rate=0.1,
+                 gamma=0.2, epochs=200, milestones=(60, 120, 160), weight_decay=5e-4),
+        ),
+        (
+            "densenet_cifar",
+            dict(model="densenet_bc_100_12", batch_size=64, optimizer="nesterov",
+                 learning_rate=0.1, gamma=0.1, epochs=300, milestones=(150, 225),
+                 weight_decay=1e-4),
+        ),
+    ],
+)  # fmt: skip
+def test_cifar_recipes_default_to_the_papers_settings(recipe, expected):
+    config = _config(_recipe(recipe), recipe, [])
+    for key, value in expected.items():
+        assert getattr(config, key) == value, key
+    assert config.validate() is config
+
+
+def test_command_line_overrides_the_defaults_and_rescales_milestones():
+    module = _recipe("resnet_cifar")
+    config = _config(
+        module, "resnet_cifar", ["--epochs", "40", "--lr", "0.05", "--model", "resnet56"]
+    )
+    assert (config.epochs, config.milestones, config.learning_rate) == (40, (20, 30), 0.05)
+    assert config.run_dir == os.path.join("runs", "resnet_cifar", "resnet56-cifar10")
+    config = _config(module, "resnet_cifar", ["--milestones", "5", "7", "--epochs", "9"])
+    assert config.milestones == (5, 7)
+    smoke = _config(module, "resnet_cifar", ["--smoke", "--batch-size", "16"])
+    assert (smoke.dataset, smoke.epochs, smoke.batch_size) == ("digits", 2, 16)
+    assert smoke.model == "resnet20" and smoke.milestones == (1,)
+
+
+def _run(args, **kwargs):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=900, **kwargs
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "recipe", ["quickstart", "resnet_cifar", "wrn_cifar", "densenet_cifar", "snn_uci"]
+)
+def test_recipe_runs_end_to_end_with_smoke(recipe, tmp_path):
+    run = tmp_path / recipe
+    done = _run([str(RECIPES / f"{recipe}.py"), "--smoke", "--run-dir", str(run)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| model" in done.stdout or "| method" in done.stdout
+    if recipe == "snn_uci":
+        results = json.loads((run / "results.json").read_text())["results"]
+        assert len(results) == 6 and sorted(r["average_rank"] for r in results)[0] >= 1
+        metrics = [json.loads(p.read_text()) for p in run.glob("*/metrics.json")]
+    else:
+        metrics = [json.loads((run / "metrics.json").read_text())]
+    assert metrics and all(
+        m["epochs_run"] == 2 and m["dataset"] in ("digits", "iris") for m in metrics
+    )
+    assert all(0 <= m["test_accuracy"] <= 1 for m in metrics)
+
+
+@pytest.mark.slow
+def test_quickstart_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    epochs = 6
+    common = [str(RECIPES / "quickstart.py"), "--epochs", str(epochs), "--verbose", "0"]
+    common += ["--max-steps-per-epoch", "12"]
+    reference = _run([*common, "--run-dir", str(tmp_path / "whole")])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    run = tmp_path / "killed"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(
+        [sys.executable, *common, "--run-dir", str(run)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    metadata = run / "checkpoint" / "training_metadata.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    finished = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= finished < epochs and not (run / "metrics.json").exists()
+
+    resumed = _run([*common, "--run-dir", str(run)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    history = json.loads((run / "history.json").read_text())
+    assert [r["epoch"] for r in history] == list(range(1, epochs + 1))
+    a = keras.saving.load_model(tmp_path / "whole" / "model.keras", safe_mode=True)
+    b = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-6)
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    again = json.loads((run / "metrics.json").read_text())
+    assert again["test_accuracy"] == whole["test_accuracy"]
+    assert again["test_loss"] == pytest.approx(whole["test_loss"], abs=1e-6)
