@@ -1,0 +1,57 @@
+"""What every lab lesson shares: the command line, seeding and atomic result files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+
+def lesson_parser(lesson: str, description: str) -> argparse.ArgumentParser:
+    """The command line of a lab script: `--out`, `--seed`, `--smoke`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=os.path.join("runs", "lab"), help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--smoke", action="store_true", help="a tiny configuration (seconds)")
+    return parser
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(out_dir, lesson: str, numbers: dict, figure) -> dict:
+    """Write `<lesson>.json` and `<lesson>.png` atomically; return `numbers` with the two paths."""
+    import io
+
+    out = Path(out_dir)
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    png, js = out / f"{lesson}.png", out / f"{lesson}.json"
+    result = dict(numbers, lesson=lesson, figure=str(png))
+    _atomic_bytes(png, buf.getvalue())
+    _atomic_bytes(js, json.dumps(result, indent=2, default=float).encode())
+    return result
