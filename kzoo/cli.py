@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kzoo.data.command import add_parser as add_datasets_parser
 
     add_datasets_parser(sub)
+    from kzoo.training.command import add_parser as add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

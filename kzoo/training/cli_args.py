@@ -43,8 +43,13 @@ _FLAGS = (
 )
 
 
-def add_train_args(parser: argparse.ArgumentParser, defaults: dict) -> argparse.ArgumentParser:
-    """Add the training options; only options given on the command line reach the namespace."""
+def add_train_args(
+    parser: argparse.ArgumentParser, defaults: dict, smoke: bool = True
+) -> argparse.ArgumentParser:
+    """Add the training options; only options given on the command line reach the namespace.
+
+    `smoke=False` leaves out --smoke (for commands without a tiny offline configuration).
+    """
     group = parser.add_argument_group("training (defaults: the recipe's settings)")
     for flag, dest, kind, text in _OPTIONS:
         shown = f" [{defaults[dest]}]" if dest in defaults else ""
@@ -71,6 +76,8 @@ def add_train_args(parser: argparse.ArgumentParser, defaults: dict) -> argparse.
         group.add_argument(
             flag, dest=dest, action="store_true", default=argparse.SUPPRESS, help=text
         )
+    if not smoke:
+        return parser
     group.add_argument(
         "--smoke",
         action="store_true",
@@ -93,7 +100,8 @@ def config_from_args(
     fractions of the final number of epochs (ResNet: 50% and 75%), so --epochs keeps the schedule.
     """
     given = {k: v for k, v in vars(args).items() if k != "smoke"}
-    values = {**defaults, **(smoke if args.smoke and smoke else {}), **given}
+    use_smoke = bool(getattr(args, "smoke", False) and smoke)
+    values = {**defaults, **(smoke if use_smoke else {}), **given}
     if values.get("schedule") == "multistep" and "milestones" not in given and milestone_fractions:
         values["milestones"] = milestones_at(milestone_fractions, values["epochs"])
         if not values["milestones"]:  # one epoch: nothing to decay
@@ -101,7 +109,7 @@ def config_from_args(
     if "milestones" in values:
         values["milestones"] = tuple(values["milestones"])
     if "run_dir" not in values:
-        tag = "smoke-" if args.smoke else ""
+        tag = "smoke-" if use_smoke else ""
         values["run_dir"] = str(
             Path("runs") / recipe / f"{tag}{values['model']}-{values['dataset']}"
         )

@@ -248,7 +248,7 @@ def _number(name, value, low, high, low_open=False, high_open=False) -> None:
             value < high if high_open else value <= high
         )
     if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
         raise ValueError(
             f"`{name}` must be a number in {left}{low}, {high}{right}; received {name}={value!r}."
         )

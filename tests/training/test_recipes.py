@@ -155,3 +155,33 @@ def test_quickstart_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_
     again = json.loads((run / "metrics.json").read_text())
     assert again["test_accuracy"] == whole["test_accuracy"]
     assert again["test_loss"] == pytest.approx(whole["test_loss"], abs=1e-6)
+
+
+def test_kzoo_train_command(tmp_path, capsys):
+    from kzoo.cli import main
+
+    run = tmp_path / "cli"
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "plain_mlp",
+                "--dataset",
+                "digits",
+                "--lr",
+                "0",
+                "--run-dir",
+                str(run),
+            ]
+        )
+        == 2
+    )
+    assert "learning_rate" in capsys.readouterr().err and not run.exists()
+    assert main(["train", "--dataset", "digits"]) == 2
+    argv = ["train", "--model", "plain_mlp", "--dataset", "digits", "--epochs", "1"]
+    argv += ["--max-steps-per-epoch", "3", "--run-dir", str(run), "--verbose", "0"]
+    assert main(argv) == 0
+    assert "| plain_mlp | digits" in capsys.readouterr().out
+    saved = json.loads((run / "config.json").read_text())["config"]
+    assert (saved["optimizer"], saved["schedule"], saved["epochs"]) == ("momentum", "cosine", 1)
