@@ -113,17 +113,18 @@ _DATASETS = {
     "mnist": "MNIST",
     "svhn": "SVHN",
 }
+_OTHER_RESULTS = {"uci121_avg_rank_diff": "UCI-121 average rank difference"}
 
 
 def format_published(published: dict) -> str:
-    """`{"cifar10_error": 6.43}` -> `"CIFAR-10 6.43%"`; other results as `key value`."""
+    """`{"cifar10_error": 6.43}` -> `"CIFAR-10 6.43%"`; other results as `label value`."""
     parts = []
     for key, value in published.items():
         if key.endswith("_error"):
             dataset = key[: -len("_error")]
-            parts.append(f"{_DATASETS.get(dataset, dataset)} {value:g}%")
+            parts.append(f"{_DATASETS.get(dataset, dataset)} {value:.2f}%")
         else:
-            parts.append(f"{key} {value:g}")
+            parts.append(f"{_OTHER_RESULTS.get(key, key)} {value:g}")
     return "; ".join(parts)
 
 

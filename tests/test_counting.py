@@ -5,7 +5,7 @@ import pytest
 import kzoo
 from kzoo.cli import main
 from kzoo.counting import count_macs
-from kzoo.info import default_classes, format_info, model_info
+from kzoo.info import default_classes, format_info, format_published, human, model_info
 from kzoo.layers import BasicBlock, Highway, Maxout, SqueezeExcite, WeightNormDense
 from kzoo.model_table import model_table
 from kzoo.registry import get_entry
@@ -197,6 +197,15 @@ def test_format_info():
     assert 64 * 256 + 2 * 256 * 256 + 256 * 10 == 150_016
     assert "MACs:                 150,016 (150k)" in text
     assert "published:            -" in text
+
+
+def test_formatting():
+    assert format_published({"cifar10_error": 4.0, "imagenet_top1_error": 22.626}) == (
+        "CIFAR-10 4.00%; ImageNet top-1 22.63%"
+    )
+    assert format_published({"uci121_avg_rank_diff": -0.756}) == "UCI-121 average rank difference -0.756"
+    assert format_published({}) == ""
+    assert [human(n) for n in (999, 1_000, 40_551_040, 4_089_184_256)] == ["999", "1k", "40.6M", "4.09G"]
 
 
 def test_model_table():
