@@ -1,0 +1,110 @@
+"""Every registered model: builds, runs, round-trips through get_config and a safe `.keras` file."""
+
+import keras
+import numpy as np
+import pytest
+
+import kzoo
+from kzoo.info import default_classes
+from kzoo.registry import get_entry
+
+# Over ~5M parameters or ~10 s to build: still run in CI, under `pytest -m slow`.
+SLOW = {
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet1202",
+    "preact_resnet164",
+    "preact_resnet1001",
+    "se_resnet110",
+    "wrn_16_8",
+    "wrn_28_10",
+    "wrn_40_4",
+    "densenet_bc_190_40",
+    "densenet_bc_250_24",
+}
+FAST_PARAMS_LIMIT = 5_000_000
+
+CONTRACT_NAMES = """
+plain_mlp plain_cnn highway_mlp maxout_mlp snn_mlp resnet20 resnet32 resnet44 resnet56 resnet110
+resnet1202 preact_resnet110 preact_resnet164 preact_resnet1001 se_resnet20 se_resnet56 se_resnet110
+resnet18 resnet34 resnet50 resnet101 resnet152 wrn_16_4 wrn_16_8 wrn_28_10 wrn_40_4 densenet_40_12
+densenet_bc_100_12 densenet_bc_250_24 densenet_bc_190_40
+""".split()
+
+
+def model_params():
+    return [
+        pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+        for name in kzoo.list_models()
+    ]
+
+
+def test_every_contract_name_is_registered():
+    assert set(CONTRACT_NAMES) <= set(kzoo.list_models())
+    assert SLOW <= set(kzoo.list_models())
+
+
+def outputs_of(model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def training_outputs_of(model, x):
+    """Training-mode outputs (BatchNorm on batch statistics) without touching the model's state."""
+    outputs, _ = model.stateless_call(
+        model.trainable_variables, model.non_trainable_variables, x, training=True
+    )
+    return keras.ops.convert_to_numpy(outputs)
+
+
+@pytest.mark.parametrize("name", model_params())
+def test_model(name, tmp_path):
+    entry = get_entry(name)
+    classes = default_classes(entry)
+    model = kzoo.create_model(name, classes=classes)
+    params = model.count_params()
+    if name not in SLOW:
+        assert params < FAST_PARAMS_LIMIT, f"{name} has {params:,} parameters: add it to SLOW"
+
+    # Forward pass on the default input shape. An untrained very deep ResNet overflows in
+    # inference mode (BatchNorm's initial moving variance 1 lets every block roughly double the
+    # residual stream), so probabilities are checked in training mode, as the model is first used.
+    assert tuple(model.input.shape[1:]) == entry.default_input_shape
+    x = np.random.default_rng(0).normal(size=(4, *entry.default_input_shape)).astype("float32")
+    y = outputs_of(model, x)
+    assert y.shape == (4, classes)
+    probabilities = training_outputs_of(model, x)
+    assert np.isfinite(probabilities).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+    # get_config round trip: same architecture, and the same function once weights are copied.
+    clone = keras.Model.from_config(model.get_config())
+    assert clone.count_params() == params
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(outputs_of(clone, x), y, rtol=1e-6, atol=1e-7)
+    del clone
+
+    # A `.keras` file loads in safe mode with no custom_objects: same weights, same outputs.
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
+    for saved, restored in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored),
+                                      keras.ops.convert_to_numpy(saved))
+    np.testing.assert_allclose(outputs_of(loaded, x), y, rtol=1e-6, atol=1e-7)
+
+    # Every kernel is its own random draw. An unseeded Keras initializer fixes its seed when it is
+    # constructed, so one instance shared by equal-shaped layers hands them identical kernels.
+    first_seen, repeats = {}, []
+    for w in model.trainable_weights:
+        if len(w.shape) >= 2:
+            value = keras.ops.convert_to_numpy(w)
+            key = (value.shape, value.tobytes())
+            if key in first_seen:
+                repeats.append((first_seen[key], w.path))
+            first_seen.setdefault(key, w.path)
+    assert not repeats, f"{len(repeats)} kernels repeat an earlier one at init, e.g. {repeats[:3]}"
