@@ -29,6 +29,7 @@ def _quick(tmp_path, name="run", **kw):
     return TrainConfig(**{**base, **kw})
 
 
+@pytest.mark.slow
 def test_cnn_on_digits_reaches_95_percent_and_writes_the_run_directory(tmp_path):
     config = TrainConfig(
         model="plain_cnn",
@@ -71,24 +72,28 @@ def test_cnn_on_digits_reaches_95_percent_and_writes_the_run_directory(tmp_path)
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    reference = train(_quick(tmp_path, "uninterrupted", epochs=4))
+    reference = train(_quick(tmp_path, "uninterrupted", epochs=3))
 
     original = callbacks_module.HistoryWriter.on_epoch_end
 
-    def interrupt_after_epoch_2(self, epoch, logs=None):
+    def interrupt_in_epoch_2(self, epoch, logs=None):
         original(self, epoch, logs)
-        if epoch == 2:
+        if epoch == 1:
             raise KeyboardInterrupt("simulated interruption")
 
-    monkeypatch.setattr(callbacks_module.HistoryWriter, "on_epoch_end", interrupt_after_epoch_2)
-    config = _quick(tmp_path, "interrupted", epochs=4)
+    monkeypatch.setattr(callbacks_module.HistoryWriter, "on_epoch_end", interrupt_in_epoch_2)
+    config = _quick(tmp_path, "interrupted", epochs=3)
     with pytest.raises(KeyboardInterrupt):
         train(config)
-    assert not (tmp_path / "interrupted" / "metrics.json").exists()
+    run = tmp_path / "interrupted"
+    assert not (run / "metrics.json").exists()
+    # Epoch 2's history row was written, its checkpoint was not: the resume must redo epoch 2.
+    assert json.loads((run / "checkpoint" / "training_metadata.json").read_text())["epoch"] == 1
+    assert len(json.loads((run / "history.json").read_text())) == 2
     monkeypatch.setattr(callbacks_module.HistoryWriter, "on_epoch_end", original)
     resumed = train(config)
 
-    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
     for a, b in zip(reference.model.get_weights(), resumed.model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert resumed.metrics["test_accuracy"] == reference.metrics["test_accuracy"]
