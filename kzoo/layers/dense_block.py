@@ -15,6 +15,7 @@ import math
 import keras
 from keras import ops
 
+from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_positive_int, check_rate
 
 BN_MOMENTUM = 0.9
@@ -63,11 +64,7 @@ class _ConvBNLayer(keras.layers.Layer):
         )
 
     def _conv(self, filters, kernel_size, name):
-        # A fresh initializer per convolution, as Keras' own composite layers do: an initializer
-        # instance returns the same values on every call.
-        initializer = self.kernel_initializer.__class__.from_config(
-            self.kernel_initializer.get_config()
-        )
+        initializer = fresh_initializer(self.kernel_initializer)
         return keras.layers.Conv2D(
             filters,
             kernel_size,

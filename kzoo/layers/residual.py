@@ -20,6 +20,7 @@ import math
 import keras
 from keras import ops
 
+from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.layers.squeeze_excite import SqueezeExcite
 
@@ -107,7 +108,7 @@ class _ResidualBlock(keras.layers.Layer):
             padding=padding,
             groups=groups,
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             kernel_regularizer=self.kernel_regularizer,
             name=name,
         )

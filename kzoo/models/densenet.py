@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 
+from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_positive_int, check_rate
 from kzoo.layers.dense_block import (
     BN_EPSILON,
@@ -115,7 +116,7 @@ def densenet(
         3,
         padding="same",
         use_bias=False,
-        kernel_initializer=kernel_initializer,
+        kernel_initializer=fresh_initializer(kernel_initializer),
         name="stem_conv",
     )(x)
     for b in range(1, NUM_BLOCKS + 1):

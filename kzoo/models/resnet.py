@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.layers.residual import BasicBlock, BottleneckBlock, batch_norm
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
@@ -135,7 +136,7 @@ def stem_conv(x, filters, kernel_initializer, kernel_regularizer):
         3,
         padding="same",
         use_bias=False,
-        kernel_initializer=kernel_initializer,
+        kernel_initializer=fresh_initializer(kernel_initializer),
         kernel_regularizer=kernel_regularizer,
         name="stem_conv",
     )(x)

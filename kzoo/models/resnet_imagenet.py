@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers.residual import BasicBlock, BottleneckBlock, batch_norm
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
 from kzoo.registry import register_model
@@ -71,7 +72,7 @@ def resnet_imagenet(
         7,
         strides=2,
         use_bias=False,
-        kernel_initializer=kernel_initializer,
+        kernel_initializer=fresh_initializer(kernel_initializer),
         kernel_regularizer=kernel_regularizer,
         name="stem_conv",
     )(x)
