@@ -1,7 +1,7 @@
 """Model families; importing this package registers every builder."""
 
-from kzoo.models import (  # noqa: F401  # noqa: F401
-    densenet,  # noqa: F401
+from kzoo.models import (  # noqa: F401
+    densenet,
     plain,
     resnet,
     resnet_imagenet,
