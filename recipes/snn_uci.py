@@ -41,7 +41,14 @@ SETTINGS = dict(
     epochs=100, batch_size=32, learning_rate=0.01, depth=8, width=256, validation_split=0.15
 )
 DATASETS = ["breast_cancer", "wine", "iris", "digits"]
-SMOKE = dict(epochs=2, depth=2, width=16, datasets=["iris"], max_steps_per_epoch=2)
+SMOKE = dict(
+    epochs=2,
+    depth=2,
+    width=16,
+    datasets=["iris"],
+    methods=["SNN", "BatchNorm"],
+    max_steps_per_epoch=2,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,7 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--datasets", nargs="+", default=None, help=f"[{' '.join(DATASETS)}]")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS))
     for flag, value in SETTINGS.items():
         parser.add_argument(
             f"--{flag.replace('_', '-')}", dest=flag, type=type(value), default=None
@@ -63,7 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a tiny offline run (seconds)")
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args(argv)
-    defaults = {**SETTINGS, "datasets": DATASETS, **(SMOKE if args.smoke else {})}
+    defaults = {**SETTINGS, "datasets": DATASETS, "methods": list(METHODS)}
+    defaults |= SMOKE if args.smoke else {}
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
