@@ -131,8 +131,12 @@ def _run(args, **kwargs):
 )
 def test_recipe_runs_end_to_end_with_smoke(recipe, tmp_path):
     run = tmp_path / recipe
-    done = _run([str(RECIPES / f"{recipe}.py"), "--smoke", "--run-dir", str(run)])
+    extra = ["--export-root", str(tmp_path / "saved")] if recipe == "quickstart" else []
+    done = _run([str(RECIPES / f"{recipe}.py"), "--smoke", "--run-dir", str(run), *extra])
     assert done.returncode == 0, done.stderr[-3000:]
+    if recipe == "quickstart":  # steps 5 and 6: the search's best model, exported and verified
+        assert (tmp_path / "saved" / "quickstart_resnet20" / "1" / "saved_model.pb").is_file()
+        assert "best learning rate" in done.stdout
     assert "| model" in done.stdout or "| method" in done.stdout
     if recipe == "snn_uci":
         results = json.loads((run / "results.json").read_text())["results"]
@@ -156,6 +160,7 @@ def test_quickstart_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_
     epochs = 8
     common = [str(RECIPES / "quickstart.py"), "--epochs", str(epochs), "--verbose", "0"]
     common += ["--model", "plain_mlp", "--max-steps-per-epoch", "12"]
+    common += ["--no-search", "--no-export"]
     reference = _run([*common, "--run-dir", str(tmp_path / "whole")])
     assert reference.returncode == 0, reference.stderr[-3000:]
 
