@@ -1,0 +1,44 @@
+"""Lesson 3: activation functions -- learning curves of one 8-layer MLP with eight activations.
+
+    python recipes/lab/03_activations.py --out runs/lab                   # a few minutes, 2 CPU cores
+    python recipes/lab/03_activations.py --activations sigmoid relu selu  # a subset
+
+Sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, SELU and Maxout on MNIST-1D with Adam; writes
+activations.png (training loss and accuracy per epoch) and activations.json.
+"""
+
+from __future__ import annotations
+
+from kzoo.lab import activations
+from kzoo.lab._common import lesson_parser
+
+
+def main(argv=None):
+    parser = lesson_parser("activations", __doc__.splitlines()[0])
+    parser.add_argument("--depth", type=int, default=8, help="hidden layers")
+    parser.add_argument("--width", type=int, default=64, help="units per hidden layer")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
+    parser.add_argument(
+        "--activations",
+        nargs="+",
+        default=list(activations.ACTIVATIONS),
+        choices=activations.ACTIVATIONS,
+        help="activations to compare",
+    )
+    args = parser.parse_args(argv)
+    result = activations.run(
+        args.out,
+        seed=args.seed,
+        smoke=args.smoke,
+        depth=args.depth,
+        width=args.width,
+        epochs=args.epochs,
+        activations=tuple(args.activations),
+    )
+    print(result["conclusion"])
+    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
