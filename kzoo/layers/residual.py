@@ -34,7 +34,11 @@ def batch_norm(name):
 
 
 class _ResidualBlock(keras.layers.Layer):
-    """Shared machinery: argument checks, shortcut, SE, the v1/v2 forward passes."""
+    """Shared machinery: argument checks, shortcut, SE, the v1/v2 forward passes.
+
+    Subclasses define `_branch_spec()`: the residual branch's convolutions as
+    `(kernel_size, filters, stride, groups)` tuples, in order.
+    """
 
     def __init__(
         self,
@@ -94,9 +98,6 @@ class _ResidualBlock(keras.layers.Layer):
     @property
     def out_channels(self):
         return self._conv_specs[-1][1]
-
-    def _branch_spec(self):
-        raise NotImplementedError
 
     def _conv(self, filters, kernel_size, stride, groups, name):
         # Stride-2 3x3 convs get explicit symmetric padding in `call`; "same" would pad bottom/right only.
