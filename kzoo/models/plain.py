@@ -35,7 +35,7 @@ INITS = (
     "lecun_normal",
     "lecun_uniform",
 )
-LAYER_TYPES = ("dense", "highway", "maxout")
+LAYER_TYPES = ("dense", "highway", "maxout", "residual")
 DOWNSAMPLING = ("stride", "max_pool")
 HIGHWAY_ACTIVATIONS = ("sigmoid", "tanh", "relu", "elu", "selu")
 
@@ -244,7 +244,9 @@ def plain_net(
             picks the activation's customary one (Glorot for sigmoid/tanh/maxout, He for the ReLU
             family and ELU, LeCun normal for SELU). The classifier keeps Keras' default.
         layer_type: MLPs only. "dense"; "highway" (a Dense projection `proj` to `width` with the
-            activation, then `depth` Highway layers); "maxout" (`depth` Maxout layers of `width`
+            activation, then `depth` Highway layers); "residual" (the same projection, then `depth`
+            dense layers whose output is added to their input, `add_i`: identity shortcuts as in He
+            et al. 2015); "maxout" (`depth` Maxout layers of `width`
             units with `pieces` pieces each, the paper's dense maxout layer).
         pieces: linear pieces per maxout unit (>= 2 when maxout is used).
         input_dropout: dropout rate on the (flattened) inputs, as in the maxout paper.
@@ -303,7 +305,7 @@ def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *
     def kernel():
         return dict(kernel_initializer=_initializer(init), kernel_regularizer=regularizer)
 
-    if layer_type == "highway":
+    if layer_type in ("highway", "residual"):
         x = keras.layers.Dense(width, name="proj", **kernel())(x)
         x = _activation_layer(activation, pieces, 0, "proj_act")(x)
     for i in range(1, depth + 1):
@@ -313,6 +315,7 @@ def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *
         elif layer_type == "maxout":
             x = Maxout(width, pieces, name=f"maxout_{i}", **kernel())(x)
         else:
+            shortcut = x
             units = width * pieces if activation == "maxout" else width
             if norm == "weight":
                 x = WeightNormDense(units, name=f"dense_{i}", **kernel())(x)
@@ -324,6 +327,8 @@ def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *
             x = _activation_layer(activation, pieces, 0, f"act_{i}")(x)
         if dropout:
             x = _dropout_layer(dropout, activation, f"dropout_{i}")(x)
+        if layer_type == "residual":
+            x = keras.layers.Add(name=f"add_{i}")([shortcut, x])
     return x
 
 
@@ -425,6 +430,20 @@ def highway_mlp(**kwargs):
     Reference: Srivastava et al. 2015 (arXiv:1507.06228), Fig. 1 (highway networks of width 50).
     """
     defaults = dict(kind="mlp", depth=20, width=50, layer_type="highway", name="highway_mlp")
+    return _variant(defaults, kwargs)
+
+
+@register_model(paper=HE_2015, default_input_shape=DEFAULT_SHAPES["mlp"])
+def residual_mlp(**kwargs):
+    """Residual MLP: a Dense projection to 256 ReLU units, then 8 dense ReLU layers with identity
+    shortcuts (each layer's output added to its input) -- the residual fully connected networks
+    Klambauer et al. (2017) compare SNNs with.
+
+    Args: the `plain_net` keyword arguments; any of them overrides the defaults.
+    Example: `model = residual_mlp(classes=10)`  (729,866 trainable parameters)
+    Reference: He et al. 2015 (arXiv:1512.03385); Klambauer et al. 2017 (arXiv:1706.02515), Sec. 4.1.
+    """
+    defaults = dict(kind="mlp", depth=8, width=256, layer_type="residual", name="residual_mlp")
     return _variant(defaults, kwargs)
 
 

@@ -10,6 +10,7 @@ from kzoo.models.plain import (
     plain_cnn,
     plain_mlp,
     plain_net,
+    residual_mlp,
 )
 from kzoo.models.snn import self_normalization_report
 
@@ -23,6 +24,20 @@ def dense(n_in, n_out, bias=True):
 
 
 # ---- parameter counts of the registered variants, from their definitions -------------------------
+
+
+def test_residual_mlp_params_and_identity_shortcuts(rng):
+    model = residual_mlp(classes=10)
+    expected = dense(784, 256) + 8 * dense(256, 256) + dense(256, 10)
+    assert trainable(model) == expected == 729_866
+    small = residual_mlp(depth=3, width=16, input_shape=(5,), classes=2)
+    names = ["proj_act", "act_1", "add_1", "act_2", "add_2", "act_3", "add_3"]
+    probe = keras.Model(small.inputs, [small.get_layer(n).output for n in names])
+    outs = dict(zip(names, probe.predict(rng.normal(size=(4, 5)), verbose=0), strict=True))
+    previous = outs["proj_act"]
+    for i in (1, 2, 3):  # each unit adds its branch to its input
+        np.testing.assert_allclose(outs[f"add_{i}"], previous + outs[f"act_{i}"], atol=1e-5)
+        previous = outs[f"add_{i}"]
 
 
 def test_plain_mlp_params():

@@ -97,6 +97,7 @@ def test_snn_recipe_methods_build_the_papers_networks():
         "LayerNorm",
         "WeightNorm",
         "Highway",
+        "ResNet",
     }
     classes = set()
     for model_name, kwargs in module.METHODS.values():
@@ -110,6 +111,7 @@ def test_snn_recipe_methods_build_the_papers_networks():
         "LayerNormalization",
         "WeightNormDense",
         "Highway",
+        "Add",
     } <= classes
     assert module.ranks(np.array([[0.9, 0.5], [0.8, 0.5], [0.95, 0.7]])).tolist() == [
         [2.0, 2.5],
