@@ -145,12 +145,18 @@ _C10 = "cifar10_error"
 _C100 = "cifar100_error"
 
 
+def _variant(defaults, kwargs):
+    # Variants fix defaults only: `growth_rate`, `dropout`, ... stay overridable by keyword (the
+    # tuner retrains a searched growth rate through the registry); the model is named after them.
+    return densenet(**{**defaults, **kwargs})
+
+
 @register_model(
     paper=PAPER, default_input_shape=DEFAULT_INPUT_SHAPE, published={_C10: 5.24, _C100: 24.42}
 )
 def densenet_40_12(**kwargs):
     """DenseNet (L=40, k=12): 1.0M parameters; C10+ 5.24%, C100+ 24.42% (Table 2)."""
-    return densenet(40, 12, bottleneck=False, compression=1.0, **kwargs)
+    return _variant(dict(depth=40, growth_rate=12, bottleneck=False, compression=1.0), kwargs)
 
 
 @register_model(
@@ -158,7 +164,7 @@ def densenet_40_12(**kwargs):
 )
 def densenet_bc_100_12(**kwargs):
     """DenseNet-BC (L=100, k=12): 0.8M parameters; C10+ 4.51%, C100+ 22.27% (Table 2)."""
-    return densenet(100, 12, bottleneck=True, compression=0.5, **kwargs)
+    return _variant(dict(depth=100, growth_rate=12, bottleneck=True, compression=0.5), kwargs)
 
 
 @register_model(
@@ -166,7 +172,7 @@ def densenet_bc_100_12(**kwargs):
 )
 def densenet_bc_250_24(**kwargs):
     """DenseNet-BC (L=250, k=24): 15.3M parameters; C10+ 3.62%, C100+ 17.60% (Table 2)."""
-    return densenet(250, 24, bottleneck=True, compression=0.5, **kwargs)
+    return _variant(dict(depth=250, growth_rate=24, bottleneck=True, compression=0.5), kwargs)
 
 
 @register_model(
@@ -174,4 +180,4 @@ def densenet_bc_250_24(**kwargs):
 )
 def densenet_bc_190_40(**kwargs):
     """DenseNet-BC (L=190, k=40): 25.6M parameters; C10+ 3.46%, C100+ 17.18% (Table 2)."""
-    return densenet(190, 40, bottleneck=True, compression=0.5, **kwargs)
+    return _variant(dict(depth=190, growth_rate=40, bottleneck=True, compression=0.5), kwargs)

@@ -85,11 +85,12 @@ def wide_resnet(
 def wrn_16_4(**kwargs):
     """WRN-16-4: n=2 blocks per stage, widths 64/128/256.
 
-    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...).
+    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...); `depth`
+        and `width` override the variant's (the model is then named after them).
     Example: `model = wrn_16_4(classes=10)`
     Reference: Zagoruyko & Komodakis 2016 (arXiv:1605.07146).
     """
-    return wide_resnet(16, 4, **kwargs)
+    return wide_resnet(**{"depth": 16, "width": 4, **kwargs})
 
 
 @register_model(
@@ -100,11 +101,12 @@ def wrn_16_4(**kwargs):
 def wrn_16_8(**kwargs):
     """WRN-16-8: n=2 blocks per stage, widths 128/256/512; 10,961,370 parameters (10 classes).
 
-    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...).
+    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...); `depth`
+        and `width` override the variant's (the model is then named after them).
     Example: `model = wrn_16_8(classes=10)`
     Reference: Zagoruyko & Komodakis 2016 (arXiv:1605.07146), Table 4.
     """
-    return wide_resnet(16, 8, **kwargs)
+    return wide_resnet(**{"depth": 16, "width": 8, **kwargs})
 
 
 @register_model(
@@ -116,19 +118,21 @@ def wrn_16_8(**kwargs):
 def wrn_28_10(**kwargs):
     """WRN-28-10: n=4 blocks per stage, widths 160/320/640; 36,479,194 parameters (10 classes).
 
-    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...).
+    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...); `depth`
+        and `width` override the variant's (the model is then named after them).
     Example: `model = wrn_28_10(classes=10, dropout=0.3)`
     Reference: Zagoruyko & Komodakis 2016 (arXiv:1605.07146), Table 4.
     """
-    return wide_resnet(28, 10, **kwargs)
+    return wide_resnet(**{"depth": 28, "width": 10, **kwargs})
 
 
 @register_model(paper=ZAGORUYKO_2016, default_input_shape=CIFAR_SHAPE)
 def wrn_40_4(**kwargs):
     """WRN-40-4: n=6 blocks per stage, widths 64/128/256.
 
-    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...).
+    Args: the `wide_resnet` keyword arguments (`classes`, `dropout`, `input_shape`, ...); `depth`
+        and `width` override the variant's (the model is then named after them).
     Example: `model = wrn_40_4(classes=10)`
     Reference: Zagoruyko & Komodakis 2016 (arXiv:1605.07146).
     """
-    return wide_resnet(40, 4, **kwargs)
+    return wide_resnet(**{"depth": 40, "width": 4, **kwargs})

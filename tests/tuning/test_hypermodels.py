@@ -206,3 +206,18 @@ def test_base_training_config_reaches_the_trial():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PlainMLPHyperModel(kwargs.pop("model"), **kwargs)
+
+
+@pytest.mark.parametrize("name", ["wrn_16_4", "densenet_40_12"])
+def test_searched_width_and_growth_rate_retrain_through_the_registry(name):
+    from kzoo.registry import create_model
+    from kzoo.tuning.driver import _check_retrainable
+
+    hm = hypermodel_for(name, **SMALL_IMAGE)
+    _check_retrainable(hm)  # the registered variant takes the tuned keyword arguments
+    hp = kt.HyperParameters()
+    kwargs = hm.model_kwargs(hp)
+    key = "width" if name.startswith("wrn") else "growth_rate"
+    kwargs[key] = 2
+    model = create_model(name, **SMALL_IMAGE, **kwargs)
+    assert model.name == ("wrn_16_2" if key == "width" else "densenet_40_2")
