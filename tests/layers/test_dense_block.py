@@ -79,7 +79,7 @@ def test_dense_block_matches_numpy(rng, bottleneck):
     params = randomize_dense_block(block, rng)
     expected = np_dense_block(x.astype(np.float64), params)
     assert expected.shape == (2, 6, 5, 7 + 3 * 4)
-    np.testing.assert_allclose(block(x, training=False), expected, atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose(block(x, training=False), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_dense_block_training_mode_uses_batch_statistics(rng):
@@ -92,7 +92,7 @@ def test_dense_block_training_mode_uses_batch_statistics(rng):
         gamma, beta = p["bn"][:2]
         y = np_bn_relu(xd, gamma, beta, xd.mean(axis=(0, 1, 2)), xd.var(axis=(0, 1, 2)))
         xd = np.concatenate([xd, np_conv_same(y, p["w"])], axis=-1)
-    np.testing.assert_allclose(block(x, training=True), xd, atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose(block(x, training=True), xd, atol=1e-5, rtol=1e-5)
 
 
 def test_bn_matches_torch_defaults():
@@ -115,7 +115,7 @@ def test_transition_matches_numpy(rng, compression, width):
     out = layer(x, training=False)
     assert tuple(out.shape) == (2, 3, 3, width)
     np.testing.assert_allclose(
-        out, np_transition(x.astype(np.float64), bn, w), atol=1e-4, rtol=1e-5
+        out, np_transition(x.astype(np.float64), bn, w), atol=1e-5, rtol=1e-5
     )
 
 

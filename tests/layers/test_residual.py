@@ -150,7 +150,7 @@ def test_block_matches_numpy_reference(case, rng):
     )
     got = keras.ops.convert_to_numpy(layer(x, training=False))
     assert got.shape == expected.shape == (2, -(-size // stride), -(-size // stride), out_channels)
-    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_projection_only_where_shape_changes():
@@ -278,3 +278,23 @@ def test_groups_must_divide_input_channels():
 def test_rank_must_be_four():
     with pytest.raises(ValueError, match="channels"):
         BasicBlock(8).build((None, 8, 8))
+
+
+@pytest.mark.parametrize("cls", [BasicBlock, BottleneckBlock])
+@pytest.mark.parametrize("preact, shortcut, se_ratio", [(False, "B", 4), (True, "B", None)])
+def test_block_with_its_own_mixed_policy_matches_float32(cls, preact, shortcut, se_ratio, rng):
+    """Every sub-layer follows the block's dtype policy: bf16 compute, float32 weights."""
+    x = rng.normal(size=(2, 7, 7, 8)).astype("float32")
+    kwargs = dict(stride=2, preact=preact, shortcut=shortcut, se_ratio=se_ratio)
+    full = cls(16, **kwargs)
+    mixed = cls(16, dtype="mixed_bfloat16", **kwargs)
+    full.build(x.shape)
+    mixed.build(x.shape)
+    mixed.set_weights(full.get_weights())
+    got = mixed(x, training=False)
+    assert keras.backend.standardize_dtype(got.dtype) == "bfloat16"
+    assert {keras.backend.standardize_dtype(w.dtype) for w in mixed.weights} == {"float32"}
+    expected = keras.ops.convert_to_numpy(full(x, training=False))
+    got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))
+    # bfloat16 keeps 8 significant bits: compare relative to the output's scale.
+    assert np.max(np.abs(got - expected)) <= 0.05 * np.max(np.abs(expected))

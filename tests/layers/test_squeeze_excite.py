@@ -52,3 +52,16 @@ def test_kernel_regularizer_adds_l2_of_both_kernels(rng):
     expected = 0.01 * ((w1**2).sum() + (w2**2).sum())
     np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
     assert SqueezeExcite.from_config(layer.get_config()).kernel_regularizer is not None
+
+
+def test_mixed_bfloat16_policy_computes_in_bf16_with_float32_weights(rng):
+    import keras
+
+    x = rng.normal(size=(2, 5, 5, 16)).astype("float32")
+    layer = SqueezeExcite(ratio=4, dtype="mixed_bfloat16")
+    got = layer(x)
+    assert keras.backend.standardize_dtype(got.dtype) == "bfloat16"
+    assert {keras.backend.standardize_dtype(w.dtype) for w in layer.weights} == {"float32"}
+    expected = numpy_squeeze_excite(x, *layer.get_weights())
+    got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))
+    assert np.max(np.abs(got - expected)) <= 0.02 * np.max(np.abs(expected))
