@@ -14,6 +14,7 @@ def _cmd_list(args) -> int:
         print(name)
     if not names:
         print(f"no registered model matches {args.pattern!r}" if args.pattern else "no models")
+        return 1
     return 0
 
 

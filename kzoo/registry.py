@@ -98,7 +98,20 @@ def create_model(name: str, **kwargs: Any) -> keras.Model:
     Example:
         >>> model = kzoo.create_model("resnet20", classes=10)
     """
-    return get_entry(name).builder(**kwargs)
+    entry = get_entry(name)
+    try:
+        return entry.builder(**kwargs)
+    except TypeError as err:
+        # Variants forward **kwargs to their family builder, so Python names the bad keyword only
+        # when the call fails; turn that into the ValueError every other bad argument raises.
+        if "unexpected keyword argument" not in str(err):
+            raise
+        bad = str(err).rsplit("argument", 1)[-1].strip()
+        raise ValueError(
+            f"create_model({name!r}) got an unknown argument {bad}; the {entry.family} builders "
+            f"take the keras.applications arguments and their family's (help(kzoo.models."
+            f"{entry.family})). Received arguments: {', '.join(sorted(kwargs)) or '(none)'}."
+        ) from err
 
 
 def list_models(pattern: str | None = None) -> list[str]:

@@ -74,6 +74,11 @@ def resolve_inputs(input_shape, input_tensor, default_shape, min_size: int | Non
             f"`input_shape` must have rank {len(default_shape)} like {tuple(default_shape)} "
             f"(no batch axis); received input_shape={shape}."
         )
+    if shape[-1] is None:
+        raise ValueError(
+            "The channel (last) dimension of the input must be known, e.g. (32, 32, 3); "
+            f"received input_shape={shape}."
+        )
     if min_size is not None:
         spatial = [d for d in shape[:-1] if d is not None]
         if any(d < min_size for d in spatial):

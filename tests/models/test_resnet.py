@@ -263,6 +263,7 @@ def test_bottleneck_depth_must_be_9n_plus_2():
         (dict(bottleneck=1), "bottleneck"),
         (dict(input_shape=(3, 3, 3)), "too small"),
         (dict(input_shape=(32, 32)), "rank"),
+        (dict(input_shape=(32, 32, None)), "channel"),
         (dict(classes=None), "classes"),
         (dict(pooling="sum"), "pooling"),
     ],
