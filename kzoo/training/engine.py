@@ -81,6 +81,7 @@ def train(config: TrainConfig) -> TrainResult:
         keras.utils.set_random_seed(config.seed)
         model_kwargs = {"classes": info.num_classes, "input_shape": tuple(info.input_shape)}
         model = create_model(config.model, **{**model_kwargs, **config.model_kwargs})
+        kzoo.data.check_input_shape(info, model)  # before anything is written to the run directory
         return _fit(config, state, bundle, model)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)

@@ -84,9 +84,11 @@ def check_run_dir(config) -> str:
     """Decide what to do with `config.run_dir` without writing anything.
 
     Returns "new" (absent or empty), "resume" (same config), "finished" (same config, run complete)
-    or "overwrite" (its contents will be replaced). Raises ValueError for a directory made by a
-    different config (unless `config.overwrite`) and for a non-empty directory that is not a run
-    directory (always: overwrite never deletes files kzoo did not write).
+    or "overwrite" (a different config with `config.overwrite`: kzoo's files will be replaced).
+    The same config always resumes, `overwrite` or not, so rerunning a command after a crash never
+    throws finished epochs away; delete the directory to start that run afresh. Raises ValueError
+    for a directory made by a different config (unless `config.overwrite`) and for a non-empty
+    directory that is not a run directory (always).
     """
     run_dir = Path(config.run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -101,9 +103,9 @@ def check_run_dir(config) -> str:
             f"run_dir={str(run_dir)!r} is not empty and holds no {CONFIG}: it is not a kzoo run "
             "directory, so nothing will be written there. Choose another run_dir."
         )
-    if config.overwrite:
-        return "overwrite"
     if saved.get("fingerprint") != config.fingerprint():
+        if config.overwrite:
+            return "overwrite"
         diffs = config.differences(saved.get("config", {}))
         shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
         raise ValueError(
@@ -113,11 +115,32 @@ def check_run_dir(config) -> str:
     return "finished" if (run_dir / METRICS).exists() else "resume"
 
 
+# What a training run writes into its directory; "overwrite" removes these and nothing else.
+RUN_ENTRIES = (
+    CONFIG, METRICS, "history.json", "history.csv", "normalization.json", "curves.png",
+    "model.keras", "best.weights.h5", "diagnostics.json", "checkpoint", "logs",
+)
+
+
+def _remove_run_files(run_dir: Path) -> None:
+    """Delete kzoo's entries (and its leftover hidden temporary files); keep everything else."""
+    for entry in run_dir.iterdir():
+        leftover_tmp = entry.name.startswith(".") and (
+            entry.name.endswith(".tmp") or entry.name.startswith(".tmp-")
+        )
+        if entry.name not in RUN_ENTRIES and not leftover_tmp:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def prepare_run_dir(config, state: str) -> Path:
     """Create (or, for "overwrite", empty) the run directory and write config.json."""
     run_dir = Path(config.run_dir)
     if state == "overwrite":
-        shutil.rmtree(run_dir)
+        _remove_run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if state in ("new", "overwrite"):
         atomic_write_json(

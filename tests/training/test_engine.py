@@ -116,10 +116,23 @@ def test_different_config_is_refused_and_overwrite_replaces_the_run(tmp_path):
     assert again.metrics == first.metrics
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
+    # The same config with overwrite still loads the finished run: overwrite never discards work
+    # the same command already did (a rerun after a crash resumes).
+    assert train(_quick(tmp_path, epochs=1, overwrite=True)).metrics == first.metrics
+
+    (run / "my_notes.txt").write_text("mine")
     replaced = train(_quick(tmp_path, epochs=1, learning_rate=0.1, overwrite=True))
     saved = json.loads((run / "config.json").read_text())
     assert saved["config"]["learning_rate"] == 0.1
     assert replaced.metrics["fingerprint"] != first.metrics["fingerprint"]
+    assert (run / "my_notes.txt").read_text() == "mine"  # only kzoo's own files were replaced
+
+
+def test_a_model_that_does_not_fit_the_data_fails_before_anything_is_written(tmp_path):
+    config = _quick(tmp_path, model="plain_mlp", model_kwargs={"input_shape": (10,)})
+    with pytest.raises(ValueError, match=r"\(10,\).*\(8, 8, 1\)|\(8, 8, 1\).*\(10,\)"):
+        train(config)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_directory_that_is_not_a_run_is_never_touched(tmp_path):
