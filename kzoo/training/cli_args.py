@@ -35,6 +35,8 @@ _OPTIONS = (
     ("--max-steps-per-epoch", "max_steps_per_epoch", int, "cap steps per epoch"),
     ("--diagnostics-samples", "diagnostics_samples", int, "probe batch size of --diagnostics"),
     ("--run-dir", "run_dir", str, "run directory (default: runs/<recipe>/<model>-<dataset>)"),
+    ("--data-dir", "data_dir", str, "where TFDS keeps prepared datasets (default: TFDS')"),
+    ("--manual-dir", "manual_dir", str, "directory of dataset archives downloaded by hand"),
     ("--verbose", "verbose", int, "0 silent, 1 progress bar, 2 one line per epoch"),
 )
 _FLAGS = (

@@ -15,7 +15,7 @@ WEIGHT_DECAY_MODES = (None, "l2", "decoupled")
 PRECISION_POLICIES = (None, "float32", "mixed_float16", "mixed_bfloat16")
 
 # Fields that do not change what is trained: a run directory may be resumed with other values.
-_NOT_FINGERPRINTED = ("run_dir", "overwrite", "verbose", "data_dir")
+_NOT_FINGERPRINTED = ("run_dir", "overwrite", "verbose", "data_dir", "manual_dir")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class TrainConfig:
         validation_split: fraction of the training split held out for validation (0 for none).
         augment: the data pipeline's augmentation argument (None: the dataset's default).
         data_dir: where TFDS keeps prepared data (None: its default).
+        manual_dir: TFDS' manual-download directory (archives downloaded by hand; None: its default).
         optimizer: one of `OPTIMIZERS`: `"sgd"` (plain), `"momentum"`, `"nesterov"`, `"adagrad"`,
             `"rmsprop"`, `"adam"`, `"adamw"`.
         learning_rate: the initial (peak) learning rate eta.
@@ -79,6 +80,7 @@ class TrainConfig:
     validation_split: float = 0.1
     augment: Any = None
     data_dir: str | None = None
+    manual_dir: str | None = None
     optimizer: str = "momentum"
     learning_rate: float = 0.1
     momentum: float = 0.9

@@ -75,6 +75,7 @@ def train(config: TrainConfig) -> TrainResult:
             seed=config.seed,
             augment=config.augment,
             data_dir=config.data_dir,
+            manual_dir=config.manual_dir,
         )
         info = bundle.info
         keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")

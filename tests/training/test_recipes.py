@@ -86,6 +86,10 @@ def test_command_line_overrides_the_defaults_and_rescales_milestones():
     smoke = _config(module, "resnet_cifar", ["--smoke", "--batch-size", "16"])
     assert (smoke.dataset, smoke.epochs, smoke.batch_size) == ("digits", 2, 16)
     assert smoke.model == "resnet20" and smoke.milestones == (1,)
+    dirs = _config(module, "resnet_cifar", ["--data-dir", "/data/tfds", "--manual-dir", "/dl"])
+    assert (dirs.data_dir, dirs.manual_dir) == ("/data/tfds", "/dl")
+    # Where the data lives does not change what is trained: the run can resume from elsewhere.
+    assert dirs.fingerprint() == _config(module, "resnet_cifar", []).fingerprint()
 
 
 def test_snn_recipe_methods_build_the_papers_networks():
