@@ -19,6 +19,8 @@ SLOW = {
     "preact_resnet164",
     "preact_resnet1001",
     "se_resnet110",
+    "se_preact_resnet110",
+    "se_preact_resnet164",
     "wrn_16_8",
     "wrn_28_10",
     "wrn_40_4",

@@ -47,7 +47,13 @@ def cifar_v1_count(n, shortcut="A", se_ratio=None, classes=10):
     return total + dense(64, classes)
 
 
-def cifar_preact_count(n, bottleneck, classes=10):
+def se_count(channels, ratio=16):
+    """Hu et al. 2018: Dense(C -> C/r) and Dense(C/r -> C), with biases, at least one unit."""
+    reduced = max(1, channels // ratio)
+    return channels * reduced + reduced + reduced * channels + channels
+
+
+def cifar_preact_count(n, bottleneck, classes=10, se_ratio=None):
     """He 2016: 3x3 conv 16, pre-activation units, 1x1 projections on shape change, BN-ReLU, FC."""
     total = conv(3, 3, 16)
     cin = 16
@@ -60,6 +66,8 @@ def cifar_preact_count(n, bottleneck, classes=10):
                 total += bn(cin) + conv(3, cin, f) + bn(f) + conv(3, f, f)
             if cin != out:
                 total += conv(1, cin, out)
+            if se_ratio is not None:
+                total += se_count(out, se_ratio)
             cin = out
     return total + bn(cin) + dense(cin, classes)
 
@@ -110,6 +118,8 @@ def test_count_formulas_reproduce_the_published_counts():
         ("resnet56", {}, 853_018),
         ("resnet110", {}, 1_727_962),
         ("preact_resnet110", {}, 1_730_522),
+        # preact_resnet110 + 18 SE gates at 16, 32 and 64 channels (49 + 162 + 580 parameters each)
+        ("se_preact_resnet110", {}, 1_744_760),
     ],
 )
 def test_golden_counts(name, kwargs, expected):
@@ -129,6 +139,8 @@ def test_resnet50_golden_count():
         ("se_resnet20", cifar_v1_count(3, se_ratio=16)),
         ("se_resnet56", cifar_v1_count(9, se_ratio=16)),
         ("se_resnet110", cifar_v1_count(18, se_ratio=16)),
+        ("se_preact_resnet110", cifar_preact_count(18, bottleneck=False, se_ratio=16)),
+        ("se_preact_resnet164", cifar_preact_count(18, bottleneck=True, se_ratio=16)),
     ],
 )
 def test_cifar_variant_counts(name, expected):
