@@ -7,7 +7,7 @@ from kzoo.cli import main
 from kzoo.counting import count_macs
 from kzoo.info import default_classes, format_info, format_published, human, model_info
 from kzoo.layers import BasicBlock, Highway, Maxout, SqueezeExcite, WeightNormDense
-from kzoo.model_table import model_table
+from kzoo.model_table import COLUMNS, model_table
 from kzoo.registry import get_entry
 
 
@@ -237,3 +237,15 @@ def test_cli_info_and_table(capsys, tmp_path):
     assert "| `snn_mlp` | 784 |" in path.read_text()
     with pytest.raises(SystemExit):
         main(["info", "resnet20", "--input-shape", "32x32"])
+
+
+@pytest.mark.slow
+def test_readme_model_table_is_what_kzoo_table_prints():
+    """The README's table is generated, not typed: regenerate it and compare every row."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
+    start = lines.index("| " + " | ".join(COLUMNS) + " |")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    assert lines[start:end] == model_table(progress=False).splitlines()
