@@ -14,7 +14,14 @@ import warnings
 
 import keras
 
-from kzoo.layers import Highway, Maxout, SqueezeExcite, WeightNormDense
+from kzoo.layers import (
+    Highway,
+    Maxout,
+    SqueezeExcite,
+    WeightNormConv1D,
+    WeightNormConv2D,
+    WeightNormDense,
+)
 
 # One MAC per kernel weight per position of the input's leading (non-batch, non-feature) axes.
 _DENSE_LIKE = (keras.layers.Dense, Highway, Maxout, WeightNormDense)
@@ -27,6 +34,8 @@ _CONV = (
     keras.layers.DepthwiseConv2D,
     keras.layers.SeparableConv1D,
     keras.layers.SeparableConv2D,
+    WeightNormConv1D,
+    WeightNormConv2D,
 )
 # One MAC per kernel weight per INPUT position.
 _CONV_TRANSPOSE = (
@@ -44,7 +53,7 @@ def count_macs(model, *, strict=True) -> int:
     """Multiply-accumulates of one forward pass of one example through `model`.
 
     Counts Conv1D/2D/3D, depthwise, separable and transposed convolutions, Dense, and kzoo's
-    Highway, Maxout, WeightNormDense and SqueezeExcite layers; recurses into nested models and
+    Highway, Maxout, WeightNormDense, WeightNormConv1D/2D and SqueezeExcite layers; recurses into nested models and
     composite layers (sub-layers held as attributes, e.g. BasicBlock, DenseBlock). A layer called
     several times is counted once.
 

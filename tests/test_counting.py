@@ -6,7 +6,15 @@ import kzoo
 from kzoo.cli import main
 from kzoo.counting import count_macs
 from kzoo.info import default_classes, format_info, format_published, human, model_info
-from kzoo.layers import BasicBlock, Highway, Maxout, SqueezeExcite, WeightNormDense
+from kzoo.layers import (
+    BasicBlock,
+    Highway,
+    Maxout,
+    SqueezeExcite,
+    WeightNormConv1D,
+    WeightNormConv2D,
+    WeightNormDense,
+)
 from kzoo.model_table import COLUMNS, model_table
 from kzoo.registry import get_entry
 
@@ -83,6 +91,8 @@ def test_convolutions(layer, input_shape, expected):
         (lambda: Highway(16), (3, 16), 3 * 16 * 2 * 16),
         (lambda: Maxout(8, 3), (10,), 10 * 8 * 3),
         (lambda: WeightNormDense(7), (5,), 5 * 7),
+        (lambda: WeightNormConv1D(6, 5, strides=2), (40, 2), 18 * 5 * 2 * 6),
+        (lambda: WeightNormConv2D(8, 3, strides=2, padding="same"), (9, 9, 4), 25 * 9 * 4 * 8),
         (lambda: SqueezeExcite(ratio=4), (6, 6, 16), 16 * 4 + 4 * 16),
         (lambda: BasicBlock(16), (8, 8, 16), 2 * conv3x3(8, 16, 16)),
         (lambda: BasicBlock(32, stride=2, shortcut="B"), (8, 8, 16),

@@ -5,6 +5,6 @@ from kzoo.layers.highway import Highway
 from kzoo.layers.maxout import ChannelMaxout, Maxout
 from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.layers.squeeze_excite import SqueezeExcite
-from kzoo.layers.weight_norm import WeightNormDense
+from kzoo.layers.weight_norm import WeightNormConv1D, WeightNormConv2D, WeightNormDense
 
-__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "SqueezeExcite", "DenseBlock", "TransitionBlock", "BasicBlock", "BottleneckBlock"]
+__all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D", "SqueezeExcite", "DenseBlock", "TransitionBlock", "BasicBlock", "BottleneckBlock"]

@@ -18,7 +18,14 @@ import re
 
 import keras
 
-from kzoo.layers import ChannelMaxout, Highway, Maxout, WeightNormDense
+from kzoo.layers import (
+    ChannelMaxout,
+    Highway,
+    Maxout,
+    WeightNormConv1D,
+    WeightNormConv2D,
+    WeightNormDense,
+)
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
 from kzoo.registry import register_model
@@ -85,11 +92,6 @@ def _validate(kind, depth, width, activation, norm, dropout, init, layer_type, p
             raise ValueError(
                 f"`layer_type`={layer_type!r} exists for MLPs only; kind='cnn' takes "
                 "layer_type='dense' (convolutions)."
-            )
-        if norm == "weight":
-            raise ValueError(
-                "norm='weight' is implemented for MLPs only (WeightNormDense); for kind='cnn' use "
-                "norm='none', 'batch' or 'layer'."
             )
         if depth < stages:
             raise ValueError(
@@ -236,8 +238,8 @@ def plain_net(
             "relu" ("maxout" for layer_type="maxout").
         norm: "none", "batch" (BatchNormalization), "layer" (LayerNormalization over the features;
             per position for feature maps) -- both before the activation, weight layers then have
-            no bias -- or "weight" (WeightNormDense weight layers; MLPs only, Keras has no
-            weight-normalised convolution).
+            no bias -- or "weight" (weight layers with weight normalisation and a bias:
+            WeightNormDense in MLPs, WeightNormConv1D / WeightNormConv2D in CNNs).
         dropout: rate in [0, 1) after each hidden activation; AlphaDropout when activation="selu".
         init: kernel initialiser: "small" (the lecture's 0.01 * N(0, 1)) or "glorot_normal",
             "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform". None
@@ -335,7 +337,10 @@ def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *
 def _cnn_body(x, depth, width, input_dropout, kernel_size, stages, downsample, *, activation, norm,
               dropout, init, pieces, regularizer):
     rank = len(x.shape) - 2
-    conv_cls = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
+    if norm == "weight":
+        conv_cls = WeightNormConv1D if rank == 1 else WeightNormConv2D
+    else:
+        conv_cls = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
     pool_cls = keras.layers.MaxPooling1D if rank == 1 else keras.layers.MaxPooling2D
     if input_dropout:
         x = _dropout_layer(input_dropout, activation, "input_dropout")(x)
@@ -351,10 +356,10 @@ def _cnn_body(x, depth, width, input_dropout, kernel_size, stages, downsample, *
                 x = pool_cls(2, padding="same", name=f"pool_{stage}")(x)
         filters = width * 2**stage * (pieces if activation == "maxout" else 1)
         x = conv_cls(
-            filters, kernel_size, strides=stride, padding="same", use_bias=norm == "none",
+            filters, kernel_size, strides=stride, padding="same", use_bias=norm in ("none", "weight"),
             kernel_initializer=_initializer(init), kernel_regularizer=regularizer, name=f"conv_{i}",
         )(x)
-        if norm != "none":
+        if norm in ("batch", "layer"):
             x = _norm_layer(norm, f"norm_{i}")(x)
         x = _activation_layer(activation, pieces, rank, f"act_{i}")(x)
         if dropout:

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from kzoo.counting import count_macs
 from kzoo.models.plain import (
     deep_plain_mlp,
     hidden_layer_names,
@@ -135,9 +136,36 @@ def test_norms():
     assert kinds["weight"] == ["WeightNormDense", "Activation"]
 
 
-def test_weight_norm_on_convolutions_is_refused():
-    with pytest.raises(ValueError, match="norm='weight'.*MLPs only"):
-        plain_net("cnn", norm="weight", classes=10)
+def weight_norm_conv(window, n_in, n_out):
+    # kernel v, then g and b: one each per filter
+    return window * n_in * n_out + 2 * n_out
+
+
+@pytest.mark.parametrize(
+    "input_shape, window, cls, out_shapes",
+    [
+        ((40, 1), 3, "WeightNormConv1D", [(None, 40, 4), (None, 20, 8), (None, 10, 16)]),
+        ((8, 8, 1), 9, "WeightNormConv2D", [(None, 8, 8, 4), (None, 4, 4, 8), (None, 2, 2, 16)]),
+    ],
+)
+def test_weight_norm_cnn(input_shape, window, cls, out_shapes, rng):
+    model = plain_net("cnn", depth=3, width=4, norm="weight", input_shape=input_shape, classes=10)
+    convs = [model.get_layer(f"conv_{i}") for i in (1, 2, 3)]
+    assert [type(c).__name__ for c in convs] == [cls] * 3
+    assert all(c.use_bias for c in convs) and [c.strides[0] for c in convs] == [1, 2, 2]
+    assert not any(layer.name.startswith("norm_") for layer in model.layers)
+    assert [model.get_layer(f"act_{i}").output.shape for i in (1, 2, 3)] == out_shapes
+    expected = (weight_norm_conv(window, 1, 4) + weight_norm_conv(window, 4, 8)
+                + weight_norm_conv(window, 8, 16) + dense(16, 10))
+    assert trainable(model) == expected == {3: 718, 9: 1702}[window]
+    positions = [int(np.prod(shape[1:-1])) for shape in out_shapes]
+    macs = (positions[0] * window * 1 * 4 + positions[1] * window * 4 * 8
+            + positions[2] * window * 8 * 16 + 16 * 10)
+    assert count_macs(model) == macs
+    # Untrained, each conv's effective kernel is its initial draw v (He normal for ReLU).
+    np.testing.assert_allclose(convs[1].effective_kernel(), convs[1].kernel, atol=1e-6)
+    probs = model.predict(rng.normal(size=(2, *input_shape)), verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -244,6 +272,23 @@ def test_plain_mlp_learns_digits():
     assert accuracy > 0.95
 
 
+def test_weight_norm_cnn_learns_digits():
+    # Measured: 97.1-97.3% test accuracy over seeds 0, 1, 2 (norm="none": 96.0-97.3%).
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32").reshape(-1, 8, 8, 1)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0,
+                                                        stratify=y)
+    model = plain_net("cnn", depth=3, width=16, norm="weight", input_shape=(8, 8, 1), classes=10)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=15, batch_size=128, verbose=0)
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    assert accuracy > 0.95
+
+
 # ---- bad input --------------------------------------------------------------------------------------
 
 
@@ -268,6 +313,8 @@ def test_plain_mlp_learns_digits():
         (dict(classes=10, layer_type="maxout", norm="batch"), "norm"),
         (dict(classes=10, layer_type="highway", activation="prelu"), "activation"),
         (dict(classes=10, layer_type="highway", norm="layer"), "norm"),
+        (dict(classes=10, layer_type="highway", norm="weight"), "norm"),
+        (dict(classes=10, layer_type="maxout", norm="weight"), "norm"),
         (dict(classes=10, kernel_regularizer="l3"), "kernel_regularizer"),
         (dict(classes=10, kind="cnn", layer_type="highway"), "layer_type"),
         (dict(classes=10, kind="cnn", depth=2, stages=3), "depth"),
