@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import kzoo
 from kzoo.cli import main
 from kzoo.export import METADATA_FILE, load_saved_model, read_metadata, save_keras
 
@@ -159,7 +160,13 @@ def test_export_a_training_run_directory(tmp_path, capsys):
 
     meta = json.loads((root / "digits" / "1" / METADATA_FILE).read_text())
     norm = json.loads((run_dir / "normalization.json").read_text())
-    assert meta["model"]["builder"] == {"name": "plain_cnn", "kwargs": {"depth": 3, "width": 8}}
+    builder = meta["model"]["builder"]
+    assert builder == {
+        "name": "plain_cnn",
+        "kwargs": {"classes": 10, "input_shape": [8, 8, 1], "depth": 3, "width": 8},
+    }
+    rebuilt = kzoo.create_model(builder["name"], **builder["kwargs"])
+    assert rebuilt.count_params() == result.model.count_params()
     assert meta["metrics"]["test_accuracy"] == result.metrics["test_accuracy"]
     assert meta["extra"]["dataset"] == "digits"
     assert meta["signature"]["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "uint8"}
