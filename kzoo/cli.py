@@ -56,8 +56,9 @@ def _cmd_table(args) -> int:
         print(f"kzoo table: error: {err}", file=sys.stderr)
         return 2
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(table + "\n")
+        from kzoo.training.rundir import atomic_write_text
+
+        atomic_write_text(args.output, table + "\n")
     else:
         print(table)
     return 0
