@@ -50,6 +50,8 @@ def export_saved_model(
     and `class_id` (int64). The version is written into a hidden staging directory, reloaded with
     `tf.saved_model.load` and compared with the in-memory model on a probe batch, and only then
     renamed into place; on any failure nothing new is visible and earlier versions are untouched.
+    Staging directories left in `<root>/<name>/` by killed exports (their process is gone) are
+    deleted first; those of exports still running are left alone.
 
     Args:
         model: a built single-input keras.Model that outputs (batch, classes).
@@ -105,6 +107,7 @@ def export_saved_model(
             "replace it or choose another version."
         )
     created_model_dir = not model_dir.exists()
+    _atomic.remove_stale_staging_dirs(model_dir)  # left by exports that were killed
     staging = _atomic.make_staging_dir(model_dir)
     try:
         build_export_archive(model, raw, from_logits=from_logits).write_out(
