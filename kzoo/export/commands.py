@@ -7,6 +7,18 @@ from pathlib import Path
 
 from kzoo.export.serving import RAW_DTYPES
 
+TRUST_NOTE = (
+    "A SavedModel is a program, not data: loading and calling one runs its TensorFlow graph, which "
+    "can read and write files and use the network (TensorFlow is not a sandbox; see its "
+    "SECURITY.md). Only predict with or serve SavedModels you trust, e.g. ones you exported "
+    "yourself; the checksums in kzoo_metadata.json travel with the files and say nothing about who "
+    "made them."
+)
+INFO_NOTE = (
+    "For an exported SavedModel, kzoo info reads only assets.extra/kzoo_metadata.json and checks the "
+    "files' sha256 checksums against it; it does not load or run the graph. " + TRUST_NOTE
+)
+
 
 def add_commands(sub) -> None:
     """Register `export` and `predict` on the `kzoo` sub-command parser."""
@@ -37,6 +49,7 @@ def add_commands(sub) -> None:
         help="classify .npy or image files with an exported SavedModel",
         description="Run the serving_default signature of <saved_model_dir> (a version directory, "
         "or a model directory for its latest version) on raw inputs.",
+        epilog="Security: " + TRUST_NOTE,
     )
     p.add_argument("saved_model_dir")
     p.add_argument("inputs", nargs="+", help="a .npy file (batch or one example) or image files")

@@ -184,3 +184,15 @@ def test_export_a_training_run_directory(tmp_path, capsys):
     # Served on raw test pixels, the model scores what training measured on its own pipeline.
     served_accuracy = np.mean(out["class_id"] == arrays["y_test"])
     assert abs(served_accuracy - result.metrics["test_accuracy"]) < 1e-6
+
+
+@pytest.mark.parametrize("command", ["predict", "info"])
+def test_help_warns_that_a_saved_model_is_a_program(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "loading and calling one runs its TensorFlow graph" in text
+    assert "Only predict with or serve SavedModels you trust" in text
+    if command == "info":
+        assert "it does not load or run the graph" in text
