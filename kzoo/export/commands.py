@@ -33,6 +33,11 @@ def add_commands(sub) -> None:
     p.add_argument("--version", type=int, default=None, help="version number (default: next)")
     p.add_argument("--force", action="store_true", help="replace an existing --version")
     p.add_argument("--root", default="saved_models", help="export root (default: saved_models)")
+    p.add_argument(
+        "--tflite", action="store_true",
+        help="also write a TensorFlow Lite model (assets.extra/model.tflite in the version), "
+        "checked against the SavedModel on the probe batch",
+    )
     g = p.add_argument_group("for a .keras file (a run directory records these itself)")
     g.add_argument("--mean", type=float, nargs="+", default=None, help="normalisation mean(s)")
     g.add_argument("--std", type=float, nargs="+", default=None, help="normalisation std(s)")
@@ -86,7 +91,7 @@ def _cmd_export(args) -> int:
     from kzoo.export.saved_model import export_saved_model
 
     source = Path(args.source)
-    common = {"root": args.root, "version": args.version, "force": args.force}
+    common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
     if source.is_dir():
         from kzoo.export.run_dir import export_run
 
@@ -109,12 +114,22 @@ def _cmd_export(args) -> int:
         raise FileNotFoundError(
             f"source={str(source)!r} is neither a run directory nor an existing .keras file."
         )
-    check = read_metadata(path)["verification"]
+    meta = read_metadata(path)
+    check = meta["verification"]
     print(
         f"exported {path} (verified on {check['probe_size']} probe inputs, max |difference| "
         f"{check['max_abs_diff']:.3g})"
     )
+    if meta.get("tflite"):
+        print(_tflite_line(path, meta["tflite"]))
     return 0
+
+
+def _tflite_line(version_dir, check: dict) -> str:
+    return (
+        f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; max |difference| "
+        f"from the SavedModel {check['max_abs_diff']:.3g} on {check['probe_size']} probe inputs)"
+    )
 
 
 def _cmd_predict(args) -> int:
@@ -161,6 +176,8 @@ def describe_saved_model(path) -> list[str]:
         f"verified at export: max |difference| {check['max_abs_diff']:.3g} on "
         f"{check['probe_size']} probe inputs"
     )
+    if meta.get("tflite"):
+        lines.append(_tflite_line(version_dir, meta["tflite"]))
     lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     problems = verify_checksums(version_dir, meta)
     lines.append(

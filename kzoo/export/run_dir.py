@@ -11,7 +11,9 @@ from kzoo.export.saved_model import export_saved_model
 RUN_FILES = ("config.json", "normalization.json", "model.keras", "metrics.json")
 
 
-def export_run(run_dir, name, *, root="saved_models", version=None, force=False, probe=None) -> Path:
+def export_run(
+    run_dir, name, *, root="saved_models", version=None, force=False, probe=None, tflite=False
+) -> Path:
     """Export the final model of a finished run with the run's own normalisation and metrics.
 
     Reads `model.keras` (scanned, then loaded with safe_mode=True), `normalization.json` (mean, std,
@@ -22,7 +24,7 @@ def export_run(run_dir, name, *, root="saved_models", version=None, force=False,
 
     Args:
         run_dir: the run directory `kzoo.training.train` wrote.
-        name, root, version, force, probe: as in `export_saved_model`.
+        name, root, version, force, probe, tflite: as in `export_saved_model`.
 
     Returns:
         The path of the published version directory.
@@ -63,6 +65,7 @@ def export_run(run_dir, name, *, root="saved_models", version=None, force=False,
             "train_config": config,
         },
         probe=probe,
+        tflite=tflite,
     )
 
 

@@ -196,3 +196,17 @@ def test_help_warns_that_a_saved_model_is_a_program(command, capsys):
     assert "Only predict with or serve SavedModels you trust" in text
     if command == "info":
         assert "it does not load or run the graph" in text
+
+
+def test_export_tflite_prints_and_records_the_check(exported, tmp_path, capsys):
+    root = tmp_path / "saved_models"
+    args = ["export", str(exported["keras"]), "--name", "m", "--root", str(root), "--tflite"]
+    assert main(args + ["--raw-dtype", "uint8", "--mean", "4.9", "--std", "6.0"]) == 0
+    out = capsys.readouterr().out
+    line = r"^tflite: (\S+) \(([0-9,]+) bytes; max \|difference\| from the SavedModel (\S+) on 16"
+    tflite = re.search(line, out, re.M)
+    assert tflite and tflite[1] == str(root / "m" / "1" / "assets.extra" / "model.tflite")
+    meta = read_metadata(root / "m" / "1")
+    assert int(tflite[2].replace(",", "")) == meta["tflite"]["bytes"] > 1000
+    assert float(tflite[3]) == pytest.approx(meta["tflite"]["max_abs_diff"], rel=1e-2, abs=1e-9)
+    assert meta["tflite"]["max_abs_diff"] <= 1e-5
