@@ -57,8 +57,9 @@ def _cmd_table(args) -> int:
         print(f"kzoo table: error: {err}", file=sys.stderr)
         return 2
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(table + "\n")
+        from kzoo.training.rundir import atomic_write_text
+
+        atomic_write_text(args.output, table + "\n")
     else:
         print(table)
     return 0
@@ -70,7 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch pattern, e.g. 'wrn*'")
     p.set_defaults(func=_cmd_list)
-    p = sub.add_parser("info", help="parameters, MACs, shapes and published results of a model")
+    from kzoo.export.commands import INFO_NOTE
+
+    p = sub.add_parser(
+        "info",
+        help="parameters, MACs, shapes and published results of a model",
+        description="Describe a registered model (parameters, MACs, shapes, published results) or "
+        "an exported SavedModel directory (signature, classes, metrics, checksums).",
+        epilog="Security: " + INFO_NOTE,
+    )
     p.add_argument("name", help="a registered model name, e.g. resnet20, or an exported SavedModel directory")
     p.add_argument("--classes", type=int, default=None, help="head classes (default 10; 1000 for ImageNet models)")
     p.add_argument("--input-shape", type=_shape_arg, default=None, help="e.g. 32,32,3 or 40,1")

@@ -4,6 +4,7 @@ safe `.keras` files.
     saved_models/<name>/<version>/            TensorFlow Serving layout, integer versions
         saved_model.pb, variables/            signature `serving_default`: inputs -> probabilities, class_id
         assets.extra/kzoo_metadata.json       classes, input spec, normalisation, metrics, checksums
+        assets.extra/model.tflite             optional (--tflite): the same signature for TFLite
 """
 
 from kzoo.export.keras_files import (
@@ -18,11 +19,13 @@ from kzoo.export.paths import list_versions, next_version, validate_name, valida
 from kzoo.export.run_dir import export_run
 from kzoo.export.saved_model import ExportVerificationError, export_saved_model
 from kzoo.export.served import ServedModel, load_saved_model
+from kzoo.export.tflite import TFLiteMismatchError
 
 __all__ = [
     "METADATA_FILE",
     "ExportVerificationError",
     "ServedModel",
+    "TFLiteMismatchError",
     "UnsafeModelFileError",
     "export_run",
     "export_saved_model",

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -21,6 +24,9 @@ _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
 STAGING_PREFIX = ".tmp-"
+# `.tmp-<host>-<pid>-<random>`: who made a staging directory, so a later export can tell a dead
+# exporter's leftover from a live one's work in progress.
+_STAGING_RE = re.compile(re.escape(STAGING_PREFIX) + r"(?P<host>[0-9a-f]{8})-(?P<pid>[1-9][0-9]{0,9})-.+")
 
 
 def _renameat2():
@@ -49,9 +55,62 @@ def _rename2(src: Path, dst: Path, flags: int) -> bool:
 
 
 def make_staging_dir(parent: Path) -> Path:
-    """A fresh hidden directory inside `parent` (same file system, so renames are atomic)."""
+    """A fresh hidden directory inside `parent` (same file system, so renames are atomic).
+
+    Its name records this host and process (`staging_prefix`), for `remove_stale_staging_dirs`.
+    """
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+    return Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=parent))
+
+
+def staging_prefix() -> str:
+    """`.tmp-<host>-<pid>-`: the start of the names of this process's staging directories."""
+    return f"{STAGING_PREFIX}{_host_token()}-{os.getpid()}-"
+
+
+def _host_token() -> str:
+    # A PID names a process only within one host and PID namespace; the export root may be shared
+    # (network file system, container volume), so both are part of the name.
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
+
+
+def remove_stale_staging_dirs(parent: Path) -> list[Path]:
+    """Delete the staging directories in `parent` that are provably abandoned; return them.
+
+    A staging directory is abandoned when the process that made it (on this host and in this PID
+    namespace, as its name records) no longer exists: it was killed before it could clean up. Any
+    directory whose owner may still be running -- a live PID, one we may not signal, another host's
+    or namespace's, or a name not made by `make_staging_dir` -- is left alone. (A recycled PID only
+    makes a leftover look alive, so it is kept, never a live one deleted.)
+    """
+    removed = []
+    if os.name != "posix" or not parent.is_dir():
+        return removed  # without POSIX signals there is no safe liveness check: keep everything
+    host = _host_token()
+    for entry in os.scandir(parent):
+        match = _STAGING_RE.fullmatch(entry.name)
+        if match is None or match["host"] != host or not entry.is_dir(follow_symlinks=False):
+            continue
+        if _process_exists(int(match["pid"])):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)  # a concurrent exporter may be removing it too
+        if not os.path.lexists(entry.path):
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal is sent, only the existence check is made
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or not a PID we can judge: not provably gone
+    return True
 
 
 def fsync_tree(path: Path) -> None:

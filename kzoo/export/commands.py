@@ -7,6 +7,18 @@ from pathlib import Path
 
 from kzoo.export.serving import RAW_DTYPES
 
+TRUST_NOTE = (
+    "A SavedModel is a program, not data: loading and calling one runs its TensorFlow graph, which "
+    "can read and write files and use the network (TensorFlow is not a sandbox; see its "
+    "SECURITY.md). Only predict with or serve SavedModels you trust, e.g. ones you exported "
+    "yourself; the checksums in kzoo_metadata.json travel with the files and say nothing about who "
+    "made them."
+)
+INFO_NOTE = (
+    "For an exported SavedModel, kzoo info reads only assets.extra/kzoo_metadata.json and checks the "
+    "files' sha256 checksums against it; it does not load or run the graph. " + TRUST_NOTE
+)
+
 
 def add_commands(sub) -> None:
     """Register `export` and `predict` on the `kzoo` sub-command parser."""
@@ -21,6 +33,11 @@ def add_commands(sub) -> None:
     p.add_argument("--version", type=int, default=None, help="version number (default: next)")
     p.add_argument("--force", action="store_true", help="replace an existing --version")
     p.add_argument("--root", default="saved_models", help="export root (default: saved_models)")
+    p.add_argument(
+        "--tflite", action="store_true",
+        help="also write a TensorFlow Lite model (assets.extra/model.tflite in the version), "
+        "checked against the SavedModel on the probe batch",
+    )
     g = p.add_argument_group("for a .keras file (a run directory records these itself)")
     g.add_argument("--mean", type=float, nargs="+", default=None, help="normalisation mean(s)")
     g.add_argument("--std", type=float, nargs="+", default=None, help="normalisation std(s)")
@@ -37,6 +54,7 @@ def add_commands(sub) -> None:
         help="classify .npy or image files with an exported SavedModel",
         description="Run the serving_default signature of <saved_model_dir> (a version directory, "
         "or a model directory for its latest version) on raw inputs.",
+        epilog="Security: " + TRUST_NOTE,
     )
     p.add_argument("saved_model_dir")
     p.add_argument("inputs", nargs="+", help="a .npy file (batch or one example) or image files")
@@ -73,7 +91,7 @@ def _cmd_export(args) -> int:
     from kzoo.export.saved_model import export_saved_model
 
     source = Path(args.source)
-    common = {"root": args.root, "version": args.version, "force": args.force}
+    common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
     if source.is_dir():
         from kzoo.export.run_dir import export_run
 
@@ -96,12 +114,22 @@ def _cmd_export(args) -> int:
         raise FileNotFoundError(
             f"source={str(source)!r} is neither a run directory nor an existing .keras file."
         )
-    check = read_metadata(path)["verification"]
+    meta = read_metadata(path)
+    check = meta["verification"]
     print(
         f"exported {path} (verified on {check['probe_size']} probe inputs, max |difference| "
         f"{check['max_abs_diff']:.3g})"
     )
+    if meta.get("tflite"):
+        print(_tflite_line(path, meta["tflite"]))
     return 0
+
+
+def _tflite_line(version_dir, check: dict) -> str:
+    return (
+        f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; max |difference| "
+        f"from the SavedModel {check['max_abs_diff']:.3g} on {check['probe_size']} probe inputs)"
+    )
 
 
 def _cmd_predict(args) -> int:
@@ -148,6 +176,8 @@ def describe_saved_model(path) -> list[str]:
         f"verified at export: max |difference| {check['max_abs_diff']:.3g} on "
         f"{check['probe_size']} probe inputs"
     )
+    if meta.get("tflite"):
+        lines.append(_tflite_line(version_dir, meta["tflite"]))
     lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     problems = verify_checksums(version_dir, meta)
     lines.append(

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
+# Any `keras.*` module passes this list, so a config naming one of Keras' own loaders or switches
+# (e.g. `keras.models.load_model`, `keras.config.enable_unsafe_deserialization`, as in CVE-2025-8747
+# and CVE-2025-9906) is stopped only by Keras' safe_mode itself. kzoo relies on the fixes in the
+# Keras releases that pyproject.toml's `keras>=3.15` pin requires: do not lower the pin without
+# narrowing this list.
 ALLOWED_PACKAGES = ("keras", "kzoo")
 # Layers that run code or load graphs from elsewhere: a model zoo checkpoint never needs them.
 REFUSED_CLASSES = ("Lambda", "__lambda__", "TFSMLayer")
@@ -70,27 +76,37 @@ def scan_keras_file(path) -> dict:
     Returns the parsed config. Raises UnsafeModelFileError (a ValueError) naming every offending
     entry, or when the file is not a well-formed `.keras` archive.
     """
+    path = _check_suffix(path)
+    return _scan(path, shown=str(path))
+
+
+def _check_suffix(path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise UnsafeModelFileError(f"`path` must name a .keras file; received path={str(path)!r}.")
+    return path
+
+
+def _scan(path: Path, shown: str) -> dict:
+    """`scan_keras_file` of `path`, with messages naming `shown` (the file the user gave)."""
     if not zipfile.is_zipfile(path):
-        raise UnsafeModelFileError(f"{str(path)!r} is not a .keras archive (not a zip file).")
+        raise UnsafeModelFileError(f"{shown!r} is not a .keras archive (not a zip file).")
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         if len(names) != len(set(names)):
-            raise UnsafeModelFileError(f"{str(path)!r} holds duplicate entries; refusing to load it.")
+            raise UnsafeModelFileError(f"{shown!r} holds duplicate entries; refusing to load it.")
         if CONFIG_FILE not in names:
-            raise UnsafeModelFileError(f"{str(path)!r} has no {CONFIG_FILE}; not a .keras archive.")
+            raise UnsafeModelFileError(f"{shown!r} has no {CONFIG_FILE}; not a .keras archive.")
         if archive.getinfo(CONFIG_FILE).file_size > _MAX_CONFIG_BYTES:
-            raise UnsafeModelFileError(f"{str(path)!r}: {CONFIG_FILE} is implausibly large.")
+            raise UnsafeModelFileError(f"{shown!r}: {CONFIG_FILE} is implausibly large.")
         try:
             config = json.loads(archive.read(CONFIG_FILE))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UnsafeModelFileError(f"{str(path)!r}: {CONFIG_FILE} is not JSON ({err}).") from err
+            raise UnsafeModelFileError(f"{shown!r}: {CONFIG_FILE} is not JSON ({err}).") from err
     problems = find_unsafe_entries(config)
     if problems:
         raise UnsafeModelFileError(
-            f"Refusing to load {str(path)!r}: its config names code outside keras and kzoo, which "
+            f"Refusing to load {shown!r}: its config names code outside keras and kzoo, which "
             "loading could run. Offending entries:\n  " + "\n  ".join(problems)
         )
     return config
@@ -99,6 +115,10 @@ def scan_keras_file(path) -> dict:
 def load_keras(path, *, compile: bool = True):
     """Load a `.keras` file after `scan_keras_file` accepts it, always with `safe_mode=True`.
 
+    The file is first copied, once, to a private temporary file (mode 0600); that copy is scanned and
+    that same copy is loaded, then deleted. So whoever can write `path` cannot swap in another
+    archive between the scan and the load.
+
     Example:
         >>> model = kzoo.export.load_keras("runs/digits/model.keras")
     """
@@ -106,8 +126,16 @@ def load_keras(path, *, compile: bool = True):
 
     import kzoo.models  # noqa: F401  registers kzoo's layers and blocks before deserialising
 
-    scan_keras_file(path)
-    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    path = _check_suffix(path)
+    with open(path, "rb") as source:
+        fd, private = tempfile.mkstemp(prefix="kzoo-load-", suffix=".keras")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+            _scan(Path(private), shown=str(path))
+            return keras.saving.load_model(private, compile=compile, safe_mode=True)
+        finally:
+            os.unlink(private)
 
 
 def save_keras(model, path, *, overwrite: bool = False):

@@ -11,16 +11,20 @@ from kzoo.export.saved_model import export_saved_model
 RUN_FILES = ("config.json", "normalization.json", "model.keras", "metrics.json")
 
 
-def export_run(run_dir, name, *, root="saved_models", version=None, force=False, probe=None) -> Path:
+def export_run(
+    run_dir, name, *, root="saved_models", version=None, force=False, probe=None, tflite=False
+) -> Path:
     """Export the final model of a finished run with the run's own normalisation and metrics.
 
     Reads `model.keras` (scanned, then loaded with safe_mode=True), `normalization.json` (mean, std,
-    raw dtype, class names of the training split), `config.json` (model name and builder
-    arguments) and `metrics.json` (test metrics; its presence marks a finished run).
+    raw dtype, class names, input shape and classes of the training split), `config.json` (model
+    name and builder arguments) and `metrics.json` (test metrics; its presence marks a finished
+    run). The metadata's builder record holds everything `kzoo.create_model` needs to rebuild the
+    architecture, `classes` and `input_shape` included.
 
     Args:
         run_dir: the run directory `kzoo.training.train` wrote.
-        name, root, version, force, probe: as in `export_saved_model`.
+        name, root, version, force, probe, tflite: as in `export_saved_model`.
 
     Returns:
         The path of the published version directory.
@@ -52,7 +56,7 @@ def export_run(run_dir, name, *, root="saved_models", version=None, force=False,
         std=norm.get("std"),
         raw_dtype=norm.get("raw_dtype", "float32"),
         class_names=norm.get("class_names"),
-        builder={"name": config.get("model"), "kwargs": config.get("model_kwargs", {})},
+        builder={"name": config.get("model"), "kwargs": _builder_kwargs(config, norm)},
         metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
         metadata={
             "run_dir": str(run_dir.resolve()),
@@ -61,7 +65,18 @@ def export_run(run_dir, name, *, root="saved_models", version=None, force=False,
             "train_config": config,
         },
         probe=probe,
+        tflite=tflite,
     )
+
+
+def _builder_kwargs(config: dict, norm: dict) -> dict:
+    """The arguments `kzoo.create_model(config["model"], **kwargs)` needs to rebuild the run's model.
+
+    Training builds it with the dataset's `classes` and `input_shape` (from normalization.json),
+    overridden by the config's `model_kwargs`, the same merge `kzoo.training.train` does.
+    """
+    data = {"classes": norm.get("num_classes"), "input_shape": norm.get("input_shape")}
+    return {**{k: v for k, v in data.items() if v is not None}, **config.get("model_kwargs", {})}
 
 
 def _read(path: Path) -> dict:

@@ -42,6 +42,7 @@ def export_saved_model(
     metadata=None,
     probe=None,
     atol=1e-5,
+    tflite=False,
 ) -> Path:
     """Export `model` to `<root>/<name>/<version>/` with a raw-input `serving_default` signature.
 
@@ -50,6 +51,8 @@ def export_saved_model(
     and `class_id` (int64). The version is written into a hidden staging directory, reloaded with
     `tf.saved_model.load` and compared with the in-memory model on a probe batch, and only then
     renamed into place; on any failure nothing new is visible and earlier versions are untouched.
+    Staging directories left in `<root>/<name>/` by killed exports (their process is gone) are
+    deleted first; those of exports still running are left alone.
 
     Args:
         model: a built single-input keras.Model that outputs (batch, classes).
@@ -67,6 +70,9 @@ def export_saved_model(
         metadata: any further JSON-serialisable facts, stored under `"extra"`.
         probe: raw inputs (batch first) to verify with; default 16 random inputs of the right dtype.
         atol: largest tolerated absolute difference of the probabilities.
+        tflite: also convert the signature to TensorFlow Lite, check it against the reloaded
+            SavedModel on the probe batch (same `atol`) and publish it in the version as
+            `assets.extra/model.tflite`.
 
     Returns:
         The path of the published version directory.
@@ -85,7 +91,7 @@ def export_saved_model(
     root = validate_root(root)
     if version is not None:
         validate_version(version)
-    for arg, value in (("force", force), ("from_logits", from_logits)):
+    for arg, value in (("force", force), ("from_logits", from_logits), ("tflite", tflite)):
         if not isinstance(value, bool):
             raise ValueError(f"`{arg}` must be True or False; received {arg}={value!r}.")
     input_shape, num_classes = model_io(model)
@@ -105,12 +111,14 @@ def export_saved_model(
             "replace it or choose another version."
         )
     created_model_dir = not model_dir.exists()
+    _atomic.remove_stale_staging_dirs(model_dir)  # left by exports that were killed
     staging = _atomic.make_staging_dir(model_dir)
     try:
         build_export_archive(model, raw, from_logits=from_logits).write_out(
             str(staging), verbose=False
         )
         verification = verify_saved_model(staging, probe, expected, atol=atol)
+        tflite_check = _add_tflite(staging, probe, atol) if tflite else None
         record = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -135,6 +143,7 @@ def export_saved_model(
             },
             "metrics": extra["metrics"] or {},
             "verification": verification,
+            "tflite": tflite_check,
             "versions": library_versions(),
             "extra": extra["metadata"] or {},
         }
@@ -194,6 +203,16 @@ def verify_saved_model(path, probe, expected, *, atol=1e-5) -> dict:
         "atol": float(atol),
         "class_id_mismatches": class_mismatches,
     }
+
+
+def _add_tflite(staging: Path, probe, atol: float) -> dict:
+    from kzoo.export.tflite import TFLITE_FILE, check_tflite, convert_saved_model
+
+    flatbuffer = convert_saved_model(staging)
+    check = check_tflite(flatbuffer, staging, probe, atol=atol)
+    (staging / TFLITE_FILE).parent.mkdir(exist_ok=True)
+    (staging / TFLITE_FILE).write_bytes(flatbuffer)  # fsynced with the tree before publishing
+    return check
 
 
 def _reference_probabilities(model, raw, probe, from_logits: bool) -> np.ndarray:

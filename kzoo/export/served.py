@@ -15,6 +15,10 @@ from kzoo.export.serving import INPUT_NAME, SIGNATURE_KEY
 class ServedModel:
     """An exported SavedModel as its clients see it: raw inputs in, `probabilities`/`class_id` out.
 
+    Loading and calling it runs the SavedModel's TensorFlow graph, which can read and write files
+    and use the network (TensorFlow is not a sandbox): a SavedModel is a program, so load only ones
+    you trust (e.g. ones you exported yourself).
+
     Args:
         path: a version directory `<root>/<name>/<version>`, or `<root>/<name>` for its latest version.
 
@@ -59,5 +63,8 @@ class ServedModel:
 
 
 def load_saved_model(path) -> ServedModel:
-    """Load `<root>/<name>/<version>` (or the latest version of `<root>/<name>`) for prediction."""
+    """Load `<root>/<name>/<version>` (or the latest version of `<root>/<name>`) for prediction.
+
+    Only for SavedModels you trust: loading one runs its graph (see `ServedModel`).
+    """
     return ServedModel(path)

@@ -196,8 +196,11 @@ def _load_finished(config: TrainConfig) -> TrainResult:
         print(f"{run_dir} already holds this finished run; loading its results.")
     import kzoo.layers  # noqa: F401  (registers the layers the saved model uses)
     import kzoo.models  # noqa: F401
+    from kzoo.export.keras_files import (
+        load_keras,  # scans the archive first; local: no import cycle
+    )
 
-    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    model = load_keras(run_dir / "model.keras")
     return TrainResult(
         model=model,
         history=rundir.read_json(run_dir / "history.json", default=[]),

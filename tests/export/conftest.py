@@ -1,3 +1,5 @@
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -25,6 +27,34 @@ def small_model(classes=10, activation="softmax"):
         "plain_cnn", input_shape=(8, 8, 1), classes=classes, depth=3, width=8,
         classifier_activation=activation,
     )
+
+
+@pytest.fixture
+def finished_run(tmp_path, digits):
+    """A finished run directory as `kzoo.training.train` leaves it, written with its own helpers
+    (its model is built the way `train` builds it, untrained: these tests only read the files)."""
+    from kzoo.training import TrainConfig, rundir
+    from kzoo.training.engine import _normalization
+
+    config = TrainConfig(
+        model="plain_cnn", dataset="digits", run_dir=str(tmp_path / "run"), epochs=1,
+        model_kwargs={"depth": 3, "width": 8}, tensorboard=False, verbose=0,
+    )
+    run_dir = rundir.prepare_run_dir(config, rundir.check_run_dir(config))
+    info = types.SimpleNamespace(
+        name="digits", kind="image", input_shape=(8, 8, 1), num_classes=10,
+        class_names=list(range(10)), mean=digits["mean"], std=digits["std"], raw_dtype="uint8",
+    )
+    rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
+    model = kzoo.create_model(
+        config.model, **{"classes": 10, "input_shape": (8, 8, 1), **config.model_kwargs}
+    )
+    kzoo.export.save_keras(model, run_dir / "model.keras")
+    rundir.atomic_write_json(
+        run_dir / rundir.METRICS, {"test_accuracy": 0.5, "fingerprint": config.fingerprint()}
+    )
+    assert rundir.check_run_dir(config) == "finished"
+    return config, run_dir, model
 
 
 @pytest.fixture

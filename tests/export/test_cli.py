@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import kzoo
 from kzoo.cli import main
 from kzoo.export import METADATA_FILE, load_saved_model, read_metadata, save_keras
 
@@ -159,7 +160,13 @@ def test_export_a_training_run_directory(tmp_path, capsys):
 
     meta = json.loads((root / "digits" / "1" / METADATA_FILE).read_text())
     norm = json.loads((run_dir / "normalization.json").read_text())
-    assert meta["model"]["builder"] == {"name": "plain_cnn", "kwargs": {"depth": 3, "width": 8}}
+    builder = meta["model"]["builder"]
+    assert builder == {
+        "name": "plain_cnn",
+        "kwargs": {"classes": 10, "input_shape": [8, 8, 1], "depth": 3, "width": 8},
+    }
+    rebuilt = kzoo.create_model(builder["name"], **builder["kwargs"])
+    assert rebuilt.count_params() == result.model.count_params()
     assert meta["metrics"]["test_accuracy"] == result.metrics["test_accuracy"]
     assert meta["extra"]["dataset"] == "digits"
     assert meta["signature"]["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "uint8"}
@@ -177,3 +184,29 @@ def test_export_a_training_run_directory(tmp_path, capsys):
     # Served on raw test pixels, the model scores what training measured on its own pipeline.
     served_accuracy = np.mean(out["class_id"] == arrays["y_test"])
     assert abs(served_accuracy - result.metrics["test_accuracy"]) < 1e-6
+
+
+@pytest.mark.parametrize("command", ["predict", "info"])
+def test_help_warns_that_a_saved_model_is_a_program(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "loading and calling one runs its TensorFlow graph" in text
+    assert "Only predict with or serve SavedModels you trust" in text
+    if command == "info":
+        assert "it does not load or run the graph" in text
+
+
+def test_export_tflite_prints_and_records_the_check(exported, tmp_path, capsys):
+    root = tmp_path / "saved_models"
+    args = ["export", str(exported["keras"]), "--name", "m", "--root", str(root), "--tflite"]
+    assert main(args + ["--raw-dtype", "uint8", "--mean", "4.9", "--std", "6.0"]) == 0
+    out = capsys.readouterr().out
+    line = r"^tflite: (\S+) \(([0-9,]+) bytes; max \|difference\| from the SavedModel (\S+) on 16"
+    tflite = re.search(line, out, re.M)
+    assert tflite and tflite[1] == str(root / "m" / "1" / "assets.extra" / "model.tflite")
+    meta = read_metadata(root / "m" / "1")
+    assert int(tflite[2].replace(",", "")) == meta["tflite"]["bytes"] > 1000
+    assert float(tflite[3]) == pytest.approx(meta["tflite"]["max_abs_diff"], rel=1e-2, abs=1e-9)
+    assert meta["tflite"]["max_abs_diff"] <= 1e-5

@@ -1,6 +1,8 @@
 import codecs
 import json
 import marshal
+import os
+import stat
 import zipfile
 
 import h5py
@@ -12,6 +14,7 @@ import kzoo
 from kzoo.export import (
     UnsafeModelFileError,
     find_unsafe_entries,
+    keras_files,
     load_keras,
     save_keras,
     scan_keras_file,
@@ -164,3 +167,37 @@ def test_save_keras_refuses_other_suffixes(tmp_path):
     with pytest.raises(ValueError, match="`path` must end in .keras"):
         save_keras(small_model(), tmp_path / "model.h5")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_swapped_after_the_scan_is_not_what_gets_loaded(digits, tmp_path, monkeypatch):
+    """Scan and load read one private copy: replacing the file in between changes nothing."""
+    model = small_model()
+    path = save_keras(model, tmp_path / "model.keras")
+    canary = tmp_path / "canary"
+    attack = _lambda_archive(tmp_path, canary)  # what an attacker swaps in after the scan
+    real_find = keras_files.find_unsafe_entries
+
+    def scan_then_swap(config):
+        problems = real_find(config)
+        if attack.exists():
+            os.replace(attack, path)
+        return problems
+
+    loaded_from = []
+    real_load = keras.saving.load_model
+
+    def recording(filepath, *args, **kwargs):
+        loaded_from.append((str(filepath), stat.S_IMODE(os.stat(filepath).st_mode)))
+        return real_load(filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras_files, "find_unsafe_entries", scan_then_swap)
+    monkeypatch.setattr(keras.saving, "load_model", recording)
+    loaded = load_keras(path)
+    x = (digits["x"][:16].astype("float32") - digits["mean"]) / digits["std"]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert not canary.exists()
+    with pytest.raises(UnsafeModelFileError, match="Lambda"):
+        scan_keras_file(path)  # the swap did happen
+    [(private, mode)] = loaded_from
+    assert private != str(path) and mode == 0o600
+    assert not os.path.exists(private)  # the private copy is deleted after loading

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,6 +15,7 @@ import kzoo
 from kzoo.export import (
     METADATA_FILE,
     ExportVerificationError,
+    _atomic,
     export_saved_model,
     list_versions,
     load_saved_model,
@@ -155,6 +157,49 @@ def test_killed_process_leaves_earlier_version_serving(model, digits, tmp_path):
         atol=1e-6,
     )
     assert _export(model, digits, tmp_path).name == "2"
+    assert sorted(os.listdir(tmp_path / "digits_cnn")) == ["1", "2"]  # the leftover is cleared
+
+
+# Makes a staging directory with kzoo's own `make_staging_dir`, loading only that stdlib-only file
+# (not the kzoo package, which imports TensorFlow); "stay" keeps the process alive afterwards.
+_STAGE = textwrap.dedent(
+    """
+    import importlib.util, pathlib, sys, time
+    spec = importlib.util.spec_from_file_location("_atomic", sys.argv[1])
+    atomic = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(atomic)
+    staging = atomic.make_staging_dir(pathlib.Path(sys.argv[2]))
+    (staging / "saved_model.pb").write_bytes(b"half written")
+    print(staging, flush=True)
+    if sys.argv[3] == "stay":
+        time.sleep(300)
+    """
+)
+
+
+def test_staging_dirs_of_killed_exports_are_removed_and_live_ones_kept(model, digits, tmp_path):
+    model_dir = tmp_path / "digits_cnn"
+    model_dir.mkdir()
+    command = [sys.executable, "-c", _STAGE, _atomic.__file__, str(model_dir)]
+    exited = subprocess.run(command + ["exit"], capture_output=True, text=True, check=True)
+    dead = Path(exited.stdout.strip())
+    running = subprocess.Popen(command + ["stay"], stdout=subprocess.PIPE, text=True)
+    try:
+        live = Path(running.stdout.readline().strip())
+        unknown = model_dir / ".tmp-not-made-by-kzoo"  # no owner recorded: not provably stale
+        unknown.mkdir()
+        assert dead.is_dir() and live.is_dir() and dead.parent == live.parent == model_dir
+        assert live.name.split("-")[2] == str(running.pid)
+
+        assert _export(model, digits, tmp_path).name == "1"
+        assert sorted(os.listdir(model_dir)) == sorted(["1", live.name, unknown.name])
+        assert (live / "saved_model.pb").read_bytes() == b"half written"
+        assert running.poll() is None  # the owner was alive throughout
+    finally:
+        running.kill()
+        running.wait()
+    assert _export(model, digits, tmp_path).name == "2"  # now its owner is gone too
+    assert sorted(os.listdir(model_dir)) == sorted(["1", "2", unknown.name])
 
 
 def test_verification_mismatch_fails_the_export_and_publishes_nothing(
