@@ -237,7 +237,7 @@ def _figure(n):
     ax1.axhspan(*n["band"], color="tab:green", alpha=0.15,
                 label=f"variance {n['band'][0]}-{n['band'][1]}")
     ax1.set_yscale("log")
-    ax1.set_ylim(0.05, 5)
+    ax1.set_ylim(0.05, 20)
     ax1.set_ylabel("activation variance (log scale)")
     ax1.set_title(f"variance per layer, {n['draws']} initialisations each\n"
                   f"(dotted: layer {n['probe_layer']}, where the claim is read)")
@@ -256,7 +256,8 @@ def _figure(n):
             is_best = float(lr) == best_lr
             ax3.plot(np.arange(1, len(loss) + 1), loss, "o-" if is_best else "--",
                      color=COLORS[net], alpha=1.0 if is_best else 0.35, ms=3,
-                     label=f"{NETS[net].split(',')[0]}, lr {lr}" + (" (best)" if is_best else ""))
+                     label=f"{NETS[net].split(',')[0]}, lr {lr}" + (" (best)" if is_best else "")
+                     + (" (diverged)" if r["final_loss"] is None else ""))
     ax3.set_yscale("log")
     ax3.set_xlabel("epoch")
     ax3.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
@@ -264,7 +265,7 @@ def _figure(n):
     ax3.set_title(f"training a {n['train_depth']}-layer MLP on digits with SGD\n"
                   "(a diverged run ends its line)")
     ax3.grid(True, which="both", alpha=0.3)
-    ax3.legend(fontsize=8)
+    ax3.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     fig.suptitle(f"SELU self-normalisation: width-{n['width']} MLPs, N(0,1) inputs at init; "
                  "no batch norm anywhere")
     return fig
