@@ -15,6 +15,11 @@ after a few hundred steps BN's moving averages still lag, so an inference-mode e
 training set would mostly measure that lag. The degradation ratio of a family is its deeper net's
 final training loss over its shallower net's.
 
+With the default 10 epochs (230 steps) the effect is stronger than in He et al.'s Fig. 6, where
+plain-56 trained for 64k iterations and ended at a higher training error than plain-20: here it
+has barely left chance level while plain-20 fits the training set, so read the ratio as "how much
+harder the deeper plain net is to optimise in the same budget", not as converged errors.
+
 Reference: He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016
 (arXiv:1512.03385), Section 4.2 and Fig. 6.
 """

@@ -12,7 +12,8 @@ def test_deeper_plain_cnn_degrades_and_resnet_does_not(tmp_path):
     r = residual.run(tmp_path, seed=0, smoke=True)
     loss = r["final_loss"]
     assert r["depths"] == [20, 32] and r["epochs"] == 4
-    # Measured (seeds 0 and 1): plain-32 ends ~5x above plain-20; ResNet-32 at or below ResNet-20.
+    # Measured, seeds 0, 1, 2: plain-32 ends 5.7x, 5.5x, 5.2x above plain-20; ResNet-32 at 0.47x,
+    # 0.86x, 0.80x of ResNet-20.
     assert loss["plain"]["32"] > 2.0 * loss["plain"]["20"]
     assert loss["residual"]["32"] <= loss["residual"]["20"]
     # Not a capacity effect: each plain net has exactly its ResNet's parameter count.
