@@ -168,7 +168,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=None, width=256, draws=None, prob
     if probe_layer > depth:
         raise ValueError(f"`probe_layer` must be <= `depth` (the layer must exist); received "
                          f"probe_layer={probe_layer}, depth={depth}.")
-    learning_rates = tuple(learning_rates)
+    learning_rates = tuple(np.atleast_1d(learning_rates).tolist())
     if not learning_rates or any(isinstance(lr, bool) or not isinstance(lr, (int, float))
                                  or not lr > 0 for lr in learning_rates):
         raise ValueError(f"`learning_rates` must be a non-empty list of positive numbers; "
