@@ -1,0 +1,40 @@
+"""Lesson 7: residual learning -- a deeper plain CNN trains worse, a deeper ResNet does not (digits).
+
+    python recipes/lab/07_residual.py --out runs/lab       # a few minutes on 2 CPU cores
+    python recipes/lab/07_residual.py --depths 20 32       # another pair of depths
+
+Writes residual.png (training loss and error per epoch; final loss per family and depth) and
+residual.json.
+"""
+
+from __future__ import annotations
+
+from kzoo.lab import residual
+from kzoo.lab._common import lesson_parser
+
+
+def main(argv=None):
+    parser = lesson_parser("residual", __doc__.splitlines()[0])
+    parser.add_argument("--depths", type=int, nargs=2, default=None,
+                        help=f"two depths from {' '.join(map(str, residual.RESNET_DEPTHS))} "
+                             "(default 20 56)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 10)")
+    parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (momentum 0.9)")
+    parser.add_argument("--batch-size", type=int, default=64, help="minibatch size")
+    args = parser.parse_args(argv)
+    result = residual.run(
+        args.out,
+        seed=args.seed,
+        smoke=args.smoke,
+        depths=args.depths,
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+    )
+    print(result["conclusion"])
+    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
