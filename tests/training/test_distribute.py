@@ -285,6 +285,10 @@ def _launch(args, timeout=600, on_line=None):
     return code, lines
 
 
+def _largest_gap(weights, others) -> float:
+    return max(float(np.abs(a - b).max()) for a, b in zip(weights, others, strict=True))
+
+
 def _worker_dirs():
     return set(Path(tempfile.gettempdir()).glob("kzoo-worker-*"))
 
@@ -304,9 +308,9 @@ def test_two_workers_end_with_identical_weights_matching_one_worker(tmp_path):
 
     one = train(TrainConfig(**{**config, "strategy": None, "run_dir": str(tmp_path / "one")}))
     # Same global batches and the gradient of their mean: equal up to float summation order.
-    gaps = [np.abs(w0[key] - a).max() for a, key in zip(one.model.get_weights(), w0, strict=True)]
-    print(f"largest weight difference, two workers vs one: {max(gaps):.2e}")
-    assert max(gaps) <= 2e-5
+    gap = _largest_gap(one.model.get_weights(), [w0[key] for key in w0])
+    print(f"largest weight difference, two workers vs one: {gap:.2e}")
+    assert gap <= 2e-5
     m0 = json.loads((tmp_path / "metrics-0.json").read_text())
     m1 = json.loads((tmp_path / "metrics-1.json").read_text())
     assert m0.pop("train_seconds") > 0 and m1.pop("train_seconds") > 0  # each worker's own clock
@@ -375,10 +379,8 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_job_completes(tmp_path):
     one = train(TrainConfig(**settings, run_dir=str(tmp_path / "one"), epochs=epochs))
     short = train(TrainConfig(**settings, run_dir=str(tmp_path / "short"), epochs=epochs - 1))
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
-    gap = max(np.abs(a - b).max() for a, b in zip(one.model.get_weights(), model.get_weights()))
-    epoch_off = max(
-        np.abs(a - b).max() for a, b in zip(one.model.get_weights(), short.model.get_weights())
-    )
+    gap = _largest_gap(one.model.get_weights(), model.get_weights())
+    epoch_off = _largest_gap(one.model.get_weights(), short.model.get_weights())
     print(f"largest weight difference vs one worker: {gap:.2e}; one epoch fewer: {epoch_off:.2e}")
     assert gap <= 2e-4 < epoch_off / 10
     for a, b in zip(one.history, history, strict=True):
