@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,7 +178,12 @@ class TrainConfig:
         return self
 
     def _validate_distribution(self) -> None:
-        from kzoo.training.distribute import LR_SCALINGS, STRATEGIES, check_tf_config
+        from kzoo.training.distribute import (
+            LAUNCHED_WORKERS,
+            LR_SCALINGS,
+            STRATEGIES,
+            check_tf_config,
+        )
 
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("per_replica_batch", self.per_replica_batch, (False, True))
@@ -187,6 +193,13 @@ class TrainConfig:
                 "lr_scaling='linear' scales the learning rate with the global batch, which is "
                 "batch_size whatever the replicas unless per_replica_batch=True; received "
                 "per_replica_batch=False. Set per_replica_batch=True or lr_scaling='none'."
+            )
+        launched = int(os.environ.get(LAUNCHED_WORKERS, "1"))
+        if launched > 1 and self.strategy != "multiworker":
+            raise ValueError(
+                f"`kzoo launch` started {launched} workers of one job, but strategy="
+                f"{self.strategy!r}: each would train alone and write the same run_dir. "
+                "Pass --strategy multiworker (strategy='multiworker')."
             )
         if self.strategy == "multiworker":
             check_tf_config()

@@ -24,6 +24,8 @@ import os
 
 STRATEGIES = (None, "mirrored", "multiworker", "tpu")
 LR_SCALINGS = ("none", "linear")
+# Set by `kzoo launch` in its workers' environment: the number of workers of the job.
+LAUNCHED_WORKERS = "KZOO_LAUNCH_WORKERS"
 
 _built: dict = {}
 
@@ -155,6 +157,24 @@ def worker_name(strategy) -> str:
     if resolver is None or resolver.task_type is None:
         return "local"
     return f"{resolver.task_type}-{resolver.task_id}"
+
+
+def gather_from_workers(strategy, values: list[int]) -> list[list[int]]:
+    """`values` of every worker, in task order (just `[values]` without multi-worker training).
+
+    A collective operation: every worker must call it at the same point.
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not tf_trainer._collective_all_reduce_multi_worker(strategy):
+        return [list(values)]
+    local = len(strategy.extended.worker_devices)
+    mine = strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([values], tf.int64)
+    )
+    every = strategy.gather(mine, axis=0).numpy().tolist()
+    return every[::local]  # one row per replica; a worker's replicas are consecutive
 
 
 def shard_by_data(dataset):

@@ -69,6 +69,7 @@ def train(config: TrainConfig) -> TrainResult:
     strategy = distribute.strategy_for(config.strategy)
     plan = _plan(config, strategy.num_replicas_in_sync)
     state = rundir.check_run_dir(config, plan.replicas)
+    _check_workers_agree(config, strategy, state)
     if state == "finished":
         return _load_finished(config)
     import kzoo.data
@@ -133,6 +134,25 @@ def _plan(config: TrainConfig, replicas: int) -> _Plan:
     return _Plan(replicas, global_batch, factor)
 
 
+def _check_workers_agree(config: TrainConfig, strategy, state: str) -> None:
+    """Every worker must find the same run directory (finished or not, epochs done)."""
+    done = (
+        0
+        if state in ("new", "overwrite")
+        else completed_epochs(Path(config.run_dir) / "checkpoint")
+    )
+    found = distribute.gather_from_workers(strategy, [int(state == "finished"), done])
+    if any(f != found[0] for f in found):
+        seen = "; ".join(
+            f"worker {i}: {'finished' if f[0] else f'{f[1]} epochs done'}"
+            for i, f in enumerate(found)
+        )
+        raise ValueError(
+            f"The workers see different run directories at run_dir={config.run_dir!r} ({seen}). "
+            "Every worker must read the chief's run directory: put it on a file system they share."
+        )
+
+
 def _compile(config: TrainConfig, plan: _Plan, model: keras.Model, steps: int) -> keras.Model:
     if config.decay_mode == "l2" and config.weight_decay > 0:
         model = with_kernel_l2(model, config.weight_decay)
@@ -161,9 +181,12 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
         rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
     else:
         run_dir = Path(config.run_dir)
-    backup = AtomicBackupAndRestore(str(run_dir / "checkpoint"), write_dir / "checkpoint")
-    initial_epoch = min(completed_epochs(run_dir / "checkpoint"), config.epochs)
-    past_rows = load_history(run_dir, initial_epoch)
+    # Another worker restores what the chief saved, and only in a resumed run: in a new or
+    # overwritten one the chief may be emptying the directory right now.
+    read_dir = run_dir if write_dir == run_dir or state == "resume" else write_dir
+    backup = AtomicBackupAndRestore(str(read_dir / "checkpoint"), write_dir / "checkpoint")
+    initial_epoch = min(completed_epochs(read_dir / "checkpoint"), config.epochs)
+    past_rows = load_history(read_dir, initial_epoch)
     write_history(write_dir, past_rows)
     history = HistoryWriter(write_dir, past_rows)
     callbacks = [history]
@@ -172,7 +195,7 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
         stopper = ResumableEarlyStopping(
             write_dir / "best.weights.h5",
             past_logs=past_rows,
-            restore_from=run_dir / "best.weights.h5",
+            restore_from=read_dir / "best.weights.h5",
             monitor=config.early_stopping_monitor,
             patience=config.early_stopping_patience,
             verbose=1 if config.verbose else 0,

@@ -1,8 +1,8 @@
 """`kzoo launch --workers N -- <command>`: N local workers of one multi-worker training job.
 
 Each worker is the same command with its own `TF_CONFIG` (a cluster of N "127.0.0.1:port"
-workers, task index 0..N-1; worker 0 is the chief) and `--strategy multiworker` is the caller's to
-pass. Output lines are prefixed with the worker's index. When a worker dies, the others are stopped
+workers, task index 0..N-1; worker 0 is the chief); pass `--strategy multiworker` to the recipe
+(a kzoo training run with another strategy refuses to start under the launcher). Output lines are prefixed with the worker's index. When a worker dies, the others are stopped
 (synchronous training cannot go on without it) and, up to `--max-restarts` times, the whole group
 is started again: the run resumes from the chief's last checkpoint. The exit code is 0 when every
 worker succeeded, else the failing worker's code (128 + signal for a signal).
@@ -22,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from kzoo.training.distribute import LAUNCHED_WORKERS
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -116,7 +118,11 @@ def launch(
 def _run_group(argv, addresses, grace_seconds, say) -> int:
     processes, readers = [], []
     for index in range(len(addresses)):
-        env = {**os.environ, "TF_CONFIG": tf_config(index, addresses)}
+        env = {
+            **os.environ,
+            "TF_CONFIG": tf_config(index, addresses),
+            LAUNCHED_WORKERS: str(len(addresses)),
+        }
         process = subprocess.Popen(
             argv,
             env=env,

@@ -90,6 +90,13 @@ def test_bad_distribution_settings_fail_before_anything_is_written(
     assert not (tmp_path / "run").exists()
 
 
+def test_workers_started_by_kzoo_launch_must_train_together(tmp_path, monkeypatch):
+    monkeypatch.setenv("KZOO_LAUNCH_WORKERS", "2")
+    with pytest.raises(ValueError, match="started 2 workers of one job.*--strategy multiworker"):
+        train(_config(tmp_path, strategy="mirrored"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_valid_tf_config_passes():
     config = {**TWO_WORKERS, "task": {"type": "worker", "index": 1}}
     assert check_tf_config({"TF_CONFIG": json.dumps(config)}) == config
@@ -386,3 +393,28 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_job_completes(tmp_path):
     for a, b in zip(one.history, history, strict=True):
         assert b["loss"] == pytest.approx(a["loss"], abs=1e-4)
     assert metrics["test_accuracy"] == pytest.approx(one.metrics["test_accuracy"], abs=1e-6)
+
+
+_WORKER_OWN_DIR = """
+import json, os, sys
+from kzoo.training import TrainConfig, train
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+train(TrainConfig(**{**json.loads(sys.argv[1]), "run_dir": sys.argv[2 + index]}))
+"""
+
+
+@pytest.mark.slow
+def test_workers_that_see_different_run_directories_refuse_to_train(tmp_path):
+    # As if the run directory were on each host's local disk: the chief's holds a finished run.
+    settings = dict(SMALL, epochs=1, max_steps_per_epoch=2, verbose=0)
+    train(TrainConfig(**settings, run_dir=str(tmp_path / "chief")))
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER_OWN_DIR)
+    config = json.dumps({**settings, "run_dir": "unused", "strategy": "multiworker"})
+    code, lines = _launch(
+        ["--workers", "2", "--", str(script), config, str(tmp_path / "chief"), str(tmp_path / "w1")]
+    )
+    assert code != 0
+    refusals = [line for line in lines if "The workers see different run directories" in line]
+    assert len(refusals) == 2 and "worker 0: finished; worker 1: 0 epochs done" in refusals[0]
+    assert "file system they share" in refusals[0]
