@@ -7,6 +7,7 @@ The multi-worker tests start real worker processes (MultiWorkerMirroredStrategy 
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -418,3 +419,46 @@ def test_workers_that_see_different_run_directories_refuse_to_train(tmp_path):
     refusals = [line for line in lines if "The workers see different run directories" in line]
     assert len(refusals) == 2 and "worker 0: finished; worker 1: 0 epochs done" in refusals[0]
     assert "file system they share" in refusals[0]
+
+
+def _tiny_model(seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)  # optimiser step 2, momentum set
+    return model
+
+
+def test_another_worker_saves_to_its_own_directory_and_restores_the_chiefs(tmp_path):
+    from kzoo.training.callbacks import AtomicBackupAndRestore
+
+    shared, own = tmp_path / "run" / "checkpoint", tmp_path / "worker-1" / "checkpoint"
+    chief = _tiny_model(0)
+    saver = AtomicBackupAndRestore(shared)
+    saver.set_model(chief)
+    saver.on_epoch_end(0)
+    worker = _tiny_model(1)
+    other = AtomicBackupAndRestore(shared, write_dir=own)
+    other.set_model(worker)
+    other.on_epoch_end(0)  # the other worker's save goes to its own directory only
+    assert json.loads((own / "training_metadata.json").read_text())["epoch"] == 1
+    assert sorted(p.name for p in shared.iterdir()) == [
+        "latest.weights.h5",
+        "training_metadata.json",
+    ]
+
+    # A kill between the chief's next weights and metadata: weights a step ahead of the metadata.
+    metadata = json.loads((shared / "training_metadata.json").read_text())
+    shutil.copy(shared / "latest.weights.h5", shared / "latest.weights.h5.bkp")
+    chief.optimizer.iterations.assign(metadata["iterations"] + 1)
+    chief.save_weights(str(shared / "latest.weights.h5"))  # the previous weights stay in .bkp
+    before = {p.name: p.read_bytes() for p in shared.iterdir()}
+    restored = _tiny_model(2)
+    reader = AtomicBackupAndRestore(shared, write_dir=own)
+    reader.set_model(restored)
+    reader.on_train_begin()
+    assert int(restored.optimizer.iterations.numpy()) == metadata["iterations"]
+    for a, b in zip(restored.get_weights(), chief.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert {p.name: p.read_bytes() for p in shared.iterdir()} == before  # the chief's, untouched
