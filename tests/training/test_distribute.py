@@ -109,6 +109,18 @@ def test_tpu_strategy_without_a_tpu_is_a_clear_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_kzoo_train_reports_strategy_errors(tmp_path, capsys):
+    from kzoo.cli import main
+
+    run = tmp_path / "cli"
+    argv = ["train", "--model", "plain_mlp", "--dataset", "digits", "--run-dir", str(run)]
+    assert main([*argv, "--strategy", "tpu"]) == 2
+    assert "strategy='tpu' found no TPU" in capsys.readouterr().err
+    assert main([*argv, "--lr-scaling", "linear"]) == 2
+    assert "per_replica_batch=True" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_global_batch_and_learning_rate_scaling(tmp_path):
     assert _plan(_config(tmp_path, batch_size=64), 4) == (4, 64, 1.0)
     per_replica = _config(tmp_path, batch_size=64, per_replica_batch=True)
