@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ def train(config: TrainConfig) -> TrainResult:
         # Only the chief writes the run directory; another worker writes to a temporary one.
         write_dir = None
         if not distribute.is_chief(strategy):
-            write_dir = Path(tempfile.mkdtemp(prefix=f"kzoo-{distribute.worker_name(strategy)}-"))
+            write_dir = _worker_dir(config, strategy)
         try:
             with distribute.keras_multiworker_fixes(strategy):
                 return _fit(config, plan, state, bundle, model, steps, strategy, write_dir)
@@ -109,6 +110,19 @@ def train(config: TrainConfig) -> TrainResult:
                 shutil.rmtree(write_dir, ignore_errors=True)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _worker_dir(config: TrainConfig, strategy) -> Path:
+    """A non-chief worker's scratch directory, named by run and worker and emptied first, so a
+    worker restarted after `kill -9` clears what its killed predecessor left."""
+    key = hashlib.sha256(f"{Path(config.run_dir).resolve()}|{config.fingerprint()}".encode())
+    path = (
+        Path(tempfile.gettempdir())
+        / f"kzoo-{distribute.worker_name(strategy)}-{key.hexdigest()[:16]}"
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 class _Plan(NamedTuple):

@@ -373,6 +373,7 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_job_completes(tmp_path):
                 return
             time.sleep(0.05)
 
+    before = _worker_dirs()
     killer = threading.Thread(target=kill_worker_1_after_epoch_2, daemon=True)
     killer.start()
     code, lines = _launch(
@@ -389,6 +390,7 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_job_completes(tmp_path):
     assert [r["epoch"] for r in history] == list(range(1, epochs + 1))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs_run"] == epochs and metrics["replicas"] == 2
+    assert _worker_dirs() <= before  # the killed worker's scratch was cleared by its successor
 
     # Nothing lost: the result is what one uninterrupted worker trains with the same settings, up
     # to float summation order (a lost or repeated epoch moves the weights far more: see `short`).
