@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kzoo.training.command import add_parser as add_train_parser
 
     add_train_parser(sub)
+    from kzoo.training.launch import add_parser as add_launch_parser
+
+    add_launch_parser(sub)
     return parser
 
 

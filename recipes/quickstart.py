@@ -28,6 +28,7 @@ import kzoo.data
 from kzoo.export.paths import validate_root
 from kzoo.training import TrainResult, train
 from kzoo.training.cli_args import add_train_args, config_from_args
+from kzoo.training.distribute import is_chief, strategy_for
 from kzoo.training.summary import format_table
 
 DEFAULTS = dict(
@@ -143,6 +144,14 @@ def main(argv=None) -> int:
     config = config_from_args(args, DEFAULTS, recipe="quickstart", smoke=SMOKE)
     config.validate()
     validate_root(root)
+    if config.strategy is not None and search:
+        print(
+            "quickstart: error: the search (step 5) trains on one device; add --no-search "
+            f"to train with --strategy {config.strategy}",
+            file=sys.stderr,
+        )
+        return 2
+    strategy = strategy_for(config.strategy)  # before TensorFlow runs an op (multi-worker)
     start = time.perf_counter()
     info = step_data(config)
     step_model(config, info)
@@ -151,7 +160,7 @@ def main(argv=None) -> int:
     if search:
         smoke = getattr(args, "smoke", False)
         result = step_search(config, SMOKE_SEARCH if smoke else SEARCH) or result
-    if export:
+    if export and is_chief(strategy):  # only the chief of a multi-worker job writes
         step_export(config, result, root)
     print(f"\nDone in {time.perf_counter() - start:.0f} s.")
     return 0

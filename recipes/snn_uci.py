@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo.training import TrainConfig, train
+from kzoo.training.distribute import is_chief, strategy_for
 from kzoo.training.rundir import atomic_write_json, atomic_write_text
 from kzoo.training.summary import format_table
 
@@ -69,6 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="a tiny offline run (seconds)")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument(
+        "--strategy", default=None, help="mirrored, multiworker or tpu (default: one device)"
+    )
     args = parser.parse_args(argv)
     defaults = {**SETTINGS, "datasets": DATASETS, "methods": list(METHODS)}
     defaults |= SMOKE if args.smoke else {}
@@ -112,6 +116,7 @@ def main(argv=None) -> int:
                 tensorboard=False,
                 overwrite=args.overwrite,
                 verbose=args.verbose,
+                strategy=args.strategy,
             )
             accuracy[i, j] = train(config).metrics["test_accuracy"]
             print(f"{method:>10} on {dataset:<14} test accuracy {accuracy[i, j]:.4f}", flush=True)
@@ -125,9 +130,10 @@ def main(argv=None) -> int:
     rows.sort(key=lambda r: r["average_rank"])
     table = format_table(rows)
     print("\nTest accuracy and average rank (1 = best) per method:\n" + table)
-    atomic_write_text(root / "results.md", table + "\n")
-    atomic_write_json(root / "results.json", {"settings": vars(args), "results": rows})
-    print(f"\nSaved {root / 'results.md'} and {root / 'results.json'}")
+    if is_chief(strategy_for(args.strategy)):  # only the chief of a multi-worker job writes
+        atomic_write_text(root / "results.md", table + "\n")
+        atomic_write_json(root / "results.json", {"settings": vars(args), "results": rows})
+        print(f"\nSaved {root / 'results.md'} and {root / 'results.json'}")
     return 0
 
 

@@ -49,17 +49,26 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     metadata also carries the layers' random-seed states (which `save_weights` leaves out), so a
     resumed run draws the same dropout masks as an uninterrupted one.
 
+    Under multi-worker training every worker saves at the end of each epoch (saving can read
+    variables that are aggregated across workers), but only the chief into `backup_dir`; the
+    others write to their own `write_dir`, and every worker restores from `backup_dir` (on a file
+    system all workers share), as `tf.keras`' BackupAndRestore did with MultiWorkerMirroredStrategy
+    (Keras 3's has no multi-worker mode).
+
     Args:
-        backup_dir: the checkpoint directory (`run_dir/checkpoint`).
+        backup_dir: the checkpoint directory (`run_dir/checkpoint`), read at restore.
+        write_dir: where this process saves; None means `backup_dir` (the chief, one device).
     """
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, write_dir=None):
         super().__init__(
             backup_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
         )
+        self.write_dir = str(write_dir or backup_dir)
 
     def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        directory = self.write_dir
+        os.makedirs(directory, exist_ok=True)
         metadata = {
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
@@ -68,13 +77,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 keras.ops.convert_to_numpy(v).tolist() for v in seed_state_variables(self.model)
             ],
         }
-        incoming = os.path.join(self.backup_dir, "incoming.weights.h5")
+        incoming = os.path.join(directory, "incoming.weights.h5")
+        weights_path = os.path.join(directory, os.path.basename(self._weights_path))
+        metadata_path = os.path.join(directory, os.path.basename(self._training_metadata_path))
         self.model.save_weights(incoming, overwrite=True)
-        for path in (self._weights_path, self._training_metadata_path):
+        for path in (weights_path, metadata_path):
             if os.path.exists(path):
                 _link_or_copy(path, f"{path}.bkp")
-        os.replace(incoming, self._weights_path)
-        atomic_write_json(self._training_metadata_path, metadata)
+        os.replace(incoming, weights_path)
+        atomic_write_json(metadata_path, metadata)
 
     def _load_model(self):
         metadata = read_json(self._training_metadata_path)
@@ -85,8 +96,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         if iterations != metadata["iterations"]:
             # Killed between replacing the weights and the metadata: the previous weights match.
-            _link_or_copy(self._prev_weights_path, self._weights_path)
-            self.model.load_weights(self._weights_path)
+            # Keras loads by suffix, so they are linked under a .weights.h5 name (the chief
+            # repairs the checkpoint; another worker links into its own directory).
+            target = os.path.join(self.write_dir, os.path.basename(self._weights_path))
+            os.makedirs(self.write_dir, exist_ok=True)
+            _link_or_copy(self._prev_weights_path, target)
+            self.model.load_weights(target)
             iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
             if iterations != metadata["iterations"]:
                 raise RuntimeError(
@@ -110,13 +125,16 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     Args:
         best_path: file for the best weights (`.weights.h5`).
         past_logs: the logs of the epochs already finished, in order.
+        restore_from: the chief's best weights file, for a worker whose `best_path` is its own
+            temporary file (after a restart it may hold none); None means `best_path`.
         **kwargs: `keras.callbacks.EarlyStopping` arguments (`monitor`, `patience`, ...).
     """
 
-    def __init__(self, best_path, past_logs=(), **kwargs):
+    def __init__(self, best_path, past_logs=(), restore_from=None, **kwargs):
         kwargs.pop("restore_best_weights", None)
         super().__init__(restore_best_weights=False, **kwargs)
         self.best_path = str(best_path)
+        self.restore_from = str(restore_from or best_path)
         self.past_logs = list(past_logs)
 
     def on_train_begin(self, logs=None):
@@ -132,8 +150,10 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
-        if os.path.exists(self.best_path):
-            self.model.load_weights(self.best_path)
+        for path in (self.best_path, self.restore_from):
+            if os.path.exists(path):
+                self.model.load_weights(path)
+                break
 
 
 class HistoryWriter(keras.callbacks.Callback):

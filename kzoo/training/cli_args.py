@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from kzoo.training.config import OPTIMIZERS, PRECISION_POLICIES, SCHEDULES, TrainConfig
+from kzoo.training.distribute import LR_SCALINGS, STRATEGIES
 
 # flag, TrainConfig field, type, help
 _OPTIONS = (
@@ -34,6 +35,20 @@ _OPTIONS = (
     ),
     ("--max-steps-per-epoch", "max_steps_per_epoch", int, "cap steps per epoch"),
     ("--diagnostics-samples", "diagnostics_samples", int, "probe batch size of --diagnostics"),
+    (
+        "--strategy",
+        "strategy",
+        str,
+        f"{', '.join(str(s) for s in STRATEGIES[1:])} (default: one device); multiworker reads "
+        "TF_CONFIG (see kzoo launch)",
+    ),
+    (
+        "--lr-scaling",
+        "lr_scaling",
+        str,
+        f"{' or '.join(LR_SCALINGS)}: linear multiplies the learning rate by the global batch / "
+        "--batch-size",
+    ),
     ("--run-dir", "run_dir", str, "run directory (default: runs/<recipe>/<model>-<dataset>)"),
     ("--data-dir", "data_dir", str, "where TFDS keeps prepared datasets (default: TFDS')"),
     ("--manual-dir", "manual_dir", str, "directory of dataset archives downloaded by hand"),
@@ -42,6 +57,11 @@ _OPTIONS = (
 _FLAGS = (
     ("--overwrite", "overwrite", "replace an existing run directory"),
     ("--diagnostics", "diagnostics", "record per-layer activations and gradient norms"),
+    (
+        "--per-replica-batch",
+        "per_replica_batch",
+        "--batch-size is per replica (global batch = batch size x replicas); default: global",
+    ),
 )
 
 

@@ -33,6 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     from kzoo.training import train
     from kzoo.training.cli_args import config_from_args
+    from kzoo.training.distribute import strategy_for
     from kzoo.training.summary import format_table
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "func")}
@@ -43,6 +44,7 @@ def run(args) -> int:
     try:
         config = config_from_args(argparse.Namespace(**options), DEFAULTS, recipe="train")
         config.validate()
+        strategy_for(config.strategy)  # no TPU, a TF_CONFIG TensorFlow rejects: errors here
     except ValueError as err:
         print(f"kzoo train: error: {err}", file=sys.stderr)
         return 2

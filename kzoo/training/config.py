@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,11 @@ WEIGHT_DECAY_MODES = (None, "l2", "decoupled")
 PRECISION_POLICIES = (None, "float32", "mixed_float16", "mixed_bfloat16")
 
 # Fields that do not change what is trained: a run directory may be resumed with other values.
-_NOT_FINGERPRINTED = ("run_dir", "overwrite", "verbose", "data_dir", "manual_dir")
+# `strategy` is one of them: with the global batch fixed, one worker and two train the same model.
+_NOT_FINGERPRINTED = ("run_dir", "overwrite", "verbose", "data_dir", "manual_dir", "strategy")
+# Fields added after run directories existed: fingerprinted only when not at these defaults, so a
+# run started before they existed keeps its fingerprint (and resumes).
+_FINGERPRINTED_IF_SET = {"per_replica_batch": False, "lr_scaling": "none"}
 
 
 @dataclass
@@ -28,7 +33,8 @@ class TrainConfig:
         run_dir: directory of the run: checkpoints, logs, history, metrics, the final model.
         model_kwargs: extra builder arguments, e.g. `{"dropout": 0.3}`.
         epochs: number of passes over the training split.
-        batch_size: examples per optimisation step.
+        batch_size: examples per optimisation step over all replicas (the global batch; split
+            evenly over the replicas of `strategy`), or per replica with `per_replica_batch`.
         validation_split: fraction of the training split held out for validation (0 for none).
         augment: the data pipeline's augmentation argument (None: the dataset's default).
         data_dir: where TFDS keeps prepared data (None: its default).
@@ -61,6 +67,13 @@ class TrainConfig:
         diagnostics: record per-layer activation statistics and gradient norms every epoch.
         diagnostics_samples: size of the fixed probe batch of the diagnostics.
         tensorboard: write TensorBoard logs under `run_dir/logs`.
+        strategy: how training is distributed (`kzoo.training.distribute.STRATEGIES`): None (one
+            device), `"mirrored"` (all local GPUs), `"multiworker"` (`MultiWorkerMirroredStrategy`,
+            one process per worker, configured by each worker's `TF_CONFIG`) or `"tpu"`. Only the
+            chief worker writes `run_dir`, which must be on a file system every worker reads.
+        per_replica_batch: `batch_size` is per replica: the global batch is batch_size x replicas.
+        lr_scaling: `"none"`, or `"linear"`: learning rates times global batch / batch_size (the
+            linear scaling rule of Goyal et al. 2017; needs `per_replica_batch`).
         overwrite: replace an existing run directory made by a different (or the same) config.
         verbose: Keras' verbosity (1 = progress bar, 2 = one line per epoch, 0 = silent).
 
@@ -101,6 +114,9 @@ class TrainConfig:
     diagnostics: bool = False
     diagnostics_samples: int = 256
     tensorboard: bool = True
+    strategy: str | None = None
+    per_replica_batch: bool = False
+    lr_scaling: str = "none"
     overwrite: bool = False
     verbose: int = 1
 
@@ -160,7 +176,40 @@ class TrainConfig:
             _positive_int("max_steps_per_epoch", self.max_steps_per_epoch)
         _positive_int("diagnostics_samples", self.diagnostics_samples)
         _choice("verbose", self.verbose, (0, 1, 2))
+        self._validate_distribution()
         return self
+
+    def _validate_distribution(self) -> None:
+        from kzoo.training.distribute import (
+            LAUNCHED_WORKERS,
+            LR_SCALINGS,
+            STRATEGIES,
+            check_tf_config,
+        )
+
+        _choice("strategy", self.strategy, STRATEGIES)
+        _choice("per_replica_batch", self.per_replica_batch, (False, True))
+        _choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
+        if self.lr_scaling == "linear" and not self.per_replica_batch:
+            raise ValueError(
+                "lr_scaling='linear' scales the learning rate with the global batch, which is "
+                "batch_size whatever the replicas unless per_replica_batch=True; received "
+                "per_replica_batch=False. Set per_replica_batch=True or lr_scaling='none'."
+            )
+        launched = int(os.environ.get(LAUNCHED_WORKERS, "1"))
+        if launched > 1 and self.strategy != "multiworker":
+            raise ValueError(
+                f"`kzoo launch` started {launched} workers of one job, but strategy="
+                f"{self.strategy!r}: each would train alone and write the same run_dir. "
+                "Pass --strategy multiworker (strategy='multiworker')."
+            )
+        if self.strategy == "multiworker":
+            check_tf_config()
+        if self.strategy is not None and self.diagnostics:
+            raise ValueError(
+                f"`diagnostics` probe one device; received diagnostics=True with "
+                f"strategy={self.strategy!r}. Record them in a run without a strategy."
+            )
 
     def _validate_milestones(self) -> None:
         milestones = tuple(self.milestones)
@@ -194,8 +243,13 @@ class TrainConfig:
         return data
 
     def fingerprint(self) -> str:
-        """SHA-256 of the fields that decide what is trained (not run_dir, verbose, overwrite, ...)."""
-        data = {k: v for k, v in self.to_dict().items() if k not in _NOT_FINGERPRINTED}
+        """SHA-256 of the fields that decide what is trained (not run_dir, verbose, strategy, ...)."""
+        data = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _NOT_FINGERPRINTED
+            and not (k in _FINGERPRINTED_IF_SET and v == _FINGERPRINTED_IF_SET[k])
+        }
         text = json.dumps(data, sort_keys=True, default=repr)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -203,9 +257,9 @@ class TrainConfig:
         """Fingerprinted fields whose value differs from `other` (a `to_dict()` of another config)."""
         mine = json.loads(json.dumps(self.to_dict(), default=repr))
         return {
-            k: (other.get(k), v)
+            k: (other.get(k, _FINGERPRINTED_IF_SET.get(k)), v)
             for k, v in mine.items()
-            if k not in _NOT_FINGERPRINTED and other.get(k) != v
+            if k not in _NOT_FINGERPRINTED and other.get(k, _FINGERPRINTED_IF_SET.get(k)) != v
         }
 
 

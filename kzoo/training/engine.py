@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kzoo.training import rundir
+from kzoo.training import distribute, rundir
 from kzoo.training.callbacks import (
     AtomicBackupAndRestore,
     HistoryWriter,
@@ -43,6 +48,10 @@ def train(config: TrainConfig) -> TrainResult:
     A run directory made by a different config is refused unless `config.overwrite`.
     Every argument is checked before data is loaded or any file is written.
 
+    With `config.strategy` the model and optimiser are built under the strategy's scope and every
+    worker runs this function; only the chief writes `run_dir` (the others keep their checkpoints
+    in a temporary directory, deleted at the end), and every worker returns the same result.
+
     Args:
         config: a `TrainConfig`.
 
@@ -58,7 +67,10 @@ def train(config: TrainConfig) -> TrainResult:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"`config` must be a TrainConfig; received {type(config).__name__}.")
     config.validate()
-    state = rundir.check_run_dir(config)
+    strategy = distribute.strategy_for(config.strategy)
+    plan = _plan(config, strategy.num_replicas_in_sync)
+    state = rundir.check_run_dir(config, plan.replicas)
+    _check_workers_agree(config, strategy, state)
     if state == "finished":
         return _load_finished(config)
     import kzoo.data
@@ -70,7 +82,7 @@ def train(config: TrainConfig) -> TrainResult:
             tf.config.experimental.enable_op_determinism()
         bundle = kzoo.data.load(
             config.dataset,
-            batch_size=config.batch_size,
+            batch_size=plan.global_batch_size,
             validation_split=config.validation_split,
             seed=config.seed,
             augment=config.augment,
@@ -80,22 +92,92 @@ def train(config: TrainConfig) -> TrainResult:
         info = bundle.info
         keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
         keras.utils.set_random_seed(config.seed)
+        steps = bundle.steps_per_epoch
+        if config.max_steps_per_epoch is not None:
+            steps = min(steps, config.max_steps_per_epoch)
         model_kwargs = {"classes": info.num_classes, "input_shape": tuple(info.input_shape)}
-        model = create_model(config.model, **{**model_kwargs, **config.model_kwargs})
-        kzoo.data.check_input_shape(info, model)  # before anything is written to the run directory
-        return _fit(config, state, bundle, model)
+        with strategy.scope():
+            model = create_model(config.model, **{**model_kwargs, **config.model_kwargs})
+            kzoo.data.check_input_shape(info, model)  # before anything is written to run_dir
+            model = _compile(config, plan, model, steps)
+        # Only the chief writes the run directory; another worker writes to a temporary one.
+        write_dir = None
+        if not distribute.is_chief(strategy):
+            write_dir = _worker_dir(config, strategy)
+        try:
+            with distribute.keras_multiworker_fixes(strategy):
+                return _fit(config, plan, state, bundle, model, steps, strategy, write_dir)
+        finally:
+            if write_dir is not None:
+                shutil.rmtree(write_dir, ignore_errors=True)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _fit(config: TrainConfig, state: str, bundle, model: keras.Model) -> TrainResult:
-    info = bundle.info
+def _worker_dir(config: TrainConfig, strategy) -> Path:
+    """A non-chief worker's scratch directory, named by run and worker and emptied first, so a
+    worker restarted after `kill -9` clears what its killed predecessor left."""
+    key = hashlib.sha256(f"{Path(config.run_dir).resolve()}|{config.fingerprint()}".encode())
+    path = (
+        Path(tempfile.gettempdir())
+        / f"kzoo-{distribute.worker_name(strategy)}-{key.hexdigest()[:16]}"
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+class _Plan(NamedTuple):
+    """Batch and learning rate across replicas (see `kzoo.training.distribute`)."""
+
+    replicas: int
+    global_batch_size: int
+    lr_factor: float
+
+
+def _plan(config: TrainConfig, replicas: int) -> _Plan:
+    if config.per_replica_batch:
+        global_batch = config.batch_size * replicas
+    else:
+        if config.batch_size % replicas:
+            raise ValueError(
+                f"`batch_size` is the global batch, split evenly over the {replicas} replicas of "
+                f"strategy={config.strategy!r}; received batch_size={config.batch_size}. Use a "
+                f"multiple of {replicas}, or per_replica_batch=True."
+            )
+        global_batch = config.batch_size
+    factor = global_batch / config.batch_size if config.lr_scaling == "linear" else 1.0
+    return _Plan(replicas, global_batch, factor)
+
+
+def _check_workers_agree(config: TrainConfig, strategy, state: str) -> None:
+    """Every worker must find the same run directory (finished or not, epochs done)."""
+    done = (
+        0
+        if state in ("new", "overwrite")
+        else completed_epochs(Path(config.run_dir) / "checkpoint")
+    )
+    found = distribute.gather_from_workers(strategy, [int(state == "finished"), done])
+    if any(f != found[0] for f in found):
+        seen = "; ".join(
+            f"worker {i}: {'finished' if f[0] else f'{f[1]} epochs done'}"
+            for i, f in enumerate(found)
+        )
+        raise ValueError(
+            f"The workers see different run directories at run_dir={config.run_dir!r} ({seen}). "
+            "Every worker must read the chief's run directory: put it on a file system they share."
+        )
+
+
+def _compile(config: TrainConfig, plan: _Plan, model: keras.Model, steps: int) -> keras.Model:
     if config.decay_mode == "l2" and config.weight_decay > 0:
         model = with_kernel_l2(model, config.weight_decay)
-    steps = bundle.steps_per_epoch
-    if config.max_steps_per_epoch is not None:
-        steps = min(steps, config.max_steps_per_epoch)
-    optimizer = make_optimizer(config, steps)
+    scaled = dataclasses.replace(
+        config,
+        learning_rate=config.learning_rate * plan.lr_factor,
+        min_learning_rate=config.min_learning_rate * plan.lr_factor,
+    )
+    optimizer = make_optimizer(scaled, steps)
     decay_only_kernels(optimizer, model)
     model.compile(
         optimizer=optimizer,
@@ -105,27 +187,38 @@ def _fit(config: TrainConfig, state: str, bundle, model: keras.Model) -> TrainRe
             keras.metrics.CategoricalCrossentropy(name="cross_entropy"),
         ],
     )
+    return model
 
-    run_dir = rundir.prepare_run_dir(config, state)
-    rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
-    backup = AtomicBackupAndRestore(str(run_dir / "checkpoint"))
-    initial_epoch = min(completed_epochs(run_dir / "checkpoint"), config.epochs)
-    past_rows = load_history(run_dir, initial_epoch)
-    write_history(run_dir, past_rows)
-    history = HistoryWriter(run_dir, past_rows)
+
+def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> TrainResult:
+    info = bundle.info
+    if write_dir is None:
+        run_dir = write_dir = rundir.prepare_run_dir(config, state, plan.replicas)
+        rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
+    else:
+        run_dir = Path(config.run_dir)
+    # Another worker restores what the chief saved, and only in a resumed run: in a new or
+    # overwritten one the chief may be emptying the directory right now.
+    read_dir = run_dir if write_dir == run_dir or state == "resume" else write_dir
+    backup = AtomicBackupAndRestore(str(read_dir / "checkpoint"), write_dir / "checkpoint")
+    initial_epoch = min(completed_epochs(read_dir / "checkpoint"), config.epochs)
+    past_rows = load_history(read_dir, initial_epoch)
+    write_history(write_dir, past_rows)
+    history = HistoryWriter(write_dir, past_rows)
     callbacks = [history]
     stopper = None
     if config.early_stopping_patience is not None:
         stopper = ResumableEarlyStopping(
-            run_dir / "best.weights.h5",
+            write_dir / "best.weights.h5",
             past_logs=past_rows,
+            restore_from=read_dir / "best.weights.h5",
             monitor=config.early_stopping_monitor,
             patience=config.early_stopping_patience,
             verbose=1 if config.verbose else 0,
         )
         callbacks.append(stopper)
     if config.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(write_dir / "logs")))
     if config.diagnostics:
         x_probe, y_probe = _probe_batch(bundle, config.diagnostics_samples)
         callbacks.append(
@@ -140,12 +233,16 @@ def _fit(config: TrainConfig, state: str, bundle, model: keras.Model) -> TrainRe
     callbacks.append(backup)  # last: an epoch counts as done once everything above is written
 
     one_hot = _one_hot(info.num_classes)
-    validation = None if bundle.validation is None else bundle.validation.map(one_hot)
+    validation = None
+    if bundle.validation is not None:
+        validation = distribute.shard_by_data(bundle.validation.map(one_hot))
     if initial_epoch < config.epochs and not _already_stopped(stopper, model):
         if initial_epoch and config.verbose:
             print(f"Resuming {run_dir} after epoch {initial_epoch} of {config.epochs}.")
         model.fit(
-            _train_data(bundle, initial_epoch, config.epochs, steps).map(one_hot),
+            distribute.shard_by_data(
+                _train_data(bundle, initial_epoch, config.epochs, steps).map(one_hot)
+            ),
             steps_per_epoch=steps,
             initial_epoch=initial_epoch,
             epochs=config.epochs,
@@ -155,21 +252,19 @@ def _fit(config: TrainConfig, state: str, bundle, model: keras.Model) -> TrainRe
             verbose=config.verbose,
         )
     else:  # every epoch already ran: restore the final state without training
-        backup.set_model(model)
-        backup.on_train_begin()
-        if stopper is not None:
-            stopper.on_train_end()
-    return _finish(config, run_dir, model, history.rows, bundle.test.map(one_hot), stopper)
-
-
-def _finish(config, run_dir: Path, model, rows, test_data, stopper) -> TrainResult:
-    if rows:
-        plot_curves(rows, run_dir / "curves.png")
+        with strategy.scope():  # the optimiser's variables are made here
+            backup.set_model(model)
+            backup.on_train_begin()
+            if stopper is not None:
+                stopper.on_train_end()
+    test_data = distribute.shard_by_data(bundle.test.map(one_hot))
     scores = model.evaluate(test_data, return_dict=True, verbose=0)
-    # The saved model is an uncompiled copy: loading it needs neither the optimiser nor the schedule.
-    final = keras.models.clone_model(model)
-    final.set_weights(model.get_weights())
-    rundir.atomic_save(run_dir / "model.keras", final.save)
+    chief = write_dir == run_dir
+    return _finish(config, plan, run_dir if chief else None, model, history.rows, scores, stopper)
+
+
+def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) -> TrainResult:
+    """Final metrics; the chief (run_dir not None) writes the curves, model.keras and metrics.json."""
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
@@ -182,12 +277,26 @@ def _finish(config, run_dir: Path, model, rows, test_data, stopper) -> TrainResu
         "trainable_params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
         "train_seconds": float(sum(r.get("epoch_seconds", 0.0) for r in rows)),
         "fingerprint": config.fingerprint(),
+        "strategy": config.strategy,
+        "replicas": plan.replicas,
+        "global_batch_size": plan.global_batch_size,
+        "learning_rate": config.learning_rate * plan.lr_factor,
     }
     for key in ("val_accuracy", "val_loss"):
         if rows and key in rows[-1]:
             metrics[f"final_{key}"] = rows[-1][key]
-    rundir.atomic_write_json(run_dir / rundir.METRICS, metrics)
-    return TrainResult(model=model, history=list(rows), metrics=metrics, run_dir=run_dir)
+    if run_dir is not None:
+        if rows:
+            plot_curves(rows, run_dir / "curves.png")
+        # The saved model is an uncompiled copy: loading it needs neither the optimiser nor the
+        # schedule. It is made outside the strategy's scope, so it holds plain variables.
+        final = keras.models.clone_model(model)
+        final.set_weights(model.get_weights())
+        rundir.atomic_save(run_dir / "model.keras", final.save)
+        rundir.atomic_write_json(run_dir / rundir.METRICS, metrics)
+    return TrainResult(
+        model=model, history=list(rows), metrics=metrics, run_dir=run_dir or Path(config.run_dir)
+    )
 
 
 def _load_finished(config: TrainConfig) -> TrainResult:

@@ -80,8 +80,11 @@ def read_json(path, default=None):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def check_run_dir(config) -> str:
+def check_run_dir(config, replicas: int = 1) -> str:
     """Decide what to do with `config.run_dir` without writing anything.
+
+    `replicas` is the number of replicas training will use: a run whose global batch depends on it
+    (`config.per_replica_batch`) resumes only with as many replicas as it started with.
 
     Returns "new" (absent or empty), "resume" (same config), "finished" (same config, run complete)
     or "overwrite" (a different config with `config.overwrite`: kzoo's files will be replaced).
@@ -112,6 +115,14 @@ def check_run_dir(config) -> str:
             f"run_dir={str(run_dir)!r} holds a run made by a different config ({shown or 'changed'}). "
             "Use another run_dir, or overwrite=True (--overwrite) to replace that run."
         )
+    started = saved.get("replicas", 1)
+    if config.per_replica_batch and started != replicas:
+        raise ValueError(
+            f"run_dir={str(run_dir)!r} was started with {started} replica(s) and "
+            f"per_replica_batch=True (global batch {config.batch_size * started}); resuming it "
+            f"with {replicas} would change the global batch. Resume with {started} replica(s), "
+            "or use another run_dir."
+        )
     return "finished" if (run_dir / METRICS).exists() else "resume"
 
 
@@ -136,7 +147,7 @@ def _remove_run_files(run_dir: Path) -> None:
             entry.unlink()
 
 
-def prepare_run_dir(config, state: str) -> Path:
+def prepare_run_dir(config, state: str, replicas: int = 1) -> Path:
     """Create (or, for "overwrite", empty) the run directory and write config.json."""
     run_dir = Path(config.run_dir)
     if state == "overwrite":
@@ -144,7 +155,8 @@ def prepare_run_dir(config, state: str) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     if state in ("new", "overwrite"):
         atomic_write_json(
-            run_dir / CONFIG, {"fingerprint": config.fingerprint(), "config": config.to_dict()}
+            run_dir / CONFIG,
+            {"fingerprint": config.fingerprint(), "config": config.to_dict(), "replicas": replicas},
         )
     return run_dir
 
