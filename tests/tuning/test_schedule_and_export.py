@@ -70,14 +70,14 @@ def test_trials_and_retraining_use_rescaled_schedules(tmp_path, monkeypatch):
                        label_smoothing=0.1, tensorboard=False, verbose=0)
     result = tune("plain_mlp", "digits", tuner="random", max_trials=1, epochs=2, training=base,
                   overrides={"width": 16, "optimizer": "momentum", "learning_rate": 0.05},
-                  retrain_epochs=4, directory=tmp_path / "tuning", project_name="p", verbose=0)
+                  retrain_epochs=3, directory=tmp_path / "tuning", project_name="p", verbose=0)
     (kwargs,) = seen
     trial = kwargs["training"]
     assert (trial.epochs, trial.milestones, trial.label_smoothing) == (2, (1,), 0.1)
     assert kwargs["steps_per_epoch"] == 2  # the base's max_steps_per_epoch
     assert result.results["trials"][0]["epochs"] == 2
     retrained = json.loads((result.final.run_dir / "config.json").read_text())["config"]
-    assert (retrained["epochs"], retrained["milestones"]) == (4, [2, 3])
+    assert (retrained["epochs"], retrained["milestones"]) == (3, [1, 2])
     assert (retrained["validation_split"], retrained["label_smoothing"]) == (0.0, 0.1)
     assert result.export_path is None
 
