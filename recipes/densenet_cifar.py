@@ -15,6 +15,7 @@ DenseNet-BC (L=100, k=12) 4.51% / 22.27%.
 
     python recipes/densenet_cifar.py --model densenet_bc_100_12
     python recipes/densenet_cifar.py --smoke
+    python recipes/densenet_cifar.py --smoke --tune --max-trials 2 --trial-epochs 1   # search, retrain
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 from kzoo.training import train
 from kzoo.training.cli_args import add_train_args, config_from_args
 from kzoo.training.summary import format_table
+from kzoo.tuning.command import add_tune_arguments, pop_tune_args, run_recipe_tuning
 
 PAPER = dict(
     model="densenet_bc_100_12",
@@ -64,7 +66,9 @@ def main(argv=None) -> int:
         default=None,
         help="dropout rate (default: 0.2 without augmentation)",
     )
+    add_tune_arguments(parser, with_model=False)
     args = add_train_args(parser, PAPER).parse_args(argv)
+    tuning = pop_tune_args(args)
     dropout = args.__dict__.pop("dropout")
     config = config_from_args(
         args, PAPER, recipe="densenet_cifar", smoke=SMOKE, milestone_fractions=MILESTONES
@@ -73,6 +77,8 @@ def main(argv=None) -> int:
         dropout = NO_AUGMENT_DROPOUT if config.augment is False else 0.0
     if dropout:
         config.model_kwargs = {"dropout": dropout}
+    if tuning.tune:  # the dropout above is the search's starting value
+        return run_recipe_tuning(tuning, config)
     result = train(config)
     keys = ("model", "dataset", "epochs_run", "test_accuracy", "test_loss", "trainable_params")
     row = {k: result.metrics[k] for k in keys}

@@ -13,6 +13,7 @@ the kernels (gradient 1e-4 * W). Published test errors: ResNet-20 8.75%, -32 7.5
 
     python recipes/resnet_cifar.py --model resnet56          # downloads CIFAR-10 via TFDS once
     python recipes/resnet_cifar.py --smoke                   # seconds, offline
+    python recipes/resnet_cifar.py --smoke --tune --max-trials 2 --trial-epochs 1   # search, retrain
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from kzoo.training import train
 from kzoo.training.cli_args import add_train_args, config_from_args
 from kzoo.training.summary import format_table
+from kzoo.tuning.command import add_tune_arguments, pop_tune_args, run_recipe_tuning
 
 PAPER = dict(
     model="resnet20",
@@ -50,10 +52,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_tune_arguments(parser, with_model=False)
     args = add_train_args(parser, PAPER).parse_args(argv)
+    tuning = pop_tune_args(args)
     config = config_from_args(
         args, PAPER, recipe="resnet_cifar", smoke=SMOKE, milestone_fractions=MILESTONES
     )
+    if tuning.tune:
+        return run_recipe_tuning(tuning, config)
     result = train(config)
     print(format_table([{"run_dir": config.run_dir, **_summary(result.metrics)}]))
     return 0

@@ -11,7 +11,7 @@ Example:
 import importlib
 
 _EXPORTS = {
-    "kzoo.tuning.driver": ("TuneResult", "retrain_best", "tune"),
+    "kzoo.tuning.driver": ("TuneResult", "retrain_best", "schedule_for", "tune"),
     "kzoo.tuning.hypermodels": (
         "DenseNetHyperModel",
         "HighwayMLPHyperModel",
@@ -19,6 +19,7 @@ _EXPORTS = {
         "PlainCNNHyperModel",
         "PlainMLPHyperModel",
         "ResNetHyperModel",
+        "ResidualMLPHyperModel",
         "SNNHyperModel",
         "WideResNetHyperModel",
         "ZooHyperModel",

@@ -15,6 +15,12 @@ search-space overrides (--hp NAME=SPEC, repeatable):
 
 resume: run the same command again; finished trials are kept. --overwrite starts afresh.
 
+schedule: each trial trains --trial-epochs epochs of the base schedule rescaled to that length
+(cosine over the trial, multistep milestones at the same fractions); the retraining uses the full one.
+
+export: --export NAME publishes the retrained best model as <export-root>/NAME/<version>/ (a
+SavedModel with a raw-input serving signature); the name is checked before the first trial.
+
 distributed search: start one `--chief` and any number of `--worker` processes with the same
 arguments (and --port). The oracle service is unauthenticated: it binds 127.0.0.1 unless --host
 says otherwise; only use another address on a network you trust.
@@ -64,6 +70,10 @@ def add_tune_arguments(parser: argparse.ArgumentParser, *, with_model: bool = Tr
                    help="skip retraining the best setting")
     g.add_argument("--max-failed", dest="tune_max_failed", metavar="N", type=int, default=5,
                    help="stop after this many failed trials in a row")
+    g.add_argument("--export", dest="tune_export", metavar="NAME", default=None,
+                   help="export the retrained best model as <export-root>/NAME/<version>/")
+    g.add_argument("--export-root", dest="tune_export_root", metavar="DIR", default="saved_models",
+                   help="folder of the exported models (default: saved_models)")
     role = g.add_mutually_exclusive_group()
     role.add_argument("--chief", dest="tune_chief", action="store_true", help="serve the oracle to workers")
     role.add_argument("--worker", dest="tune_worker", action="store_true", help="run trials for a chief")
@@ -79,7 +89,8 @@ def tune_from_args(args, *, model=None, dataset=None, training=None):
     """Call `kzoo.tuning.tune` with the options `add_tune_arguments` added.
 
     `model`, `dataset` default to the parsed ones; `training` is the recipe's `TrainConfig` (its
-    batch size, seed and epochs then apply to the trials and the retraining).
+    batch size, seed, epochs, schedule, data directory and verbosity then apply to the trials and
+    the retraining).
     """
     from kzoo.tuning.driver import tune
 
@@ -105,8 +116,67 @@ def tune_from_args(args, *, model=None, dataset=None, training=None):
         host=args.tune_host,
         port=args.tune_port,
         tuner_id=args.tune_tuner_id,
-        verbose=getattr(args, "verbose", 1),
+        export=args.tune_export,
+        export_root=args.tune_export_root,
+        verbose=training.verbose if training is not None else getattr(args, "verbose", 1),
     )
+
+
+def pop_tune_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Move the options `add_tune_arguments` added (`tune`, `tune_*`) out of `args` into a new
+    namespace, so the rest of `args` can become a `TrainConfig`.
+
+    Example:
+        >>> tuning = pop_tune_args(args)
+        >>> config = config_from_args(args, PAPER, recipe="resnet_cifar")
+    """
+    names = [k for k in vars(args) if k == "tune" or k.startswith("tune_")]
+    return argparse.Namespace(**{k: args.__dict__.pop(k) for k in names})
+
+
+def tune_recipe(tuning: argparse.Namespace, config, *, task: str | None = None):
+    """A recipe's `--tune`: search around `config` (the recipe's `TrainConfig`: its model, dataset,
+    schedule, ...), retrain the best setting, export it with `--export`; the `TuneResult`.
+
+    Args:
+        tuning: the namespace of `pop_tune_args`.
+        config: the recipe's `TrainConfig` -- the base of the trials and of the retraining.
+        task: for a recipe that searches several tasks in one run: the search is named
+            `<--project>-<task>` (default `<task>`) and the export `<--export>-<task>`.
+    """
+    if getattr(config, "strategy", None):
+        raise ValueError(
+            f"--tune runs its trials on one device; received strategy={config.strategy!r}. Search "
+            "without --strategy (keras-tuner's --chief/--worker spreads trials over processes), "
+            "then train the best setting with it."
+        )
+    if task is not None:
+        project = f"{tuning.tune_project}-{task}" if tuning.tune_project else task
+        export = tuning.tune_export and f"{tuning.tune_export}-{task}"
+        tuning = argparse.Namespace(**{**vars(tuning), "tune_project": project, "tune_export": export})
+    return tune_from_args(tuning, model=config.model, dataset=config.dataset, training=config)
+
+
+def run_recipe_tuning(tuning: argparse.Namespace, config) -> int:
+    """`tune_recipe`, then a summary table of the best setting; an exit code."""
+    from kzoo.training.summary import format_table
+
+    try:
+        result = tune_recipe(tuning, config)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if result.results is None:  # a worker: the chief reports
+        return 0
+    if result.results["best_trial"] is None:
+        print("no trial completed", file=sys.stderr)
+        return 1
+    row = {"model": config.model, "dataset": config.dataset, "best_trial": result.results["best_trial"]}
+    row |= result.best_values | (result.test_metrics or {})
+    if result.export_path is not None:
+        row["export"] = str(result.export_path)
+    print(format_table([row]))
+    return 0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

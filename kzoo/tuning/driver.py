@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kzoo.training.config import TrainConfig
+from kzoo.training.engine import _train_data  # the engine's epochs cut to max_steps_per_epoch
 from kzoo.tuning import distributed
 from kzoo.tuning.hypermodels import hypermodel_for
 from kzoo.tuning.results import format_table, trial_rows, write_results
@@ -21,7 +22,8 @@ class TuneResult:
     `results` is the table of `kzoo.tuning.results.trial_rows` (None on a worker); `paths` the
     written files; `best_values` the best trial's hyperparameter values; `final` the
     `kzoo.training.TrainResult` of the retrained best setting and `test_metrics` its one test
-    evaluation (None when `retrain=False`, on a worker, or when no trial completed).
+    evaluation (None when `retrain=False`, on a worker, or when no trial completed);
+    `export_path` the published SavedModel version directory (None without `export`).
     """
 
     project_dir: Path
@@ -30,11 +32,39 @@ class TuneResult:
     best_values: dict | None = None
     final: object | None = None
     test_metrics: dict | None = None
+    export_path: Path | None = None
 
 
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"`{name}` must be an integer >= {low}; received {name}={value!r}.")
+
+
+def schedule_for(config: TrainConfig, epochs: int) -> TrainConfig:
+    """`config` with its learning-rate schedule stretched or shrunk to `epochs` epochs.
+
+    The schedule length is `config.epochs` (cosine decays over it, multistep milestones are epochs
+    of it), so a trial of 3 epochs must not keep a 182-epoch base: the milestones move to the same
+    fractions of `epochs` (`m * epochs // config.epochs`), kept in [1, epochs) and deduplicated; a
+    multistep schedule left without milestones (1 epoch) becomes constant. Warm-up stays in epochs.
+
+    Example:
+        >>> base = TrainConfig("resnet20", "cifar10", "runs/r", epochs=182, schedule="multistep",
+        ...                    milestones=(91, 136))
+        >>> schedule_for(base, 10).milestones
+        (5, 7)
+    """
+    _check_int("epochs", epochs, 1)
+    if config.schedule != "multistep":
+        return dataclasses.replace(config, epochs=epochs)
+    moved = {m * epochs // config.epochs for m in config.milestones}
+    milestones = tuple(sorted(m for m in moved if 0 < m < epochs))
+    return dataclasses.replace(
+        config,
+        epochs=epochs,
+        milestones=milestones,
+        schedule="multistep" if milestones else "constant",
+    )
 
 
 def tune(
@@ -62,6 +92,8 @@ def tune(
     port: int = distributed.DEFAULT_PORT,
     tuner_id: str | None = None,
     data_dir: str | None = None,
+    export: str | None = None,
+    export_root="saved_models",
     verbose: int = 1,
 ) -> TuneResult:
     """Tune `model` on `dataset`: search, write the results table and figure, retrain the best setting
@@ -81,8 +113,11 @@ def tune(
         overrides: pin or narrow entries of the search space, `{name: value}` or
             `["name=SPEC", ...]` (see `kzoo.tuning.space`).
         training: the base `TrainConfig` of the trials and of the retraining (momentum, weight
-            decay, schedule, augmentation...); its model and dataset are replaced by `model` and
-            `dataset`. None: the engine's defaults.
+            decay, schedule, label smoothing, precision, augmentation, `max_steps_per_epoch`,
+            builder arguments...); its model and dataset are replaced by `model` and `dataset`.
+            Trials train `epochs` epochs of its schedule rescaled to `epochs` (`schedule_for`);
+            the retraining trains `retrain_epochs` epochs, rescaled the same way. None: the
+            engine's defaults.
         batch_size, seed: of the trials and the retraining (default: `training`'s, else 128 and 0).
         validation_split: the part of the training split held out to score the trials.
         directory, project_name: the search lives in `directory/project_name`
@@ -97,6 +132,9 @@ def tune(
         host, port: the chief's address (default 127.0.0.1 -- the oracle service is unauthenticated).
         tuner_id: a worker's unique id (default `worker<pid>`).
         data_dir: TFDS data directory (default: `training.data_dir`, else TFDS' own).
+        export: export the retrained best model as the SavedModel `<export_root>/<export>/<version>/`
+            (`kzoo.export.export_run`); the name is checked before the search starts.
+        export_root: the folder of the exported models.
         verbose: 0 silent, 1 per-trial summaries and the table, 2 also per-epoch lines.
 
     Returns:
@@ -138,6 +176,16 @@ def tune(
     if verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 0, 1 or 2; received verbose={verbose!r}.")
     distributed.environment(role or "chief", host=host, port=port, tuner_id=tuner_id)  # validates
+    if export is not None:
+        from kzoo.export.paths import validate_name, validate_root
+
+        validate_name(export)
+        validate_root(export_root)
+        if not retrain:
+            raise ValueError(
+                f"`export` exports the retrained best model; received export={export!r} with "
+                "retrain=False."
+            )
     project_name = project_name or f"{model}_{dataset}_{tuner}"
     project_dir = Path(directory) / project_name
     base = dataclasses.replace(
@@ -149,6 +197,7 @@ def tune(
     )
     if data_dir is not None:
         base = dataclasses.replace(base, data_dir=data_dir)
+    trial_base = schedule_for(base, epochs)
 
     with distributed.role_environment(role, host=host, port=port, tuner_id=tuner_id):
         bundle = kzoo.data.load(
@@ -160,12 +209,15 @@ def tune(
             data_dir=base.data_dir,
         )
         info = bundle.info
+        steps = bundle.steps_per_epoch
+        if base.max_steps_per_epoch is not None:
+            steps = min(steps, base.max_steps_per_epoch)
         hypermodel = hypermodel_for(
             model,
             input_shape=tuple(info.input_shape),
             classes=info.num_classes,
-            training=base,
-            steps_per_epoch=bundle.steps_per_epoch,
+            training=trial_base,
+            steps_per_epoch=steps,
         )
         if retrain and not distributed.is_worker():
             _check_retrainable(hypermodel)
@@ -185,8 +237,8 @@ def tune(
             verbose=verbose,
         )
         search.search(
-            bundle.train_epochs(0, epochs),
-            steps_per_epoch=bundle.steps_per_epoch,
+            _train_data(bundle, 0, epochs, steps),
+            steps_per_epoch=steps,
             epochs=epochs,
             validation_data=bundle.validation,
             shuffle=False,  # the bundle shuffles each epoch by (seed, epoch)
@@ -210,6 +262,7 @@ def tune(
             best,
             run_dir=project_dir / f"best_trial_{results['best_trial']}",
             epochs=retrain_epochs or (training.epochs if training is not None else epochs),
+            base=base,
             verbose=verbose,
         )
         out.test_metrics = {k: out.final.metrics[k] for k in ("test_accuracy", "test_loss")}
@@ -219,10 +272,17 @@ def tune(
             "epochs": out.final.metrics.get("epochs_run"),
             **out.test_metrics,
         }
-        paths = write_results(results, project_dir)
         if verbose:
             acc = out.test_metrics["test_accuracy"]
             print(f"best setting retrained on train + validation: test accuracy {acc:.4f}")
+        if export is not None:
+            from kzoo.export.run_dir import export_run
+
+            out.export_path = export_run(out.final.run_dir, export, root=export_root)
+            results["retrain"]["export"] = str(out.export_path)
+            if verbose:
+                print(f"exported SavedModel: {out.export_path}")
+        out.paths = write_results(results, project_dir)
     return out
 
 
@@ -251,21 +311,22 @@ def _check_retrainable(hypermodel) -> None:
         keras.backend.clear_session()
 
 
-def retrain_best(hypermodel, hp, *, run_dir, epochs: int, verbose: int = 1):
+def retrain_best(hypermodel, hp, *, run_dir, epochs: int, base: TrainConfig | None = None, verbose: int = 1):
     """Train the setting `hp` with `kzoo.training.train` on train + validation (validation_split=0)
     and evaluate it once on the test split; returns the `TrainResult`.
 
-    The run directory is named after the trial, so a rerun resumes or reloads it.
+    `base` is the full training config (default: the HyperModel's); its schedule is rescaled to
+    `epochs` by `schedule_for`. The run directory is named after the trial, so a rerun resumes or
+    reloads it.
     """
     from kzoo.training import train
 
     config = hypermodel.train_config(
         hp,
+        base=schedule_for(base or hypermodel.training, epochs),
         run_dir=os.fspath(run_dir),
-        epochs=epochs,
         validation_split=0.0,
         early_stopping_patience=None,
-        milestones=tuple(m for m in hypermodel.training.milestones if m < epochs),
         verbose=2 if verbose >= 2 else 0,
     )
     return train(config)

@@ -4,8 +4,9 @@ A HyperModel maps `hp` values to two dictionaries and nothing else: the builder'
 (`model_kwargs`) and the training arguments (`training_kwargs`: the `TrainConfig` fields `optimizer` and
 `learning_rate`). The network always comes from `kzoo.create_model` or a family builder -- no block code
 is copied into the tuner (keras-tuner's own HyperResNet does that, and drifts from the real model).
-The optimiser comes from the training engine's `make_optimizer`, so a trial trains the way
-`kzoo.training.train` does (momentum, weight decay, schedule of the `training` base config).
+The optimiser comes from the training engine's `make_optimizer`, and the loss, labels and precision
+are the engine's (one-hot labels, `CategoricalCrossentropy(label_smoothing)`, the `mixed_precision`
+policy), so a trial trains the way `kzoo.training.train` does with the `training` base config.
 
 Every knob is declared under a name from `kzoo.tuning.space`; a knob a family does not search is
 declared `hp.Fixed` at the builder's default, so it shows in the results and can still be overridden.
@@ -78,8 +79,10 @@ class ZooHyperModel(kt.HyperModel):
         input_shape: input shape without the batch axis, e.g. `(8, 8, 1)`.
         classes: number of classes of the softmax head.
         defaults: builder defaults of this variant that differ from the family's, `{kwarg: value}`.
-        training: the base `TrainConfig` of the trials (momentum, weight decay, schedule, ...);
-            None: the engine's defaults. The tuned fields replace its values.
+        training: the base `TrainConfig` of the trials (momentum, weight decay, schedule, label
+            smoothing, precision, ...); None: the engine's defaults. The tuned fields replace its
+            values; its `model_kwargs` for a knob's argument (e.g. a recipe's `dropout=0.3`)
+            become that knob's default.
         steps_per_epoch: optimisation steps per epoch (for schedules and warm-up).
         name, tunable: as in `keras_tuner.HyperModel`.
 
@@ -135,8 +138,11 @@ class ZooHyperModel(kt.HyperModel):
         self.model = model
         self.input_shape = tuple(input_shape)
         self.classes = classes
-        self.defaults = defaults
         self.training = training or TrainConfig(model=model, dataset="", run_dir="")
+        knob_kwargs = {k.kwarg for k in self.knobs}
+        self.defaults = defaults | {
+            k: v for k, v in self.training.model_kwargs.items() if k in knob_kwargs
+        }
         self.steps_per_epoch = steps_per_epoch
 
     def model_kwargs(self, hp: kt.HyperParameters) -> dict:
@@ -153,12 +159,14 @@ class ZooHyperModel(kt.HyperModel):
         lr = hp.Float(LEARNING_RATE, lo, hi, sampling="log", default=default)
         return {"optimizer": optimizer, "learning_rate": float(lr)}
 
-    def train_config(self, hp: kt.HyperParameters, **changes) -> TrainConfig:
-        """The `TrainConfig` that trains the setting `hp` with `kzoo.training.train`."""
+    def train_config(self, hp: kt.HyperParameters, base: TrainConfig | None = None, **changes) -> TrainConfig:
+        """The `TrainConfig` that trains the setting `hp` with `kzoo.training.train`: `base`
+        (default: `training`) with the tuned fields and `changes`."""
+        base = base or self.training
         return dataclasses.replace(
-            self.training,
+            base,
             model=self.model,
-            model_kwargs={**self.training.model_kwargs, **self.model_kwargs(hp)},
+            model_kwargs={**base.model_kwargs, **self.model_kwargs(hp)},
             **self.training_kwargs(hp),
             **changes,
         )
@@ -169,13 +177,50 @@ class ZooHyperModel(kt.HyperModel):
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         config = self.train_config(hp)
-        model = self.create(**config.model_kwargs)
-        if config.decay_mode == "l2" and config.weight_decay > 0:
-            model = with_kernel_l2(model, config.weight_decay)
-        optimizer = make_optimizer(config, self.steps_per_epoch)
-        decay_only_kernels(optimizer, model)
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
+        try:  # layers take the policy when they are built; compile wraps a loss-scale optimiser
+            model = self.create(**config.model_kwargs)
+            if config.decay_mode == "l2" and config.weight_decay > 0:
+                model = with_kernel_l2(model, config.weight_decay)
+            optimizer = make_optimizer(config, self.steps_per_epoch)
+            decay_only_kernels(optimizer, model)
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            )
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
         return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        """`model.fit` with integer labels -- of a `tf.data.Dataset` of `(x, y)` batches, of `y`
+        arrays or of `validation_data` -- turned into the one-hot labels the smoothed loss needs."""
+        args = list(args)
+        if args:
+            args[0] = self._one_hot(args[0])
+        if len(args) > 1:
+            args[1] = self._one_hot(args[1])
+        for key in ("x", "y", "validation_data"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = self._one_hot(kwargs[key])
+        return model.fit(*args, **kwargs)
+
+    def _one_hot(self, data):
+        import numpy as np
+        import tensorflow as tf
+
+        classes = self.classes
+        if isinstance(data, tf.data.Dataset):
+            spec = data.element_spec
+            if isinstance(spec, tuple) and len(spec) == 2 and spec[1].shape.rank == 1:
+                return data.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), classes)))
+        elif isinstance(data, tuple) and len(data) >= 2:  # validation_data=(x, y[, weights])
+            return (data[0], self._one_hot(data[1]), *data[2:])
+        elif isinstance(data, np.ndarray) and data.ndim == 1 and np.issubdtype(data.dtype, np.integer):
+            return np.eye(classes, dtype="float32")[data]
+        return data
 
     def hyperparameter_names(self) -> list[str]:
         """Names this HyperModel declares (the names an override may use)."""
@@ -206,6 +251,16 @@ class HighwayMLPHyperModel(PlainMLPHyperModel):
     """
 
     knobs = (Knob(WIDTH, "width", 50, 10, 200, 10), Knob(DEPTH, "depth", 20, 2, 40, 2), _rate())
+
+
+class ResidualMLPHyperModel(PlainMLPHyperModel):
+    """Residual MLP: width, depth (number of shortcut layers), dropout, like the other MLPs.
+
+    Reference:
+        He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016.
+    """
+
+    knobs = (Knob(WIDTH, "width", 256, 32, 512, 32), Knob(DEPTH, "depth", 8, 2, 32, 2), _rate())
 
 
 class SNNHyperModel(ZooHyperModel):
@@ -292,6 +347,7 @@ _BY_NAME = {
     "deep_plain_mlp": (HighwayMLPHyperModel, {"width": 71, "depth": 20}),
     "maxout_mlp": (PlainMLPHyperModel, {"width": 240, "depth": 2, "dropout": 0.5}),
     "highway_mlp": (HighwayMLPHyperModel, {}),
+    "residual_mlp": (ResidualMLPHyperModel, {}),
     "snn_mlp": (SNNHyperModel, {}),
     "plain_cnn": (PlainCNNHyperModel, {}),
 }

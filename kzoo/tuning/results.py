@@ -4,11 +4,11 @@ hyperparameter."""
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
-import os
 from pathlib import Path
 
+from kzoo.training.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
 from kzoo.tuning.search import EPOCHS, SECONDS
 
 # Hyperband's bookkeeping entries ("tuner/epochs", ...) are not tuned values.
@@ -82,31 +82,27 @@ def format_table(results: dict) -> str:
 
 
 def write_results(results: dict, out_dir) -> dict:
-    """Write `results.json`, `results.csv` and `results.png` into `out_dir`; return their paths."""
+    """Write `results.json`, `results.csv` and `results.png` into `out_dir`; return their paths.
+
+    Each file is replaced atomically (unique temporary file, fsync, rename), so a reader -- or a
+    chief rewriting them while a worker looks -- sees the old file or the new one, never a torn one.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "csv": out / "results.csv", "png": out / "results.png"}
-    _atomic_write(paths["json"], json.dumps(results, indent=2, sort_keys=False) + "\n")
+    atomic_write_json(paths["json"], results)
     names = results["hyperparameters"]
-    tmp = paths["csv"].with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["trial", *names, results["objective"], "seconds", "epochs", "status", "message"])
-        for t in results["trials"]:
-            writer.writerow(
-                [t["trial"], *(t["values"].get(n, "") for n in names)]
-                + ["" if t[k] is None else t[k] for k in ("score", "seconds", "epochs")]
-                + [t["status"], t["message"]]
-            )
-    os.replace(tmp, paths["csv"])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["trial", *names, results["objective"], "seconds", "epochs", "status", "message"])
+    for t in results["trials"]:
+        writer.writerow(
+            [t["trial"], *(t["values"].get(n, "") for n in names)]
+            + ["" if t[k] is None else t[k] for k in ("score", "seconds", "epochs")]
+            + [t["status"], t["message"]]
+        )
+    atomic_write_text(paths["csv"], text.getvalue())
     plot_results(results, paths["png"])
     return {k: str(v) for k, v in paths.items()}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def plot_results(results: dict, path) -> None:
@@ -159,5 +155,9 @@ def plot_results(results: dict, path) -> None:
         ax.set_ylabel(results["objective"])
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -124,6 +124,65 @@ def test_snn_recipe_methods_build_the_papers_networks():
     ]
 
 
+@pytest.fixture
+def fake_tune(monkeypatch, tmp_path):
+    """Replaces the search: records each call, returns a finished search's TuneResult."""
+    import kzoo.tuning.driver
+
+    calls = []
+
+    def tune(model, dataset, **kwargs):
+        calls.append(dict(model=model, dataset=dataset, **kwargs))
+        return kzoo.tuning.driver.TuneResult(
+            project_dir=tmp_path, results={"best_trial": "0"}, best_values={"learning_rate": 0.1},
+            test_metrics={"test_accuracy": 0.5 + 0.1 * len(calls), "test_loss": 1.0},
+        )
+
+    monkeypatch.setattr(kzoo.tuning.driver, "tune", tune)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "recipe, argv, model_kwargs",
+    [("resnet_cifar", [], {}), ("wrn_cifar", ["--dropout", "0.3"], {"dropout": 0.3}),
+     ("densenet_cifar", ["--no-augment"], {"dropout": 0.2})],
+)  # fmt: skip
+def test_cifar_recipes_tune_around_their_own_config(recipe, argv, model_kwargs, fake_tune, capsys):
+    module = _recipe(recipe)
+    flags = ["--smoke", "--tune", "--max-trials", "3", "--trial-epochs", "2", "--overwrite"]
+    flags += ["--tune-overwrite", "--hp", "learning_rate=0.01:0.3:log", "--export", "best"]
+    assert module.main([*flags, *argv, "--epochs", "4"]) == 0
+    (call,) = fake_tune
+    train_argv = [a for a in argv if a == "--no-augment"]  # --dropout is the recipe's own option
+    expected = _config(module, recipe, ["--smoke", "--overwrite", "--epochs", "4", *train_argv])
+    training = call["training"]
+    assert (call["model"], call["dataset"]) == (expected.model, "digits")
+    assert (training.epochs, training.milestones, training.max_steps_per_epoch) == (4, expected.milestones, 3)
+    assert (training.optimizer, training.gamma, training.weight_decay) == (
+        expected.optimizer, expected.gamma, expected.weight_decay)
+    assert training.model_kwargs == model_kwargs and training.overwrite
+    assert (call["max_trials"], call["epochs"], call["overwrite"]) == (3, 2, True)
+    assert (call["overrides"], call["export"], call["export_root"]) == (
+        ["learning_rate=0.01:0.3:log"], "best", "saved_models")
+    assert "| " + expected.model in capsys.readouterr().out
+
+
+def test_snn_recipe_tunes_each_method_on_each_dataset(fake_tune, tmp_path):
+    module = _recipe("snn_uci")
+    argv = ["--smoke", "--tune", "--datasets", "iris", "wine", "--run-dir", str(tmp_path / "snn")]
+    assert module.main([*argv, "--export", "snn", "--tune-validation-split", "0.2"]) == 0
+    tasks = [f"{m}-{d}" for m in ("SNN", "BatchNorm") for d in ("iris", "wine")]
+    assert [c["project_name"] for c in fake_tune] == tasks
+    assert [c["export"] for c in fake_tune] == [f"snn-{t}" for t in tasks]
+    assert {c["validation_split"] for c in fake_tune} == {0.2}
+    snn = fake_tune[0]["training"]
+    assert (snn.model, snn.model_kwargs, snn.optimizer) == ("snn_mlp", {"dropout": 0.05, "depth": 2, "width": 16}, "sgd")
+    results = json.loads((tmp_path / "snn" / "results.json").read_text())["results"]
+    # The fake's test accuracies 0.6, 0.7 (SNN) and 0.8, 0.9 (BatchNorm) decide the ranking.
+    assert [(r["method"], r["iris"], r["wine"]) for r in results] == [
+        ("BatchNorm", 0.8, 0.9), ("SNN", 0.6, 0.7)]
+
+
 def _run(args, **kwargs):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
@@ -158,6 +217,28 @@ def test_recipe_runs_end_to_end_with_smoke(recipe, tmp_path):
         m["epochs_run"] == 2 and m["dataset"] in ("digits", "iris") for m in metrics
     )
     assert all(0 <= m["test_accuracy"] <= 1 for m in metrics)
+
+
+@pytest.mark.slow
+def test_recipe_smoke_tune_searches_retrains_and_exports(tmp_path):
+    argv = [str(RECIPES / "resnet_cifar.py"), "--smoke", "--tune", "--max-trials", "2"]
+    argv += ["--trial-epochs", "2", "--tune-dir", str(tmp_path / "tuning"), "--export", "resnet_smoke"]
+    argv += ["--export-root", str(tmp_path / "saved"), "--run-dir", str(tmp_path / "unused")]
+    done = _run(argv)
+    assert done.returncode == 0, done.stderr[-3000:]
+    project = tmp_path / "tuning" / "resnet20_digits_random"
+    results = json.loads((project / "results.json").read_text())
+    assert [t["status"] for t in results["trials"]] == ["COMPLETED", "COMPLETED"]
+    assert all(t["epochs"] == 2 for t in results["trials"])
+    retrain = results["retrain"]
+    saved = json.loads((Path(retrain["run_dir"]) / "config.json").read_text())["config"]
+    # The recipe's smoke schedule: 2 epochs of 3 steps, multistep decay at epoch 1, L2 decay.
+    assert (saved["epochs"], saved["milestones"], saved["max_steps_per_epoch"]) == (2, [1], 3)
+    assert (saved["weight_decay"], saved["validation_split"]) == (1e-4, 0.0)
+    assert retrain["export"] == str(tmp_path / "saved" / "resnet_smoke" / "1")
+    assert (tmp_path / "saved" / "resnet_smoke" / "1" / "saved_model.pb").is_file()
+    assert "| resnet20 | digits" in done.stdout and "resnet_smoke/1" in done.stdout
+    assert not (tmp_path / "unused").exists()  # --tune trains no plain run
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
 import keras
 import keras_tuner as kt
+import numpy as np
 import pytest
+import tensorflow as tf
 
 import kzoo.models.densenet
 from kzoo.models.densenet import densenet
@@ -11,6 +13,7 @@ from kzoo.tuning.hypermodels import (
     HighwayMLPHyperModel,
     PlainCNNHyperModel,
     PlainMLPHyperModel,
+    ResidualMLPHyperModel,
     ResNetHyperModel,
     SNNHyperModel,
     WideResNetHyperModel,
@@ -60,6 +63,7 @@ def _dropout_rates(model):
     [
         ("plain_mlp", PlainMLPHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("highway_mlp", HighwayMLPHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("residual_mlp", ResidualMLPHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("snn_mlp", SNNHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("plain_cnn", PlainCNNHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("resnet20", ResNetHyperModel, [DROPOUT, OPTIMIZER, LEARNING_RATE]),
@@ -117,6 +121,20 @@ def test_highway_depth_and_width():
     model = hm.build(_fixed(**{WIDTH: 30, DEPTH: 4}))
     highway = [layer for layer in model.layers if layer.name.startswith("highway_")]
     assert [layer.units for layer in highway] == [30, 30, 30, 30]
+
+
+def test_residual_mlp_width_depth_and_dropout():
+    hm = hypermodel_for("residual_mlp", **DIGITS)
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    assert (hp[WIDTH], hp[DEPTH], hp[DROPOUT]) == (256, 8, 0.0)
+    assert len(_layers(model, keras.layers.Add)) == 8
+    model = hm.build(_fixed(**{WIDTH: 32, DEPTH: 4, DROPOUT: 0.2}))
+    assert len(_layers(model, keras.layers.Add)) == 4
+    assert {layer.units for layer in _layers(model, keras.layers.Dense)} == {32, 10}
+    assert [layer.rate for layer in _layers(model, keras.layers.Dropout)] == [0.2] * 4
+    space = {p.name: p for p in hp.space}
+    assert (space[DEPTH].min_value, space[DEPTH].max_value) == (2, 32)
 
 
 def test_snn_alpha_dropout_and_depth():
@@ -190,6 +208,60 @@ def test_base_training_config_reaches_the_trial():
     config = hm.train_config(_fixed(**{WIDTH: 16, LEARNING_RATE: 0.01}), epochs=3)
     assert config.model_kwargs == {"width": 16, "depth": 3, "dropout": 0.0}
     assert (config.learning_rate, config.epochs, config.weight_decay) == (0.01, 3, 1e-3)
+
+
+def test_base_model_kwargs_are_the_knob_defaults():
+    # A recipe's builder arguments (snn_uci: depth 8; wrn_cifar --dropout 0.3) are where the
+    # search starts, and a fixed knob keeps them instead of the family default.
+    base = TrainConfig(model="plain_mlp", dataset="digits", run_dir="",
+                       model_kwargs={"depth": 8, "dropout": 0.3, "activation": "tanh"})
+    hm = hypermodel_for("plain_mlp", **DIGITS, training=base)
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    assert (hp[WIDTH], hp[DEPTH], hp[DROPOUT]) == (256, 8, 0.3)
+    assert len(_layers(model, keras.layers.Dropout)) == 8
+    assert hm.train_config(hp).model_kwargs == {"depth": 8, "dropout": 0.3, "activation": "tanh", "width": 256}
+
+
+def _smoothed_cross_entropy(probs, labels, smoothing, classes=10):
+    target = np.full((len(labels), classes), smoothing / classes)
+    target[np.arange(len(labels)), labels] += 1 - smoothing
+    return float(np.mean(-np.sum(target * np.log(np.clip(probs, 1e-7, 1.0)), axis=1)))
+
+
+def test_trials_use_the_base_label_smoothing_on_integer_labels():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 10, size=64)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    base = TrainConfig(model="plain_mlp", dataset="digits", run_dir="", label_smoothing=0.2)
+    hm = hypermodel_for("plain_mlp", **DIGITS, training=base)
+    hp = _fixed(**{WIDTH: 16, OPTIMIZER: "adam", LEARNING_RATE: 1e-9})
+    model = hm.build(hp)
+    history = hm.fit(hp, model, data, validation_data=data, epochs=1, verbose=0)
+    probs = model.predict(x, verbose=0)
+    expected = _smoothed_cross_entropy(probs, y, 0.2)
+    assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-4)
+    assert abs(expected - _smoothed_cross_entropy(probs, y, 0.0)) > 0.01  # smoothing matters here
+    accuracy = float(np.mean(probs.argmax(1) == y))
+    assert history.history["val_accuracy"][0] == pytest.approx(accuracy)
+    # Integer label arrays are converted too.
+    history = hm.fit(hp, model, x, y, validation_data=(x, y), batch_size=32, epochs=1, verbose=0)
+    assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_trials_use_the_base_precision_policy(policy):
+    base = TrainConfig(model="plain_mlp", dataset="digits", run_dir="", mixed_precision=policy)
+    model = hypermodel_for("plain_mlp", **DIGITS, training=base).build(_fixed(**{WIDTH: 16}))
+    dense = _layers(model, keras.layers.Dense)
+    assert {layer.dtype_policy.name for layer in dense[:-1]} == {policy}
+    assert dense[0].compute_dtype == policy.removeprefix("mixed_")
+    if policy == "mixed_float16":
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the build
+    plain = hypermodel_for("plain_mlp", **DIGITS).build(_fixed(**{WIDTH: 16}))
+    assert _layers(plain, keras.layers.Dense)[0].compute_dtype == "float32"
 
 
 @pytest.mark.parametrize(

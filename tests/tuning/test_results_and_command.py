@@ -6,6 +6,7 @@ import pytest
 
 import kzoo.tuning.driver
 from kzoo.cli import build_parser
+from kzoo.training import TrainConfig
 from kzoo.tuning.command import add_tune_arguments, tune_from_args
 from kzoo.tuning.results import format_table, write_results
 
@@ -43,6 +44,37 @@ def test_table_and_files(tmp_path):
     assert not list((tmp_path / "out").glob("*.tmp"))
 
 
+def test_a_failing_figure_leaves_the_previous_files_whole(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    paths = write_results(RESULTS, tmp_path)
+    before = {k: open(p, "rb").read() for k, p in paths.items()}
+
+    def broken_savefig(self, fname, *args, **kwargs):  # dies half-way through the PNG
+        if isinstance(fname, (str, bytes)) or hasattr(fname, "__fspath__"):
+            with open(fname, "wb") as f:
+                f.write(before["png"][:100])
+        else:
+            fname.write(before["png"][:100])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken_savefig)
+    with pytest.raises(OSError, match="disk full"):
+        write_results({**RESULTS, "best_trial": "0"}, tmp_path)
+    assert open(paths["png"], "rb").read() == before["png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.json", "results.png"]
+
+
+def test_results_do_not_collide_with_a_stale_temporary_file(tmp_path):
+    # The temporary names are unique: a leftover (or another writer's) `results.json.tmp` is no
+    # obstacle and is left alone.
+    for name in ("results.json.tmp", "results.csv.tmp", "results.png.tmp"):
+        (tmp_path / name).mkdir()
+    paths = write_results(RESULTS, tmp_path)
+    assert json.loads(open(paths["json"]).read()) == RESULTS
+    assert all((tmp_path / name).is_dir() for name in ("results.json.tmp", "results.csv.tmp"))
+
+
 @pytest.fixture
 def captured(monkeypatch):
     calls = []
@@ -62,6 +94,10 @@ def test_kzoo_tune_command_line(captured):
         "bayesian", 7, "worker", 9123, "127.0.0.1")
     assert kw["overrides"] == ["dropout=0.05", "depth=2:8:2"]
     assert (kw["seed"], kw["batch_size"], kw["retrain"], kw["overwrite"]) == (3, 128, True, False)
+    assert (kw["export"], kw["export_root"]) == (None, "saved_models")
+    args = build_parser().parse_args(["tune", "plain_mlp", "--export", "digits_mlp", "--export-root", "out"])
+    tune_from_args(args)
+    assert (captured[1][1]["export"], captured[1][1]["export_root"]) == ("digits_mlp", "out")
 
 
 def test_recipe_options_do_not_clash(captured):
@@ -71,7 +107,9 @@ def test_recipe_options_do_not_clash(captured):
     add_tune_arguments(parser, with_model=False)
     args = parser.parse_args(["--tune", "--overwrite", "--tune-overwrite", "--chief", "--no-retrain"])
     assert args.tune and args.overwrite and args.tune_overwrite
-    tune_from_args(args, model="resnet20", dataset="cifar10", training="config")
+    config = TrainConfig("resnet20", "cifar10", "runs/r", verbose=2)
+    tune_from_args(args, model="resnet20", dataset="cifar10", training=config)
     (positional, kw), = captured
     assert positional == ("resnet20", "cifar10")
-    assert (kw["role"], kw["retrain"], kw["training"], kw["batch_size"]) == ("chief", False, "config", None)
+    assert (kw["role"], kw["retrain"], kw["training"], kw["batch_size"]) == ("chief", False, config, None)
+    assert kw["verbose"] == 2  # the recipe's verbosity
