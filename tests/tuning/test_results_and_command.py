@@ -113,3 +113,14 @@ def test_recipe_options_do_not_clash(captured):
     assert positional == ("resnet20", "cifar10")
     assert (kw["role"], kw["retrain"], kw["training"], kw["batch_size"]) == ("chief", False, config, None)
     assert kw["verbose"] == 2  # the recipe's verbosity
+
+
+def test_recipe_tuning_under_a_strategy_is_refused():
+    import argparse
+
+    from kzoo.training import TrainConfig
+    from kzoo.tuning.command import tune_recipe
+
+    config = TrainConfig(model="plain_mlp", dataset="digits", run_dir="unused", strategy="mirrored")
+    with pytest.raises(ValueError, match=r"one device; received strategy='mirrored'"):
+        tune_recipe(argparse.Namespace(tune=True), config)
