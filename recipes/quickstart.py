@@ -1,15 +1,13 @@
 """Quickstart: train a kzoo ResNet on a real dataset that needs no network, test it, tune its
 learning rate with a short search, and export the best model as a SavedModel ready to serve.
 
-    python recipes/quickstart.py              # a few minutes on 2 CPU cores
-    python recipes/quickstart.py --help       # every option (model, epochs, learning rate, ...)
+    python recipes/quickstart.py        # a few minutes on 2 CPU cores; --help lists every option
 
 Step 1  data:      the UCI handwritten digits (8x8 grey images, 10 classes) through the same TFDS
                    pipeline as CIFAR; 10% of the training split is held out for validation.
 Step 2  model:     ResNet-20 (He et al. 2015) from the registry, sized to the data.
-Step 3  training:  SGD with Nesterov momentum, cosine learning-rate decay, L2 weight decay; the run
-                   directory keeps checkpoints (rerun the command to resume), TensorBoard logs,
-                   history, curves and the final model.
+Step 3  training:  SGD with Nesterov momentum, cosine decay, L2 weight decay; the run directory keeps
+                   checkpoints (rerun to resume), TensorBoard logs, history, curves, the model.
 Step 4  test:      the held-out test split, evaluated once at the end; a summary table.
 Step 5  search:    a short keras-tuner random search over the learning rate (log scale); the best
                    setting is retrained on train + validation and tested once (--no-search skips it).
@@ -67,24 +65,12 @@ def step_model(config, info) -> None:
     )
 
 
-def step_train(config) -> TrainResult:
-    print(f"[3/6] train  {config.epochs} epochs, run directory {config.run_dir}")
-    return train(config)
-
-
 def step_test(config, result: TrainResult, seconds: float) -> str:
     m = result.metrics
     best_val = max((r.get("val_accuracy", 0.0) for r in result.history), default=None)
-    row = {
-        "model": m["model"],
-        "dataset": m["dataset"],
-        "params": f"{m['trainable_params']:,}",
-        "epochs": m["epochs_run"],
-        "best_val_acc": best_val,
-        "test_acc": m["test_accuracy"],
-        "test_loss": m["test_cross_entropy"],
-        "seconds": f"{seconds:.1f}",
-    }
+    row = dict(model=m["model"], dataset=m["dataset"], params=f"{m['trainable_params']:,}",
+               epochs=m["epochs_run"], best_val_acc=best_val, test_acc=m["test_accuracy"],
+               test_loss=m["test_cross_entropy"], seconds=f"{seconds:.1f}")
     table = format_table([row])
     print(f"[4/6] test   held-out test split ({result.run_dir / 'metrics.json'})\n\n{table}\n")
     print(f"Curves:      {result.run_dir / 'curves.png'}")
@@ -145,21 +131,17 @@ def main(argv=None) -> int:
     config.validate()
     validate_root(root)
     if config.strategy is not None and search:
-        print(
-            "quickstart: error: the search (step 5) trains on one device; add --no-search "
-            f"to train with --strategy {config.strategy}",
-            file=sys.stderr,
-        )
-        return 2
+        parser.error(f"step 5 runs on one device; add --no-search for --strategy {config.strategy}")
     strategy = strategy_for(config.strategy)  # before TensorFlow runs an op (multi-worker)
     start = time.perf_counter()
     info = step_data(config)
     step_model(config, info)
-    result = step_train(config)
+    print(f"[3/6] train  {config.epochs} epochs, run directory {config.run_dir}")
+    result = train(config)
     step_test(config, result, time.perf_counter() - start)
     if search:
-        smoke = getattr(args, "smoke", False)
-        result = step_search(config, SMOKE_SEARCH if smoke else SEARCH) or result
+        small = getattr(args, "smoke", False)
+        result = step_search(config, SMOKE_SEARCH if small else SEARCH) or result
     if export and is_chief(strategy):  # only the chief of a multi-worker job writes
         step_export(config, result, root)
     print(f"\nDone in {time.perf_counter() - start:.0f} s.")
