@@ -31,7 +31,7 @@ def test_each_regulariser_narrows_the_generalisation_gap(tmp_path):
     assert val["augmentation"] > val["none"] + 0.04
     es = r["early_stopping"]
     assert es["best_epoch"] < es["epochs_run"] <= r["epochs"]
-    assert es["val_cross_entropy_at_best"] < es["val_cross_entropy_at_end"] - 0.3
+    assert es["val_cross_entropy_at_best"] < es["val_cross_entropy_at_end"] - 0.2  # 0.35, 0.36
     saved = json.loads((tmp_path / "regularization.json").read_text())
     assert saved["gap"]["dropout"] == pytest.approx(gap["dropout"])
     assert (tmp_path / "regularization.png").stat().st_size > 10_000
