@@ -16,9 +16,10 @@ def test_momentum_and_adam_beat_sgd_and_decay_tames_a_large_rate(tmp_path):
     # momentum and Adam at their conventional rates are ~0.8 nats lower (seeds 0 and 1).
     assert conv["sgd"] > 1.7
     assert conv["momentum"] < conv["sgd"] - 0.5 and conv["adam"] < conv["sgd"] - 0.5
-    # Each at its best decade-grid rate the gap shrinks but stays (measured 0.37-0.45 nats).
+    # Each at its best decade-grid rate the gap shrinks but stays in this short budget (measured
+    # 0.37-0.45 nats); in the full 20-epoch run on 4,000 examples tuned SGD catches up.
     assert best["momentum"] < best["sgd"] - 0.2 and best["adam"] < best["sgd"] - 0.2
-    assert r["claims"]["conventional_rates_beat_sgd"] and r["claim_holds"]
+    assert r["claims"]["conventional_rates_beat_sgd"]
     # SGD at lr 1: the 1/t decay with t in epochs ends lower than the constant rate (measured
     # 0.27-0.45 nats); with t in updates the rate is down 4x after the first epoch (16 updates) and learns less.
     at_large = r["decay_at_large"]
