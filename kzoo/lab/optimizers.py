@@ -142,6 +142,8 @@ def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=1
         raise ValueError(f"`optimizers` must include 'sgd' and come from {OPTIMIZERS}; "
                          f"received optimizers={tuple(optimizers)!r}.")
     epochs = (8 if smoke else 20) if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer; received epochs={epochs!r}.")
     if not 1 <= tail <= epochs:
         raise ValueError(f"`tail` must be in [1, epochs={epochs}]; received tail={tail!r}.")
     grids = {o: GRIDS[o][::2] if smoke else GRIDS[o] for o in optimizers}

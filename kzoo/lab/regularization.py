@@ -127,6 +127,10 @@ def run(out_dir, *, seed=0, smoke=False, methods=METHODS, dataset="mnist1d", tra
     train_size = (500 if smoke else 1000) if train_size is None else train_size
     validation_size = (500 if smoke else 1000) if validation_size is None else validation_size
     epochs = (30 if smoke else 100) if epochs is None else epochs
+    for name, value in (("train_size", train_size), ("validation_size", validation_size),
+                        ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
     splits = _splits(dataset, train_size, validation_size, seed)
     x, y = splits["train"]
     classes = int(y.max()) + 1

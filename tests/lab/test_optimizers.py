@@ -47,6 +47,7 @@ def test_schedules_come_from_kzoo_factory():
     (dict(optimizers=("adam",)), "optimizers"),
     (dict(optimizers=("sgd", "lbfgs")), "optimizers"),
     (dict(tail=0), "tail"),
+    (dict(epochs=0), "epochs"),
     (dict(large_rate=0.5), "large_rate"),
 ])
 def test_rejects_bad_arguments_before_training(tmp_path, kwargs, match):

@@ -66,6 +66,8 @@ def _kept(k, n):
     (dict(methods=("none", "mixup")), "methods"),
     (dict(dataset="iris"), "dataset"),
     (dict(train_size=3500, validation_size=1000), "train_size"),
+    (dict(train_size=0), "train_size"),
+    (dict(epochs=2.5), "epochs"),
 ])
 def test_rejects_bad_arguments_before_training(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
