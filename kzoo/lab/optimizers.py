@@ -1,0 +1,278 @@
+"""Lesson: optimisers and learning-rate schedules -- SGD, momentum, Adagrad, RMSProp, Adam; 1/t decay.
+
+The lecture: plain SGD makes slow progress along shallow directions and jitters along steep ones;
+momentum (v <- lambda v - eta g) keeps moving through flat regions, and Adagrad / RMSProp / Adam
+give every parameter its own step size, so they should reach a lower loss in the same number of
+updates. For the learning rate itself: "at the beginning we are far from the destination, so we
+use a larger learning rate; after several epochs we are close, so we reduce it", e.g. the 1/t
+decay eta_t = eta / sqrt(t + 1).
+
+The experiment: one network (`depth` x `width` ReLU MLP, He init) on MNIST-1D, every optimiser
+built by kzoo's own factory (`TrainConfig` -> `make_optimizer`) and trained for the same number of
+epochs at each learning rate of a half-decade grid that contains its conventional rate. The number
+compared is the full training-set loss averaged over the last `tail` epochs (one lucky or unlucky
+epoch end does not decide). Two comparisons: every optimiser at its conventional rate, and every
+optimiser at its best rate from its grid (the fair one). For the schedule: plain SGD with a
+constant rate vs the 1/t decay, with t counting epochs (`InverseSqrtDecay(eta, steps_per_epoch)`)
+and t counting updates (`schedule="inverse_sqrt"`), at a rate too large for a constant schedule
+and each at its best rate.
+
+Reference: Duchi et al. 2011 (Adagrad); Tieleman & Hinton 2012 (RMSProp); Kingma & Ba 2015 (Adam);
+Wilson et al. 2017, "The Marginal Value of Adaptive Gradient Methods in Machine Learning".
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+import kzoo
+import kzoo.data
+from kzoo.lab._common import seed_everything, write_results
+from kzoo.training.config import TrainConfig
+from kzoo.training.optimizers import InverseSqrtDecay, make_optimizer
+
+LESSON = "optimizers"
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+# Keras' defaults, except plain SGD with momentum 0.9 at 0.01 and Adagrad at Duchi et al.'s 0.01.
+CONVENTIONAL = {"sgd": 0.01, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 1e-3}
+GRIDS = {
+    "sgd": (0.01, 0.03, 0.1, 0.3, 1.0),
+    "momentum": (0.001, 0.003, 0.01, 0.03, 0.1),
+    "adagrad": (0.01, 0.03, 0.1, 0.3, 1.0),
+    "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+    "adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+}
+DECAY_RATES = (0.3, 1.0, 3.0)
+SCHEDULES = {"constant": "constant", "1/t, t = epoch": "inverse_sqrt_epoch",
+             "1/t, t = update": "inverse_sqrt"}
+
+
+def _arrays(dataset, limit=None):
+    a = kzoo.data.load_arrays(dataset)
+    x = a["x_train"].reshape(len(a["x_train"]), -1).astype("float32")
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-7)
+    y = a["y_train"]
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+class _TrainingSetLoss(keras.callbacks.Callback):
+    # Keras' logged "loss" averages the minibatches of an epoch while the weights move; this is
+    # the loss of the weights at the end of each epoch on the whole training set.
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y, self.losses = x, y, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = self.model.evaluate(self.x, self.y, batch_size=1024, verbose=0)
+        self.losses.append(float(loss))
+
+
+def _optimizer(name, lr, schedule, epochs, steps_per_epoch, dataset):
+    config = TrainConfig(model="plain_mlp", dataset=dataset, run_dir="unused", optimizer=name,
+                         learning_rate=lr, epochs=epochs,
+                         schedule="inverse_sqrt" if schedule == "inverse_sqrt" else "constant")
+    optimizer = make_optimizer(config.validate(), steps_per_epoch)
+    if schedule == "inverse_sqrt_epoch":
+        # TrainConfig's inverse_sqrt counts t in updates; the same schedule with t in epochs.
+        optimizer.learning_rate = InverseSqrtDecay(lr, decay_steps=steps_per_epoch)
+    return optimizer
+
+
+def _train(x, y, name, lr, schedule, *, depth, width, epochs, batch_size, seed, dataset):
+    """Training-set loss after each epoch (None from the epoch the loss became NaN)."""
+    seed_everything(seed)
+    model = kzoo.create_model("plain_mlp", depth=depth, width=width, activation="relu",
+                              input_shape=x.shape[1:], classes=int(y.max()) + 1)
+    steps = math.ceil(len(x) / batch_size)
+    model.compile(_optimizer(name, lr, schedule, epochs, steps, dataset),
+                  "sparse_categorical_crossentropy", jit_compile=False)
+    probe = _TrainingSetLoss(x, y)
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
+              callbacks=[keras.callbacks.TerminateOnNaN(), probe])
+    keras.backend.clear_session()
+    losses = [v if math.isfinite(v) else None for v in probe.losses]
+    return losses + [None] * (epochs - len(losses))
+
+
+def _tail(curve, tail):
+    end = curve[-tail:]
+    return None if any(v is None for v in end) else float(np.mean(end))
+
+
+def _best(finals):
+    """(rate, loss) with the lowest loss; diverged runs (None) never win."""
+    done = {lr: v for lr, v in finals.items() if v is not None}
+    if not done:
+        return None, None
+    lr = min(done, key=done.get)
+    return float(lr), done[lr]
+
+
+def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=128, epochs=None,
+        dataset="mnist1d", batch_size=64, tail=3, large_rate=1.0, margin=0.3) -> dict:
+    """Train the MLP with each optimiser over its rate grid, and SGD with constant vs 1/t rates.
+
+    Args:
+        out_dir: output directory.
+        seed: random seed (weights, batch order); the same for every run.
+        smoke: a small configuration (1,000 examples, 8 epochs, decade grids, decay at
+            `large_rate` only).
+        optimizers: a subset of `OPTIMIZERS`; must include "sgd".
+        depth, width: the ReLU MLP's hidden layers and units.
+        epochs: training epochs, the same budget for every run (default 20; smoke 8).
+        dataset: an offline dataset of `kzoo.data`.
+        batch_size: minibatch size.
+        tail: the compared loss is the mean training-set loss over the last `tail` epochs.
+        large_rate: the rate at which constant SGD and the decayed schedules are compared; it must
+            be in SGD's grid (1.0: above the best constant rate).
+        margin: nats by which a method must beat another for a claim to count.
+
+    Returns:
+        `curves[optimizer][lr]` / `decay_curves[schedule][lr]` (training-set loss per epoch),
+        `final_loss` / `decay_final_loss` (mean of the last `tail` epochs; None if diverged),
+        `at_conventional` and `at_best` ({optimizer: loss}), `best_lr`, `claims` (the four
+        sub-claims), `claim_holds` (every optimiser at its best rate beats SGD at its best rate
+        by `margin`) and a one-line `conclusion`.
+    """
+    unknown = [o for o in optimizers if o not in OPTIMIZERS]
+    if unknown or "sgd" not in optimizers:
+        raise ValueError(f"`optimizers` must include 'sgd' and come from {OPTIMIZERS}; "
+                         f"received optimizers={tuple(optimizers)!r}.")
+    epochs = (8 if smoke else 20) if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer; received epochs={epochs!r}.")
+    if not 1 <= tail <= epochs:
+        raise ValueError(f"`tail` must be in [1, epochs={epochs}]; received tail={tail!r}.")
+    grids = {o: GRIDS[o][::2] if smoke else GRIDS[o] for o in optimizers}
+    if large_rate not in grids["sgd"]:
+        raise ValueError(f"`large_rate` must be in SGD's grid {grids['sgd']}; "
+                         f"received large_rate={large_rate!r}.")
+    decay_rates = (large_rate,) if smoke else tuple(sorted({*DECAY_RATES, large_rate}))
+    x, y = _arrays(dataset, limit=1000 if smoke else None)
+    common = dict(depth=depth, width=width, epochs=epochs, batch_size=batch_size, seed=seed,
+                  dataset=dataset)
+
+    curves = {o: {str(lr): _train(x, y, o, lr, "constant", **common) for lr in grids[o]}
+              for o in optimizers}
+    final = {o: {lr: _tail(c, tail) for lr, c in runs.items()} for o, runs in curves.items()}
+    decay_curves = {"constant": {str(lr): curves["sgd"][str(lr)] for lr in grids["sgd"]}}
+    for label, schedule in list(SCHEDULES.items())[1:]:
+        decay_curves[label] = {str(lr): _train(x, y, "sgd", lr, schedule, **common)
+                               for lr in decay_rates}
+    decay_final = {s: {lr: _tail(c, tail) for lr, c in runs.items()}
+                   for s, runs in decay_curves.items()}
+
+    conventional = {o: final[o].get(str(CONVENTIONAL[o])) for o in optimizers}
+    best_lr, at_best = {}, {}
+    for o in optimizers:
+        best_lr[o], at_best[o] = _best(final[o])
+    decay_best = {s: dict(zip(("lr", "loss"), _best(f), strict=True))
+                  for s, f in decay_final.items()}
+    at_large = {s: f.get(str(large_rate)) for s, f in decay_final.items()}
+
+    def beats(a, b):  # a below b by the margin; a diverged run never beats, one always loses
+        return a is not None and (b is None or a <= b - margin)
+
+    others = [o for o in optimizers if o != "sgd"]
+    epoch_t = "1/t, t = epoch"
+    claims = {
+        "conventional_rates_beat_sgd": all(beats(conventional[o], conventional["sgd"])
+                                           for o in others),
+        "best_rates_beat_sgd": all(beats(at_best[o], at_best["sgd"]) for o in others),
+        "decay_tames_large_rate": beats(at_large[epoch_t], at_large["constant"]),
+        "decay_beats_constant_at_best_rates": beats(decay_best[epoch_t]["loss"],
+                                                    decay_best["constant"]["loss"]),
+    }
+    conclusion = _conclusion(epochs, depth, width, dataset, tail, conventional, at_best, best_lr,
+                             at_large, decay_best, large_rate, epoch_t)
+    numbers = dict(depth=depth, width=width, epochs=epochs, dataset=dataset, seed=seed,
+                   batch_size=batch_size, tail=tail, margin=margin, large_rate=large_rate,
+                   examples=len(x), grids={o: list(g) for o, g in grids.items()},
+                   conventional_lr={o: CONVENTIONAL[o] for o in optimizers},
+                   curves=curves, final_loss=final, at_conventional=conventional,
+                   at_best=at_best, best_lr=best_lr, decay_curves=decay_curves,
+                   decay_final_loss=decay_final, decay_best=decay_best, decay_at_large=at_large,
+                   claims=claims, claim_holds=bool(claims["best_rates_beat_sgd"]),
+                   conclusion=conclusion)
+    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+
+
+def _fmt(v):
+    return "diverged" if v is None else f"{v:.3f}"
+
+
+def _conclusion(epochs, depth, width, dataset, tail, conventional, at_best, best_lr, at_large,
+                decay_best, large_rate, epoch_t):
+    return (
+        f"Training loss after {epochs} epochs ({depth}x{width} ReLU MLP, {dataset}, mean of the "
+        f"last {tail}): at conventional rates "
+        + ", ".join(f"{o} {_fmt(v)}" for o, v in conventional.items())
+        + "; each at its best grid rate "
+        + ", ".join(f"{o} {_fmt(at_best[o])} (lr {best_lr[o]:g})" for o in at_best
+                    if best_lr[o] is not None)
+        + f". SGD at lr {large_rate:g}: constant {_fmt(at_large['constant'])}, 1/t decay "
+        f"(t = epoch) {_fmt(at_large[epoch_t])}, (t = update) {_fmt(at_large['1/t, t = update'])}; "
+        f"best constant {_fmt(decay_best['constant']['loss'])} vs best 1/t decay "
+        f"{_fmt(decay_best[epoch_t]['loss'])}."
+    )
+
+
+def _figure(n):
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.8), layout="constrained")
+    colors = dict(zip(OPTIMIZERS, ("black", "tab:blue", "tab:green", "tab:orange", "tab:red"),
+                      strict=True))
+    epochs = np.arange(1, n["epochs"] + 1)
+
+    def line(ax, curve, *args, **kwargs):
+        ax.plot(epochs, [np.nan if v is None else v for v in curve], *args, **kwargs)
+
+    for o, runs in n["curves"].items():
+        best, conv = n["best_lr"][o], n["conventional_lr"][o]
+        if best is not None:
+            line(ax1, runs[str(best)], "-", color=colors[o], lw=2, label=f"{o}, best lr {best:g}")
+        if conv != best:
+            line(ax1, runs[str(conv)], ":", color=colors[o], lw=1.5,
+                 label=f"{o}, conventional lr {conv:g}")
+        rates = [float(lr) for lr in runs]
+        finals = [np.nan if n["final_loss"][o][lr] is None else n["final_loss"][o][lr]
+                  for lr in runs]
+        ax2.plot(rates, finals, "o-", color=colors[o], label=o)
+        conv_loss = n["final_loss"][o].get(str(conv))
+        if conv_loss is not None:
+            ax2.plot([conv], [conv_loss], "s", mfc="none", mec=colors[o], ms=11)
+    ax1.set(yscale="log", xlabel="epoch", ylabel="training-set cross-entropy (log scale)",
+            title="each optimiser at its best rate (solid) and conventional rate (dotted)")
+    ax1.legend(fontsize=7, ncol=2)
+    ax2.plot([], [], "s", mfc="none", mec="0.3", ms=9, label="conventional rate")
+    ax2.set(xscale="log", yscale="log", xlabel="learning rate (log scale)",
+            ylabel=f"training loss, mean of last {n['tail']} epochs (log)",
+            title="learning-rate grids (same budget, same seed)")
+    ax2.legend(fontsize=8)
+
+    styles = {"constant": "-", "1/t, t = epoch": "--", "1/t, t = update": ":"}
+    large = str(n["large_rate"])
+    shades = {"constant": "black", "1/t, t = epoch": "tab:purple", "1/t, t = update": "tab:brown"}
+    for s, runs in n["decay_curves"].items():
+        if large in runs:
+            line(ax3, runs[large], styles[s], color=shades[s], lw=2,
+                 label=f"{s}, lr {n['large_rate']:g}")
+        best = n["decay_best"][s]["lr"]
+        if best is not None and str(best) != large:
+            line(ax3, runs[str(best)], styles[s], color=shades[s], lw=1, alpha=0.6,
+                 label=f"{s}, best lr {best:g}")
+    ax3.set(yscale="log", xlabel="epoch", ylabel="training-set cross-entropy (log scale)",
+            title="plain SGD: constant rate vs 1/t decay eta/sqrt(t+1)")
+    ax3.legend(fontsize=8)
+    for a in (ax1, ax2, ax3):
+        a.grid(True, which="both", alpha=0.3)
+    for a in (ax1, ax3):
+        a.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"Optimisers on a {n['depth']}x{n['width']} ReLU MLP ({n['dataset']}, "
+                 f"{n['examples']} examples, batch {n['batch_size']}, {n['epochs']} epochs, "
+                 f"seed {n['seed']})")
+    return fig
