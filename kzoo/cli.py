@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kzoo.training.command import add_parser as add_train_parser
 
     add_train_parser(sub)
+    from kzoo.bench.command import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
