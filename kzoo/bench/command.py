@@ -36,12 +36,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--frameworks", type=_list_arg(FRAMEWORKS, "--frameworks"), default=None,
                         help="comma-separated from kzoo,keras,torch (default: all; kzoo is required)")
     parser.add_argument("--batch", type=int, default=None, help="training batch (default 128)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per round (default 10)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="steps per round and configuration (default: up to 20)")
+    parser.add_argument("--round-seconds", type=float, default=None,
+                        help="cut a model's steps so its slowest round takes about this long "
+                        "(default 8; 0 = always --steps)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps per model (default 3)")
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds (default 3)")
     parser.add_argument("--serving-batch", type=int, default=None, help="serving throughput batch (default 256)")
     parser.add_argument("--latency-calls", type=int, default=None, help="batch-1 calls per round (default 20)")
     parser.add_argument("--no-serving", action="store_true", help="skip the serving measurements")
+    parser.add_argument("--ablations", action="store_true",
+                        help="also time kzoo's path with float32 and without op determinism")
     parser.add_argument("--out", default=None, help="output directory (default: bench_results)")
     parser.add_argument("--tiny", action="store_true",
                         help="a seconds-long run of every phase at toy sizes (tests; not a measurement)")
@@ -55,6 +61,7 @@ def config_from_args(args) -> BenchConfig:
         "frameworks": args.frameworks,
         "batch": args.batch,
         "steps": args.steps,
+        "round_seconds": args.round_seconds,
         "warmup": args.warmup,
         "repeats": args.repeats,
         "serving_batch": args.serving_batch,
@@ -62,8 +69,12 @@ def config_from_args(args) -> BenchConfig:
         "out_dir": args.out,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides.get("round_seconds") == 0:
+        overrides["round_seconds"] = None
     if args.no_serving:
         overrides["serving"] = False
+    if args.ablations:
+        overrides["ablations"] = True
     config = tiny(**overrides) if args.tiny else BenchConfig(**overrides)
     return config.validate()
 

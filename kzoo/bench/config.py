@@ -18,8 +18,10 @@ class BenchConfig:
     Args:
         models: names from `MODELS`.
         batch: training batch size (the issue's CIFAR protocol: 128).
-        steps: timed training steps per repeat (the first step of every repeat is not timed: it
-            waits for the input pipeline to start).
+        steps: training steps per round and configuration (the first of every round is not
+            timed: it waits for the input pipeline to start); at most this many with `round_seconds`.
+        round_seconds: if set, a model's step count is cut (to no fewer than 3) so that its slowest
+            configuration's round takes about this long, judged from the warm-up steps.
         warmup: untimed training steps once per model and configuration (graph tracing, oneDNN
             kernel selection).
         repeats: rounds; each round runs every configuration once, alternating, so slow drifts of
@@ -30,6 +32,8 @@ class BenchConfig:
         frameworks: which of `FRAMEWORKS` to run ("torch" is skipped with a message when PyTorch
             is not installed).
         serving: measure serving too.
+        ablations: also time kzoo's default path with float32 instead of its mixed policy, and
+            without op determinism (each in its own process), to show what each setting costs.
         out_dir: where `bench.json` and `bench.md` are written.
         seed: seeds the synthetic data and the models.
 
@@ -39,7 +43,8 @@ class BenchConfig:
 
     models: tuple[str, ...] = MODELS
     batch: int = 128
-    steps: int = 10
+    steps: int = 20
+    round_seconds: float | None = 8.0
     warmup: int = 3
     repeats: int = 3
     serving_batch: int = 256
@@ -47,6 +52,7 @@ class BenchConfig:
     image_size: int = 32
     frameworks: tuple[str, ...] = FRAMEWORKS
     serving: bool = True
+    ablations: bool = False
     out_dir: str = "bench_results"
     seed: int = 0
 
@@ -70,14 +76,26 @@ class BenchConfig:
             raise ValueError(f"`steps` must be at least 2 (one is untimed); received steps={self.steps!r}.")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"`warmup` must be an integer >= 0; received warmup={self.warmup!r}.")
+        if self.round_seconds is not None and (
+            isinstance(self.round_seconds, bool)
+            or not isinstance(self.round_seconds, (int, float))
+            or not self.round_seconds > 0
+        ):
+            raise ValueError(
+                f"`round_seconds` must be a number > 0 or None; received "
+                f"round_seconds={self.round_seconds!r}."
+            )
         _positive_int("image_size", self.image_size)
         if self.image_size < 4:
             raise ValueError(
                 f"`image_size` must be at least 4 (two stride-2 stages); received "
                 f"image_size={self.image_size!r}."
             )
-        if not isinstance(self.serving, bool):
-            raise ValueError(f"`serving` must be True or False; received serving={self.serving!r}.")
+        for name in ("serving", "ablations"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"`{name}` must be True or False; received {name}={getattr(self, name)!r}."
+                )
         if not str(self.out_dir):
             raise ValueError("`out_dir` must be a non-empty path; received out_dir=''.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -96,7 +114,8 @@ def tiny(**overrides) -> BenchConfig:
     base = dict(
         models=("resnet20",),
         batch=8,
-        steps=2,
+        steps=3,
+        round_seconds=None,
         warmup=1,
         repeats=1,
         serving_batch=8,

@@ -76,14 +76,16 @@ class KzooDefault:
 
     config_name = "kzoo default"
 
-    def setup(self, name, batch, steps, warmup, image_size, seed):
+    def setup(self, name, batch, steps, warmup, image_size, seed, overrides=None):
         import kzoo.data
         from kzoo.registry import create_model
         from kzoo.training import engine
         from kzoo.training.config import TrainConfig
         from kzoo.training.precision import resolve_precision
 
-        config = TrainConfig(model=name, dataset="cifar10", run_dir="unused", batch_size=batch)
+        config = TrainConfig(
+            model=name, dataset="cifar10", run_dir="unused", batch_size=batch, **(overrides or {})
+        )
         config.validate()
         self.policy = resolve_precision(config.mixed_precision)
         if config.deterministic:
@@ -112,9 +114,12 @@ class KzooDefault:
         self.data = self.bundle.train_epochs(0, 10**6).map(engine._one_hot(spec.num_classes))
         self.batch, self.config = batch, config
         self.image_size = image_size
-        if warmup:
-            self._fit(warmup)
-        return {"policy": self.policy, "deterministic": config.deterministic, **_model_facts(model)}
+        return {
+            "policy": self.policy,
+            "deterministic": config.deterministic,
+            "warmup_step_ms": _warm_up(self._fit, warmup),
+            **_model_facts(model),
+        }
 
     def _fit(self, steps):
         timer = StepTimer()
@@ -179,9 +184,7 @@ class PlainKeras:
         self.x = arrays["x_train"].astype("float32") / 255.0
         self.y = arrays["y_train"]
         self.model, self.batch, self.image_size = model, batch, image_size
-        if warmup:
-            self._fit(warmup)
-        return {"policy": "float32", **_model_facts(model)}
+        return {"policy": "float32", "warmup_step_ms": _warm_up(self._fit, warmup), **_model_facts(model)}
 
     def _fit(self, steps):
         timer = StepTimer()
@@ -213,6 +216,14 @@ class PlainKeras:
 
     def close(self):
         pass
+
+
+def _warm_up(fit, steps):
+    """Run `steps` untimed steps; the median step time after the first two (ms), if there are any."""
+    if not steps:
+        return None
+    diffs = np.diff(fit(steps))[1:]
+    return float(np.median(diffs) * 1e3) if len(diffs) else None
 
 
 def _serve(call, one, many, latency_calls, throughput_calls) -> dict:

@@ -36,14 +36,16 @@ def format_markdown(results: dict) -> str:
     cfg, machine = results["config"], results["machine"]
     peak = results.get("matmul_peak_gflops", {})
     load = results["load_average"]
+    steps = ", ".join(f"{m['model']} {m['steps_per_round']}" for m in results.get("models", []))
     lines = [
         f"# kzoo bench ({results['created']})",
         "",
         f"{machine['cpu']}, {machine['cores']} cores, flags {', '.join(machine['cpu_flags']) or '-'}; "
         + ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v),
         f"Batch {cfg['batch']}, {cfg['image_size']}x{cfg['image_size']}x3 synthetic images, "
-        f"{cfg['steps']} steps x {cfg['repeats']} alternating rounds (medians; spread = "
-        "(max - min) / median over rounds).",
+        f"{cfg['repeats']} alternating rounds of up to {cfg['steps']} steps per configuration "
+        f"(per model: {steps}); "
+        "medians over rounds, spread = (max - min) / median.",
         f"Load average (1 min) at start {load['start'][:1]}, at end {load.get('end', ['?'])[:1]} "
         f"on {machine['cores']} cores.",
     ]

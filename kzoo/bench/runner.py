@@ -14,13 +14,24 @@ from kzoo.bench.procinfo import load_average
 from kzoo.bench.stats import summarize
 from kzoo.bench.workers import Worker
 
-# (label, worker kind, variant, compute dtype for utilisation)
+# (label, worker, variant, compute dtype for utilisation); None: from the resolved policy.
 CONFIGS = (
-    ("kzoo default", "kzoo", None, None),  # dtype from the resolved policy
+    ("kzoo default", "kzoo", None, None),
     ("plain Keras", "keras", None, "float32"),
     ("PyTorch fp32", "torch", "float32", "float32"),
     ("PyTorch bf16 autocast", "torch", "bfloat16", "bfloat16"),
 )
+# `--ablations`: kzoo's default path with one setting changed, each in its own process (op
+# determinism and the precision policy are process-wide), to see what each setting costs.
+ABLATIONS = (
+    ("kzoo, mixed_precision=float32", "kzoo-float32", None, None),
+    ("kzoo, deterministic=False", "kzoo-nondeterministic", None, None),
+)
+_WORKER_KIND = {"kzoo-float32": "kzoo", "kzoo-nondeterministic": "kzoo"}
+_OVERRIDES = {
+    "kzoo-float32": {"mixed_precision": "float32"},
+    "kzoo-nondeterministic": {"deterministic": False},
+}
 TORCH_MISSING = (
     "PyTorch is not installed, so the PyTorch references are skipped; install them with "
     "`pip install 'kzoo[bench]'` (on CPU-only machines a CPU wheel of torch is enough)."
@@ -52,6 +63,8 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
         notes.append(TORCH_MISSING)
         frameworks.remove("torch")
     configs = [c for c in CONFIGS if c[1] in frameworks]
+    if config.ablations:
+        configs += list(ABLATIONS)
     started = time.time()
     results = {
         "format": "kzoo-bench",
@@ -64,7 +77,10 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
         "torch_available": "torch" in frameworks,
         "targets": TARGETS,
     }
-    workers = {kind: Worker(kind, out_dir / f"worker-{kind}.log") for kind in frameworks}
+    workers = {
+        w: Worker(_WORKER_KIND.get(w, w), out_dir / f"worker-{w}.log")
+        for w in dict.fromkeys(c[1] for c in configs)
+    }
     try:
         size = 256 if config.image_size < 32 else 2048
         peaks = {kind: workers[kind].call("peak", size=size) for kind in ("kzoo", "torch") if kind in workers}
@@ -99,6 +115,7 @@ def _bench_model(name, config, configs, workers, peak, log) -> dict:
             warmup=config.warmup,
             image_size=config.image_size,
             seed=config.seed,
+            **({"overrides": _OVERRIDES[kind]} if kind in _OVERRIDES else {}),
         )
     kzoo = setups["kzoo default"]
     for label, setup in setups.items():
@@ -107,7 +124,9 @@ def _bench_model(name, config, configs, workers, peak, log) -> dict:
                 f"{label}'s {name} has {setup['trainable_params']:,} trainable parameters, kzoo's "
                 f"has {kzoo['trainable_params']:,}: the reference is not the same architecture."
             )
-    rounds = _alternate(configs, config.repeats, workers, "train", {"steps": config.steps}, log, name)
+    steps = _steps_for(config, setups)
+    log(f"{name}: {steps} steps per round and configuration")
+    rounds = _alternate(configs, config.repeats, workers, "train", {"steps": steps}, log, name)
     training = {}
     for label, _, _, dtype in configs:
         dtype = dtype or ("bfloat16" if "bfloat16" in setups[label]["policy"] else "float32")
@@ -128,15 +147,32 @@ def _bench_model(name, config, configs, workers, peak, log) -> dict:
         "model": name,
         "trainable_params": kzoo["trainable_params"],
         "macs_per_image": kzoo["macs"],
+        "steps_per_round": steps,
         "kzoo_policy": kzoo["policy"],
         "kzoo_deterministic": kzoo["deterministic"],
         "training": training,
         "ratios": _training_ratios(rounds),
     }
+    default = [r["images_per_second"] for r in rounds["kzoo default"]]
+    for label, worker, _, _ in configs:
+        if (label, worker, None, None) in ABLATIONS:
+            ablated = [r["images_per_second"] for r in rounds[label]]
+            entry["ratios"][f"kzoo_vs_{worker}"] = _ratio(default, ablated, None)
     if config.serving:
-        entry["serving"], serving_ratios = _serving(name, config, configs, workers, kzoo, log)
+        main = [c for c in configs if c not in ABLATIONS]
+        entry["serving"], serving_ratios = _serving(name, config, main, workers, kzoo, log)
         entry["ratios"].update(serving_ratios)
     return entry
+
+
+def _steps_for(config, setups) -> int:
+    """`config.steps`, or fewer so the slowest configuration's round takes ~`round_seconds`."""
+    if config.round_seconds is None:
+        return config.steps
+    warm = [s["warmup_step_ms"] for s in setups.values() if s.get("warmup_step_ms")]
+    if not warm:
+        return config.steps
+    return max(3, min(config.steps, int(config.round_seconds * 1e3 / max(warm))))
 
 
 def _alternate(configs, repeats, workers, op, kwargs, log, name) -> dict:

@@ -51,9 +51,13 @@ class TorchReference:
         self.x = torch.rand(shape).contiguous(memory_format=torch.channels_last)
         self.y = torch.randint(0, 10, (batch,))
         self.batch, self.image_size = batch, image_size
+        warmup_ms = None
         if warmup:
-            self._steps(warmup)
+            stamps = self._steps(warmup)
+            diffs = [b - a for a, b in zip(stamps, stamps[1:], strict=False)][2:]
+            warmup_ms = _median(diffs) * 1e3 if diffs else None
         return {
+            "warmup_step_ms": warmup_ms,
             "policy": self.precision,
             "threads": torch.get_num_threads(),
             "trainable_params": trainable_params(self.model),

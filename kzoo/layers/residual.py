@@ -28,9 +28,11 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
 
-def batch_norm(name):
+def batch_norm(name, dtype=None):
     """BatchNormalization with the papers' Torch/PyTorch momentum and epsilon."""
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+    return keras.layers.BatchNormalization(
+        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype, name=name
+    )
 
 
 class _ResidualBlock(keras.layers.Layer):
@@ -79,14 +81,19 @@ class _ResidualBlock(keras.layers.Layer):
             for i, (k, f, s, g) in enumerate(self._conv_specs)
         ]
         # v1: BN after every conv; v2: BN before every conv (the final BN-ReLU belongs to the model).
-        self.bns = [batch_norm(f"bn{i + 1}") for i in range(len(self.convs))]
+        # Sub-layers take the block's dtype policy: a block saved under a mixed policy must load
+        # as mixed even where the global policy is float32 (as `kzoo export` runs).
+        self.bns = [batch_norm(f"bn{i + 1}", self.dtype_policy) for i in range(len(self.convs))]
         self.dropout_layer = (
-            keras.layers.Dropout(self.dropout, name="dropout") if self.dropout else None
+            keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+            if self.dropout
+            else None
         )
         self.se = (
             SqueezeExcite(
                 ratio=se_ratio,
                 kernel_regularizer=self.kernel_regularizer,
+                dtype=self.dtype_policy,
                 name="se",
             )
             if se_ratio is not None
@@ -111,6 +118,7 @@ class _ResidualBlock(keras.layers.Layer):
             use_bias=False,
             kernel_initializer=fresh_initializer(self.kernel_initializer),
             kernel_regularizer=self.kernel_regularizer,
+            dtype=self.dtype_policy,
             name=name,
         )
 
@@ -152,7 +160,7 @@ class _ResidualBlock(keras.layers.Layer):
             self.shortcut_conv = self._conv(self.out_channels, 1, self.stride, 1, "shortcut_conv")
             self.shortcut_conv.build(input_shape)
             if not self.preact:
-                self.shortcut_bn = batch_norm("shortcut_bn")
+                self.shortcut_bn = batch_norm("shortcut_bn", self.dtype_policy)
                 self.shortcut_bn.build(self.shortcut_conv.compute_output_shape(input_shape))
 
     def call(self, inputs, training=None):

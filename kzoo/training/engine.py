@@ -22,6 +22,7 @@ from kzoo.training.callbacks import (
 from kzoo.training.config import TrainConfig
 from kzoo.training.diagnostics import DiagnosticsCallback
 from kzoo.training.optimizers import decay_only_kernels, make_optimizer
+from kzoo.training.precision import resolve_precision
 from kzoo.training.regularization import with_kernel_l2
 
 
@@ -77,7 +78,7 @@ def train(config: TrainConfig) -> TrainResult:
             data_dir=config.data_dir,
         )
         info = bundle.info
-        keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
+        keras.mixed_precision.set_global_policy(resolve_precision(config.mixed_precision))
         keras.utils.set_random_seed(config.seed)
         model_kwargs = {"classes": info.num_classes, "input_shape": tuple(info.input_shape)}
         model = create_model(config.model, **{**model_kwargs, **config.model_kwargs})
@@ -178,6 +179,7 @@ def _finish(config, run_dir: Path, model, rows, test_data, stopper) -> TrainResu
         "epochs_planned": config.epochs,
         "stopped_early": bool(stopper is not None and len(rows) < config.epochs),
         "trainable_params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+        "precision_policy": model.dtype_policy.name,
         "train_seconds": float(sum(r.get("epoch_seconds", 0.0) for r in rows)),
         "fingerprint": config.fingerprint(),
     }

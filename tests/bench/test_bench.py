@@ -24,6 +24,7 @@ def _trainable(model):
         ({"models": ()}, "`models` must be distinct names"),
         ({"frameworks": ("keras",)}, "`frameworks` must include 'kzoo'"),
         ({"steps": 1}, "`steps` must be at least 2"),
+        ({"round_seconds": 0}, "`round_seconds` must be a number > 0 or None"),
         ({"batch": 0}, "`batch` must be a positive integer; received batch=0"),
         ({"warmup": -1}, "`warmup` must be an integer >= 0"),
         ({"image_size": 3}, "`image_size` must be at least 4"),
