@@ -50,9 +50,11 @@ def format_markdown(results: dict) -> str:
         f"on {machine['cores']} cores.",
     ]
     if peak:
+        start, end = peak["best_at_start"], peak["best_at_end"]
         lines.append(
-            "Matmul peak (GFLOP/s, best of frameworks): "
-            f"fp32 {peak['best']['float32']:.0f}, bf16 {peak['best']['bfloat16']:.0f}."
+            "Matmul peak (GFLOP/s, best of frameworks; utilisation uses the start's): "
+            f"fp32 {start['float32']:.0f} at start / {end['float32']:.0f} at end, "
+            f"bf16 {start['bfloat16']:.0f} / {end['bfloat16']:.0f}."
         )
     lines += [f"Note: {n}" for n in results.get("notes", [])]
     lines += [

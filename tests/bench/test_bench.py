@@ -99,7 +99,8 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
     assert results["format"] == "kzoo-bench" and results["config"]["models"] == ["resnet20"]
     assert len(results["load_average"]["start"]) == 3 and len(results["load_average"]["end"]) == 3
     for dtype in ("float32", "bfloat16"):
-        assert results["matmul_peak_gflops"]["best"][dtype] > 0
+        assert results["matmul_peak_gflops"]["best_at_start"][dtype] > 0
+        assert results["matmul_peak_gflops"]["best_at_end"][dtype] > 0
     (model,) = results["models"]
     assert model["trainable_params"] == _trainable(create_model("resnet20", classes=10))
     expected = ["kzoo default", "plain Keras"]
@@ -122,3 +123,23 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
         assert "savedmodel_vs_best_torch_eval" in ratios
     markdown = (tmp_path / "bench.md").read_text()
     assert "| resnet20 | kzoo default |" in markdown and "## Ratios" in markdown
+
+
+@pytest.mark.slow
+def test_without_torch_the_keras_parts_still_run(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from kzoo.bench import runner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    results = runner.run_bench(
+        tiny(frameworks=("kzoo", "torch"), serving=False, out_dir=str(tmp_path)), log=lambda _: None
+    )
+    assert "PyTorch is not installed" in capsys.readouterr().err
+    assert results["torch_available"] is False and "kzoo[bench]" in results["notes"][0]
+    (model,) = results["models"]
+    assert list(model["training"]) == ["kzoo default"]
+    assert "torch" not in results["matmul_peak_gflops"]
