@@ -40,7 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="steps per round and configuration (default: up to 20)")
     parser.add_argument("--round-seconds", type=float, default=None,
                         help="cut a model's steps so its slowest round takes about this long "
-                        "(default 8; 0 = always --steps)")
+                        "(default 6; 0 = always --steps)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps per model (default 3)")
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds (default 3)")
     parser.add_argument("--serving-batch", type=int, default=None, help="serving throughput batch (default 256)")

@@ -44,7 +44,7 @@ class BenchConfig:
     models: tuple[str, ...] = MODELS
     batch: int = 128
     steps: int = 20
-    round_seconds: float | None = 8.0
+    round_seconds: float | None = 6.0
     warmup: int = 3
     repeats: int = 3
     serving_batch: int = 256

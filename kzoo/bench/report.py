@@ -52,7 +52,7 @@ def format_markdown(results: dict) -> str:
     if peak:
         start, end = peak["best_at_start"], peak["best_at_end"]
         lines.append(
-            "Matmul peak (GFLOP/s, best of frameworks; utilisation uses the start's): "
+            "Matmul peak (GFLOP/s, best of frameworks; utilisation uses the better of the two): "
             f"fp32 {start['float32']:.0f} at start / {end['float32']:.0f} at end, "
             f"bf16 {start['bfloat16']:.0f} / {end['bfloat16']:.0f}."
         )

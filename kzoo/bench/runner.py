@@ -82,21 +82,28 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
         for w in dict.fromkeys(c[1] for c in configs)
     }
     try:
+        for worker in workers.values():  # every worker has started: none competes with the peak
+            worker.call("ping")
         size = 256 if config.image_size < 32 else 2048
         peaks = _matmul_peaks(workers, size)
         results["models"] = [
-            _bench_model(name, config, configs, workers, peaks["best"], log)
+            _bench_model(name, config, configs, workers, log)
             for name in config.models
         ]
-        # Measured again at the end, keeping the best: a busy moment must not lower the peak
-        # (which would inflate every utilisation); utilisations use the start's, a lower bound.
+        # Measured again at the end: a busy moment must not lower the peak (which would inflate
+        # every utilisation), so utilisations use the better of the two.
         end = _matmul_peaks(workers, size)
+        best = {d: max(peaks["best"][d], end["best"][d]) for d in peaks["best"]}
         results["matmul_peak_gflops"] = {
             **{k: peaks[k] for k in peaks if k != "best"},
             "best_at_start": peaks["best"],
             "best_at_end": end["best"],
+            "best": best,
             "size": size,
         }
+        for entry in results["models"]:
+            for t in entry["training"].values():
+                t["utilisation"] = t["achieved_gflops"] / best[t["compute_dtype"]]
     finally:
         for worker in workers.values():
             worker.close()
@@ -115,7 +122,7 @@ def _matmul_peaks(workers, size) -> dict:
     return peaks
 
 
-def _bench_model(name, config, configs, workers, peak, log) -> dict:
+def _bench_model(name, config, configs, workers, log) -> dict:
     log(f"{name}: building and warming up {len(configs)} configurations")
     setups = {}
     for label, kind, variant, _ in configs:
@@ -152,7 +159,7 @@ def _bench_model(name, config, configs, workers, peak, log) -> dict:
             "images_per_second": ips,
             "step_ms": summarize([r["step_ms"] for r in runs]),
             "achieved_gflops": gflops,
-            "utilisation": gflops / peak[dtype],
+            "utilisation": None,  # set once the peak has been measured again at the end
             "peak_memory_mb": max(r["peak_memory_mb"] for r in runs),
             "load_average": [r["load_average"][0] for r in runs if r["load_average"]],
         }
@@ -179,13 +186,18 @@ def _bench_model(name, config, configs, workers, peak, log) -> dict:
 
 
 def _steps_for(config, setups) -> int:
-    """`config.steps`, or fewer so the slowest configuration's round takes ~`round_seconds`."""
+    """`config.steps`, or fewer so a typical configuration's round takes ~`round_seconds`.
+
+    Typical = the median warm-up step time: one configuration slowed down by a busy machine (PyTorch's
+    OpenMP threads are, badly) must not cut every other configuration's measurement short.
+    """
     if config.round_seconds is None:
         return config.steps
     warm = [s["warmup_step_ms"] for s in setups.values() if s.get("warmup_step_ms")]
     if not warm:
         return config.steps
-    return max(3, min(config.steps, int(config.round_seconds * 1e3 / max(warm))))
+    typical = statistics.median(warm)
+    return max(3, min(config.steps, int(config.round_seconds * 1e3 / typical)))
 
 
 def _alternate(configs, repeats, workers, op, kwargs, log, name) -> dict:
