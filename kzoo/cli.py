@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kzoo.training.launch import add_parser as add_launch_parser
 
     add_launch_parser(sub)
+    from kzoo.bench.command import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 

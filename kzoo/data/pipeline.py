@@ -155,6 +155,14 @@ def _check_args(batch_size, validation_split, seed, augment, data_dir, cache):
         raise ValueError(f"`cache` must be True or False; received cache={cache!r}.")
 
 
+def _check_augment(spec: DatasetSpec, augment) -> None:
+    if augment and not spec.can_augment:
+        raise ValueError(
+            f"`augment`=True is not available for the {spec.kind} dataset {spec.name!r}; "
+            "use augment=None or False."
+        )
+
+
 def _hold_out(y: np.ndarray, validation_split: float, seed: int):
     """Stratified, seeded split of the training positions into (train, validation), both sorted."""
     positions = np.arange(len(y))
@@ -235,15 +243,50 @@ def load(
     """
     spec = get_spec(name)
     _check_args(batch_size, validation_split, seed, augment, data_dir, cache)
-    if augment and not spec.can_augment:
-        raise ValueError(
-            f"`augment`=True is not available for the {spec.kind} dataset {name!r}; "
-            "use augment=None or False."
-        )
+    _check_augment(spec, augment)
+    arrays, class_names = read_splits(spec, data_dir=data_dir, manual_dir=manual_dir)
+    return bundle_from_arrays(
+        spec,
+        arrays,
+        class_names,
+        batch_size=batch_size,
+        validation_split=validation_split,
+        seed=seed,
+        augment=augment,
+        cache=cache,
+    )
+
+
+def bundle_from_arrays(
+    spec: DatasetSpec,
+    arrays: dict,
+    class_names,
+    *,
+    batch_size: int = 128,
+    validation_split: float = 0.1,
+    seed: int = 0,
+    augment: bool | None = None,
+    cache: bool = True,
+) -> DataBundle:
+    """The pipelines `load` builds, from in-memory splits laid out like `load_arrays`' result.
+
+    `load` is this function applied to a catalog dataset's splits; call it directly to feed other
+    arrays of a catalog dataset's form (e.g. synthetic CIFAR-shaped images for a benchmark) through
+    exactly the same normalisation, augmentation and batching.
+
+    Args:
+        spec: the `DatasetSpec` whose kind, augmentation and shape the arrays follow.
+        arrays: `x_train`, `y_train`, `x_test`, `y_test` as NumPy arrays.
+        class_names: one label per class.
+        batch_size, validation_split, seed, augment, cache: as in `load`.
+
+    Example:
+        >>> bundle = bundle_from_arrays(get_spec("cifar10"), arrays, [str(i) for i in range(10)])
+    """
+    _check_args(batch_size, validation_split, seed, augment, None, cache)
+    _check_augment(spec, augment)
     do_augment = spec.augment if augment is None else augment
     batch_size, seed = int(batch_size), int(seed)
-
-    arrays, class_names = read_splits(spec, data_dir=data_dir, manual_dir=manual_dir)
     x, y = arrays["x_train"], arrays["y_train"]
     train_idx, val_idx = _hold_out(y, validation_split, seed)
     mean, std = channel_stats(x[train_idx])

@@ -17,6 +17,7 @@ from keras import ops
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_positive_int, check_rate
+from kzoo.layers.batch_norm import FusedBatchNormalization
 
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -59,7 +60,7 @@ class _ConvBNLayer(keras.layers.Layer):
         )
 
     def _norm(self, name):
-        return keras.layers.BatchNormalization(
+        return FusedBatchNormalization(
             axis=-1, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype_policy, name=name
         )
 

@@ -22,6 +22,7 @@ from keras import ops
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
+from kzoo.layers.batch_norm import FusedBatchNormalization
 from kzoo.layers.squeeze_excite import SqueezeExcite
 
 BN_MOMENTUM = 0.9
@@ -29,8 +30,8 @@ BN_EPSILON = 1e-5
 
 
 def batch_norm(name, dtype=None):
-    """BatchNormalization with the papers' Torch/PyTorch momentum and epsilon."""
-    return keras.layers.BatchNormalization(
+    """Batch normalisation (fused kernel) with the papers' Torch/PyTorch momentum and epsilon."""
+    return FusedBatchNormalization(
         momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype, name=name
     )
 
@@ -81,6 +82,8 @@ class _ResidualBlock(keras.layers.Layer):
             for i, (k, f, s, g) in enumerate(self._conv_specs)
         ]
         # v1: BN after every conv; v2: BN before every conv (the final BN-ReLU belongs to the model).
+        # Sub-layers take the block's dtype policy: a block saved under a mixed policy must load
+        # as mixed even where the global policy is float32 (as `kzoo export` runs).
         self.bns = [batch_norm(f"bn{i + 1}", self.dtype_policy) for i in range(len(self.convs))]
         self.dropout_layer = (
             keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")

@@ -98,10 +98,22 @@ def apply_head(x, *, include_top, pooling, classes, classifier_activation):
     if include_top:
         if spatial:
             x = _pool(x, "avg")
-        return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        return keras.layers.Dense(
+            classes, activation=classifier_activation, dtype=_output_dtype(), name="predictions"
+        )(x)
     if spatial and pooling is not None:
         x = _pool(x, pooling)
     return x
+
+
+def _output_dtype():
+    """float32 for the classifier under a mixed policy (None otherwise: the global policy).
+
+    A softmax in bfloat16 has 8 significant bits: its probabilities do not sum to 1 within 1e-3
+    and the cross-entropy of confident predictions is coarse. The layer is a tiny share of the
+    work, so it runs in float32 (the Keras mixed precision guide's advice for the model output).
+    """
+    return "float32" if keras.mixed_precision.global_policy().name.startswith("mixed_") else None
 
 
 def _pool(x, pooling):

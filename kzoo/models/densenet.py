@@ -12,6 +12,7 @@ import keras
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_positive_int, check_rate
+from kzoo.layers.batch_norm import FusedBatchNormalization
 from kzoo.layers.dense_block import (
     BN_EPSILON,
     BN_MOMENTUM,
@@ -126,7 +127,7 @@ def densenet(
         x = block(x)
         if b < NUM_BLOCKS:
             x = TransitionBlock(compression, name=f"transition{b}", **common)(x)
-    norm = keras.layers.BatchNormalization(
+    norm = FusedBatchNormalization(
         momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="final_bn"
     )
     x = norm(x)

@@ -13,7 +13,7 @@ from typing import Any
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "multistep", "cosine", "inverse_sqrt")
 WEIGHT_DECAY_MODES = (None, "l2", "decoupled")
-PRECISION_POLICIES = (None, "float32", "mixed_float16", "mixed_bfloat16")
+PRECISION_POLICIES = (None, "auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 # Fields that do not change what is trained: a run directory may be resumed with other values.
 # `strategy` is one of them: with the global batch fixed, one worker and two train the same model.
@@ -62,7 +62,10 @@ class TrainConfig:
         early_stopping_monitor: the logged quantity early stopping watches (`"val_loss"`, ...).
         seed: seeds weights, data order, augmentation and dropout.
         deterministic: enable TensorFlow op determinism (bit-reproducible runs and resumes).
-        mixed_precision: None / `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
+        mixed_precision: `"auto"` (default: `"mixed_bfloat16"` on CPUs with AVX512_BF16 or AMX,
+            `"mixed_float16"` on GPUs with tensor cores, `"float32"` elsewhere; see
+            `kzoo.training.precision.resolve_precision`; the run's metrics record the policy
+            used), None / `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
         max_steps_per_epoch: cap on steps per epoch (quick smoke runs); None trains full epochs.
         diagnostics: record per-layer activation statistics and gradient norms every epoch.
         diagnostics_samples: size of the fixed probe batch of the diagnostics.
@@ -109,7 +112,7 @@ class TrainConfig:
     early_stopping_monitor: str = "val_loss"
     seed: int = 0
     deterministic: bool = True
-    mixed_precision: str | None = None
+    mixed_precision: str | None = "auto"
     max_steps_per_epoch: int | None = None
     diagnostics: bool = False
     diagnostics_samples: int = 256

@@ -27,6 +27,7 @@ from kzoo.training.callbacks import (
 from kzoo.training.config import TrainConfig
 from kzoo.training.diagnostics import DiagnosticsCallback
 from kzoo.training.optimizers import decay_only_kernels, make_optimizer
+from kzoo.training.precision import resolve_precision
 from kzoo.training.regularization import with_kernel_l2
 
 
@@ -90,7 +91,7 @@ def train(config: TrainConfig) -> TrainResult:
             manual_dir=config.manual_dir,
         )
         info = bundle.info
-        keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
+        keras.mixed_precision.set_global_policy(resolve_precision(config.mixed_precision))
         keras.utils.set_random_seed(config.seed)
         steps = bundle.steps_per_epoch
         if config.max_steps_per_epoch is not None:
@@ -275,6 +276,7 @@ def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) ->
         "epochs_planned": config.epochs,
         "stopped_early": bool(stopper is not None and len(rows) < config.epochs),
         "trainable_params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+        "precision_policy": model.dtype_policy.name,
         "train_seconds": float(sum(r.get("epoch_seconds", 0.0) for r in rows)),
         "fingerprint": config.fingerprint(),
         "strategy": config.strategy,

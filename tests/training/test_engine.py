@@ -175,7 +175,9 @@ def test_label_smoothing_mixed_precision_and_decoupled_decay_run(tmp_path):
         )
     )
     assert keras.mixed_precision.global_policy().name == policy  # restored
-    assert result.model.layers[-1].dtype_policy.name == "mixed_bfloat16"
+    assert result.model.dtype_policy.name == "mixed_bfloat16"
+    assert result.metrics["precision_policy"] == "mixed_bfloat16"
+    assert result.model.layers[-1].dtype_policy.name == "float32"  # the classifier stays float32
     bundle = kzoo.data.load("digits", batch_size=64)
     warmup = bundle.steps_per_epoch  # one epoch of warm-up: step 0 runs at 1/warmup of the rate
     assert result.history[0]["learning_rate"] == pytest.approx(1e-2 / warmup, rel=1e-4)

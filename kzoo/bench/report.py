@@ -1,0 +1,108 @@
+"""Benchmark results as Markdown tables (printed and saved) and JSON, both written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kzoo.training.rundir import atomic_write_json, atomic_write_text
+
+JSON_NAME = "bench.json"
+MARKDOWN_NAME = "bench.md"
+
+
+def write_results(results: dict, out_dir) -> tuple[Path, Path]:
+    """Write `bench.json` and `bench.md` into `out_dir`; each appears whole or not at all."""
+    out_dir = Path(out_dir)
+    json_path, md_path = out_dir / JSON_NAME, out_dir / MARKDOWN_NAME
+    atomic_write_json(json_path, results)
+    atomic_write_text(md_path, format_markdown(results))
+    return json_path, md_path
+
+
+def _pct(x) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _ratio(ratios, key) -> str:
+    r = ratios.get(key)
+    if r is None:
+        return "-"
+    mark = "" if "met" not in r else (" ok" if r["met"] else " MISSED")
+    return f"{r['value']:.2f}x ({r['min']:.2f}-{r['max']:.2f}){mark}"
+
+
+def format_markdown(results: dict) -> str:
+    """The results as Markdown: conditions, training, serving and the targets' ratios."""
+    cfg, machine = results["config"], results["machine"]
+    peak = results.get("matmul_peak_gflops", {})
+    load = results["load_average"]
+    steps = ", ".join(f"{m['model']} {m['steps_per_round']}" for m in results.get("models", []))
+    lines = [
+        f"# kzoo bench ({results['created']})",
+        "",
+        f"{machine['cpu']}, {machine['cores']} cores, flags {', '.join(machine['cpu_flags']) or '-'}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v),
+        f"Batch {cfg['batch']}, {cfg['image_size']}x{cfg['image_size']}x3 synthetic images, "
+        f"{cfg['repeats']} alternating rounds of up to {cfg['steps']} steps per configuration "
+        f"(per model: {steps}); "
+        "medians over rounds, spread = (max - min) / median.",
+        f"Load average (1 min) at start {load['start'][:1]}, at end {load.get('end', ['?'])[:1]} "
+        f"on {machine['cores']} cores.",
+    ]
+    if peak:
+        start, end = peak["best_at_start"], peak["best_at_end"]
+        lines.append(
+            "Matmul peak (GFLOP/s, best of frameworks; utilisation uses the better of the two): "
+            f"fp32 {start['float32']:.0f} at start / {end['float32']:.0f} at end, "
+            f"bf16 {start['bfloat16']:.0f} / {end['bfloat16']:.0f}."
+        )
+    lines += [f"Note: {n}" for n in results.get("notes", [])]
+    lines += [
+        "",
+        "## Training",
+        "",
+        "| model | configuration | policy | img/s | spread | step ms | GFLOP/s | utilisation | peak MiB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in results.get("models", []):
+        for label, t in m["training"].items():
+            lines.append(
+                f"| {m['model']} | {label} | {t['policy']} | {t['images_per_second']['median']:.0f} | "
+                f"{_pct(t['images_per_second']['spread'])} | {t['step_ms']['median']:.0f} | "
+                f"{t['achieved_gflops']:.0f} | {_pct(t['utilisation'])} | {t['peak_memory_mb']:.0f} |"
+            )
+    if any("serving" in m for m in results.get("models", [])):
+        lines += [
+            "",
+            f"## Serving (throughput at batch {cfg['serving_batch']}, latency at batch 1)",
+            "",
+            "| model | configuration | latency ms | img/s | spread | GFLOP/s | peak MiB |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for m in results["models"]:
+            for label, s in m.get("serving", {}).items():
+                lines.append(
+                    f"| {m['model']} | {label} | {s['latency_ms_batch1']['median']:.1f} | "
+                    f"{s['images_per_second']['median']:.0f} | "
+                    f"{_pct(s['images_per_second']['spread'])} | {s['achieved_gflops']:.0f} | "
+                    f"{s['peak_memory_mb']:.0f} |"
+                )
+    lines += [
+        "",
+        "## Ratios (median of per-round ratios, range in brackets; targets from issue 8)",
+        "",
+        "| model | default / plain Keras (>= 1.5) | default / best PyTorch (>= 1.0) | "
+        "SavedModel / best PyTorch eval (>= 1.0) | SavedModel / predict | batch-1 latency, "
+        "PyTorch / SavedModel |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in results.get("models", []):
+        r = m["ratios"]
+        best = r.get("kzoo_vs_best_torch", {}).get("best_torch")
+        lines.append(
+            f"| {m['model']} | {_ratio(r, 'kzoo_vs_plain_keras')} | "
+            f"{_ratio(r, 'kzoo_vs_best_torch')}{f' vs {best}' if best else ''} | "
+            f"{_ratio(r, 'savedmodel_vs_best_torch_eval')} | {_ratio(r, 'savedmodel_vs_predict')} | "
+            f"{_ratio(r, 'savedmodel_latency_vs_best_torch_eval')} |"
+        )
+    return "\n".join(lines) + "\n"

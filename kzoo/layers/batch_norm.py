@@ -1,0 +1,75 @@
+"""`FusedBatchNormalization`: Keras' batch normalisation, computed by TensorFlow's fused kernel."""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` with the same arguments, weights and results, faster.
+
+    Keras 3 normalises with separate moment, subtract, scale and cast ops (and upcasts bfloat16 /
+    float16 inputs to a float32 copy first); Keras 2 and PyTorch call one fused kernel instead.
+    On the TensorFlow backend, for 4-D channels-last inputs without mask or renorm, this layer calls
+    TensorFlow's fused batch norm (oneDNN on x86 CPUs, cuDNN on GPUs), which reads bfloat16 and
+    float16 directly: measured on this project's 2-core AVX512_BF16 CPU, a ResNet-20 training step
+    under `mixed_bfloat16` runs about twice as fast. Everything else falls back to Keras' own code.
+
+    The moving statistics follow Keras' rule (biased batch variance, running average with
+    `momentum`), so weights move freely between this layer and Keras' BatchNormalization.
+
+    Args:
+        **kwargs: `keras.layers.BatchNormalization` arguments (`momentum`, `epsilon`, ...).
+
+    Example:
+        >>> bn = FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+        >>> y = bn(keras.random.normal((8, 32, 32, 16)), training=True)
+
+    Reference:
+        Ioffe, Szegedy. "Batch Normalization: Accelerating Deep Network Training by Reducing
+        Internal Covariate Shift." ICML 2015.
+    """
+
+    def _fused_applies(self, inputs, mask) -> bool:
+        return (
+            keras.backend.backend() == "tensorflow"
+            and mask is None
+            and not self.renorm
+            and not self.synchronized
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fused_applies(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        inputs = tf.cast(inputs, self.compute_dtype)
+        channels = inputs.shape[-1]
+        gamma = self.gamma if self.scale else tf.ones((channels,), "float32")
+        beta = self.beta if self.center else tf.zeros((channels,), "float32")
+        gamma, beta = tf.cast(gamma, "float32"), tf.cast(beta, "float32")
+        if training and self.trainable:
+            outputs, mean, variance, *_ = tf.compat.v1.nn.fused_batch_norm(
+                inputs, gamma, beta, epsilon=self.epsilon, is_training=True
+            )
+            # The kernel returns the Bessel-corrected variance; Keras averages the biased one.
+            n = tf.cast(tf.size(inputs) // channels, "float32")
+            variance = variance * ((n - 1.0) / tf.maximum(n, 1.0))
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+            )
+            return outputs
+        outputs, *_ = tf.compat.v1.nn.fused_batch_norm(
+            inputs,
+            gamma,
+            beta,
+            mean=tf.cast(self.moving_mean, "float32"),
+            variance=tf.cast(self.moving_variance, "float32"),
+            epsilon=self.epsilon,
+            is_training=False,
+        )
+        return outputs

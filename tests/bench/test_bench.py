@@ -1,0 +1,145 @@
+"""kzoo bench: configuration checks, the PyTorch twins' parameter counts, the harness's JSON."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kzoo.bench import MODELS, BenchConfig, tiny
+from kzoo.bench.command import config_from_args
+from kzoo.bench.stats import summarize
+from kzoo.cli import build_parser
+from kzoo.registry import create_model
+
+
+def _trainable(model):
+    return int(sum(np.prod(v.shape) for v in model.trainable_variables))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"models": ("resnet21",)}, "`models` must be distinct names"),
+        ({"models": ()}, "`models` must be distinct names"),
+        ({"frameworks": ("keras",)}, "`frameworks` must include 'kzoo'"),
+        ({"steps": 1}, "`steps` must be at least 2"),
+        ({"round_seconds": 0}, "`round_seconds` must be a number > 0 or None"),
+        ({"batch": 0}, "`batch` must be a positive integer; received batch=0"),
+        ({"warmup": -1}, "`warmup` must be an integer >= 0"),
+        ({"image_size": 3}, "`image_size` must be at least 4"),
+    ],
+)
+def test_bad_bench_settings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BenchConfig(**kwargs).validate()
+
+
+def test_command_line_options_reach_the_config(tmp_path):
+    args = build_parser().parse_args(
+        ["bench", "--models", "resnet56,wrn_16_8", "--steps", "7", "--repeats", "2",
+         "--batch", "64", "--no-serving", "--out", str(tmp_path)]
+    )
+    config = config_from_args(args)
+    assert config.models == ("resnet56", "wrn_16_8") and config.steps == 7
+    assert config.repeats == 2 and config.batch == 64 and config.serving is False
+    assert config.frameworks == ("kzoo", "keras", "torch") and config.out_dir == str(tmp_path)
+    small = config_from_args(build_parser().parse_args(["bench", "--tiny"]))
+    assert small.image_size == 8 and small.models == ("resnet20",)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--models", "resnet21"])
+
+
+def test_summaries_report_median_and_spread():
+    s = summarize([90.0, 120.0, 100.0])
+    assert s["median"] == 100.0 and s["min"] == 90.0 and s["max"] == 120.0
+    assert s["spread"] == pytest.approx(0.3)
+    assert summarize([5.0])["spread"] == 0.0
+
+
+def test_pytorch_twins_have_kzoo_parameter_counts():
+    torch_nets = pytest.importorskip("kzoo.bench.torch_nets", reason="needs torch (.[bench])")
+    for name in MODELS:
+        kzoo_count = _trainable(create_model(name, classes=10))
+        twin = torch_nets.torch_model(name)
+        assert torch_nets.trainable_params(twin) == kzoo_count, name
+        keras.backend.clear_session()
+
+
+def test_bench_compiles_the_model_as_train_does(tmp_path):
+    from kzoo.bench.keras_phases import compile_like_train
+    from kzoo.training import TrainConfig, train
+
+    config = TrainConfig(
+        model="plain_cnn", dataset="digits", run_dir=str(tmp_path / "run"), epochs=1,
+        max_steps_per_epoch=2, verbose=0, tensorboard=False,
+    )
+    trained = train(config).model
+    mirrored = compile_like_train(create_model("plain_cnn", classes=10, input_shape=(8, 8, 1)), config, 2)
+
+    def optimizer_config(model):
+        cfg = model.optimizer.get_config()
+        cfg.pop("name", None)
+        return cfg
+
+    assert type(mirrored.optimizer) is type(trained.optimizer)
+    assert optimizer_config(mirrored) == optimizer_config(trained)
+    assert mirrored.loss.get_config() == trained.loss.get_config()
+    assert [m.name for m in mirrored.metrics] == [m.name for m in trained.metrics]
+    assert mirrored.jit_compile == trained.jit_compile
+    assert mirrored.steps_per_execution == trained.steps_per_execution
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_well_formed_json(tmp_path):
+    from kzoo.cli import main
+
+    assert main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert results["format"] == "kzoo-bench" and results["config"]["models"] == ["resnet20"]
+    assert len(results["load_average"]["start"]) == 3 and len(results["load_average"]["end"]) == 3
+    for dtype in ("float32", "bfloat16"):
+        assert results["matmul_peak_gflops"]["best_at_start"][dtype] > 0
+        assert results["matmul_peak_gflops"]["best_at_end"][dtype] > 0
+    (model,) = results["models"]
+    assert model["trainable_params"] == _trainable(create_model("resnet20", classes=10))
+    expected = ["kzoo default", "plain Keras"]
+    if results["torch_available"]:
+        expected += ["PyTorch fp32", "PyTorch bf16 autocast"]
+    assert list(model["training"]) == expected
+    for entry in model["training"].values():
+        assert entry["images_per_second"]["median"] > 0 and entry["step_ms"]["median"] > 0
+        assert len(entry["images_per_second"]["runs"]) == tiny().repeats
+        assert 0 < entry["utilisation"] and entry["peak_memory_mb"] > 0
+    serving = model["serving"]
+    assert "kzoo SavedModel" in serving and "Keras model.predict" in serving
+    for entry in serving.values():
+        assert entry["latency_ms_batch1"]["median"] > 0 and entry["images_per_second"]["median"] > 0
+    ratios = model["ratios"]
+    assert ratios["kzoo_vs_plain_keras"]["target"] == 1.5
+    assert isinstance(ratios["kzoo_vs_plain_keras"]["met"], bool)
+    if results["torch_available"]:
+        assert ratios["kzoo_vs_best_torch"]["best_torch"].startswith("PyTorch")
+        assert "savedmodel_vs_best_torch_eval" in ratios
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "| resnet20 | kzoo default |" in markdown and "## Ratios" in markdown
+
+
+@pytest.mark.slow
+def test_without_torch_the_keras_parts_still_run(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from kzoo.bench import runner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    results = runner.run_bench(
+        tiny(frameworks=("kzoo", "torch"), serving=False, out_dir=str(tmp_path)), log=lambda _: None
+    )
+    assert "PyTorch is not installed" in capsys.readouterr().err
+    assert results["torch_available"] is False and "kzoo[bench]" in results["notes"][0]
+    (model,) = results["models"]
+    assert list(model["training"]) == ["kzoo default"]
+    assert "torch" not in results["matmul_peak_gflops"]

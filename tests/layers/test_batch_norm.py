@@ -1,0 +1,83 @@
+"""FusedBatchNormalization gives Keras' BatchNormalization results: outputs, statistics, gradients."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kzoo.layers import FusedBatchNormalization
+from tests.layer_checks import assert_keras_file_round_trip
+
+
+def _pair(shape, rng, dtype=None, **kwargs):
+    """A Keras BN and a fused BN with the same non-trivial weights, both built for `shape`."""
+    reference = keras.layers.BatchNormalization(dtype=dtype, **kwargs)
+    fused = FusedBatchNormalization(dtype=dtype, **kwargs)
+    reference.build(shape)
+    fused.build(shape)
+    c = shape[kwargs.get("axis", -1)]
+    weights = [
+        rng.uniform(0.5, 2.0, c), rng.normal(size=c), rng.normal(size=c), rng.uniform(0.5, 2.0, c)
+    ]
+    weights = [w.astype("float32") for w in weights]
+    reference.set_weights(weights)
+    fused.set_weights(weights)
+    return reference, fused
+
+
+def test_training_step_matches_keras_outputs_statistics_and_gradients(rng):
+    x = tf.constant(rng.normal(2.0, 3.0, (8, 5, 6, 4)).astype("float32"))
+    reference, fused = _pair(x.shape, rng, momentum=0.9, epsilon=1e-5)
+    grads = []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.cos(y))
+        grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+    np.testing.assert_allclose(fused(x, training=False), reference(x, training=False), atol=1e-5)
+    for a, b in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+    # gamma, beta and the moving statistics after one step (Keras' rule, biased variance).
+    for a, b in zip(reference.get_weights(), fused.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_training_output_is_the_batch_normalised_input(rng):
+    x = rng.normal(1.0, 2.0, (6, 4, 4, 3)).astype("float32")
+    layer = FusedBatchNormalization(momentum=0.5, epsilon=1e-3)
+    y = layer(x, training=True).numpy()
+    mean, var = x.reshape(-1, 3).mean(0), x.reshape(-1, 3).var(0)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), atol=1e-5)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * mean, atol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 + 0.5 * var, atol=1e-5)
+
+
+def test_mixed_bfloat16_matches_keras_within_bfloat16_precision(rng):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        x = tf.constant(rng.normal(size=(8, 4, 4, 16)).astype("float32"))
+        reference, fused = _pair(x.shape, rng)
+        for training in (True, False):
+            a, b = reference(x, training=training), fused(x, training=training)
+            assert b.dtype == a.dtype == "bfloat16"
+            np.testing.assert_allclose(np.float32(b), np.float32(a), atol=0.05, rtol=0.02)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_other_inputs_fall_back_to_keras(rng):
+    x = rng.normal(size=(16, 7)).astype("float32")
+    reference, fused = _pair(x.shape, rng)
+    np.testing.assert_allclose(fused(x, training=True), reference(x, training=True), atol=1e-5)
+    x = rng.normal(size=(4, 3, 5, 6)).astype("float32")
+    reference, fused = _pair(x.shape, rng, axis=1)
+    np.testing.assert_allclose(fused(x, training=True), reference(x, training=True), atol=1e-5)
+
+
+def test_saves_and_loads_safely(rng, tmp_path):
+    layer = FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+    x = rng.normal(size=(4, 3, 3, 2)).astype("float32")
+    layer(x, training=True)
+    assert_keras_file_round_trip(layer, x, tmp_path)
+    assert FusedBatchNormalization.from_config(layer.get_config()).momentum == pytest.approx(0.9)
