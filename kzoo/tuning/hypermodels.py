@@ -24,6 +24,7 @@ import keras_tuner as kt
 from kzoo.registry import create_model, get_entry
 from kzoo.training.config import TrainConfig
 from kzoo.training.optimizers import decay_only_kernels, make_optimizer
+from kzoo.training.precision import resolve_precision
 from kzoo.training.regularization import with_kernel_l2
 from kzoo.tuning.space import (
     DEPTH,
@@ -178,7 +179,7 @@ class ZooHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         config = self.train_config(hp)
         previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(config.mixed_precision or "float32")
+        keras.mixed_precision.set_global_policy(resolve_precision(config.mixed_precision))
         try:  # layers take the policy when they are built; compile wraps a loss-scale optimiser
             model = self.create(**config.model_kwargs)
             if config.decay_mode == "l2" and config.weight_decay > 0:

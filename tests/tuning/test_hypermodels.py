@@ -260,8 +260,12 @@ def test_trials_use_the_base_precision_policy(policy):
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the build
+    # Without a base config the trials use TrainConfig's default policy, "auto", resolved here.
+    from kzoo.training.precision import resolve_precision
+
     plain = hypermodel_for("plain_mlp", **DIGITS).build(_fixed(**{WIDTH: 16}))
-    assert _layers(plain, keras.layers.Dense)[0].compute_dtype == "float32"
+    auto = keras.DTypePolicy(resolve_precision("auto")).compute_dtype
+    assert _layers(plain, keras.layers.Dense)[0].compute_dtype == auto
 
 
 @pytest.mark.parametrize(
