@@ -40,27 +40,10 @@ def synthetic_arrays(n_train, n_test, image_size, classes, seed) -> dict:
 
 
 def compile_like_train(model, config, steps_per_epoch: int):
-    """Compile `model` exactly as `kzoo.training.train(config)` does (tests/bench pin the equality).
+    """Compile `model` exactly as `kzoo.training.train(config)` does, without its run directory."""
+    from kzoo.training.engine import compile_for_training
 
-    Mirrored rather than called: `train` fits inside a run directory with checkpoints and logs,
-    and the benchmark wants the training step alone.
-    """
-    from kzoo.training.optimizers import decay_only_kernels, make_optimizer
-    from kzoo.training.regularization import with_kernel_l2
-
-    if config.decay_mode == "l2" and config.weight_decay > 0:
-        model = with_kernel_l2(model, config.weight_decay)
-    optimizer = make_optimizer(config, steps_per_epoch)
-    decay_only_kernels(optimizer, model)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=[
-            keras.metrics.CategoricalAccuracy(name="accuracy"),
-            keras.metrics.CategoricalCrossentropy(name="cross_entropy"),
-        ],
-    )
-    return model
+    return compile_for_training(config, model, steps_per_epoch)
 
 
 def _images_per_second(stamps, batch) -> tuple[float, float]:

@@ -171,12 +171,29 @@ def _check_workers_agree(config: TrainConfig, strategy, state: str) -> None:
 
 
 def _compile(config: TrainConfig, plan: _Plan, model: keras.Model, steps: int) -> keras.Model:
+    return compile_for_training(config, model, steps, lr_factor=plan.lr_factor)
+
+
+def compile_for_training(
+    config: TrainConfig, model: keras.Model, steps: int, lr_factor: float = 1.0
+) -> keras.Model:
+    """Compile `model` as `train(config)` does (L2 clone, optimiser and schedule, loss, metrics).
+
+    Args:
+        config: the run's `TrainConfig`.
+        model: the built, uncompiled network.
+        steps: optimisation steps per epoch (the schedules count in steps).
+        lr_factor: learning-rate scaling (`lr_scaling="linear"` under a strategy).
+
+    Returns:
+        The compiled model (a clone with kernel L2 penalties when `config` asks for them).
+    """
     if config.decay_mode == "l2" and config.weight_decay > 0:
         model = with_kernel_l2(model, config.weight_decay)
     scaled = dataclasses.replace(
         config,
-        learning_rate=config.learning_rate * plan.lr_factor,
-        min_learning_rate=config.min_learning_rate * plan.lr_factor,
+        learning_rate=config.learning_rate * lr_factor,
+        min_learning_rate=config.min_learning_rate * lr_factor,
     )
     optimizer = make_optimizer(scaled, steps)
     decay_only_kernels(optimizer, model)
