@@ -159,15 +159,24 @@ def worker_name(strategy) -> str:
     return f"{resolver.task_type}-{resolver.task_id}"
 
 
+def is_multi_worker(strategy) -> bool:
+    """Whether `strategy` is a MultiWorkerMirroredStrategy over more than one task."""
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    tasks = strategy.cluster_resolver.cluster_spec().as_dict().values()
+    return sum(len(t) if isinstance(t, (list, dict)) else 1 for t in tasks) > 1
+
+
 def gather_from_workers(strategy, values: list[int]) -> list[list[int]]:
     """`values` of every worker, in task order (just `[values]` without multi-worker training).
 
     A collective operation: every worker must call it at the same point.
     """
     import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer as tf_trainer
 
-    if not tf_trainer._collective_all_reduce_multi_worker(strategy):
+    if not is_multi_worker(strategy):
         return [list(values)]
     local = len(strategy.extended.worker_devices)
     mine = strategy.experimental_distribute_values_from_function(
@@ -202,7 +211,7 @@ def keras_multiworker_fixes(strategy):
     import tensorflow as tf
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
-    if not tf_trainer._collective_all_reduce_multi_worker(strategy):
+    if not is_multi_worker(strategy):
         yield
         return
     original_reduce = tf_trainer.reduce_per_replica
