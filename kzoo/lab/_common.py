@@ -28,6 +28,17 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def flat_training_arrays(dataset: str, limit: int | None = None):
+    """A dataset's training split as flat, per-feature standardised float32 rows and labels."""
+    import kzoo.data
+
+    a = kzoo.data.load_arrays(dataset)
+    x = a["x_train"].reshape(len(a["x_train"]), -1).astype("float32")
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-7)
+    y = a["y_train"]
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
 def _atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

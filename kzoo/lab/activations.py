@@ -17,20 +17,11 @@ import keras
 import numpy as np
 
 import kzoo
-import kzoo.data
-from kzoo.lab._common import seed_everything, write_results
+from kzoo.lab._common import flat_training_arrays, seed_everything, write_results
 
 LESSON = "activations"
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "maxout")
 NON_SATURATING = ("relu", "leaky_relu", "prelu", "elu", "selu", "maxout")
-
-
-def _arrays(dataset, limit=None):
-    a = kzoo.data.load_arrays(dataset)
-    x = a["x_train"].reshape(len(a["x_train"]), -1).astype("float32")
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-7)
-    y = a["y_train"]
-    return (x[:limit], y[:limit]) if limit else (x, y)
 
 
 def run(out_dir, *, seed=0, smoke=False, depth=8, width=64, epochs=None, activations=ACTIVATIONS,
@@ -45,7 +36,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=8, width=64, epochs=None, activat
         raise ValueError(f"`activations` must include 'sigmoid' and come from {ACTIVATIONS}; "
                          f"received activations={tuple(activations)!r}.")
     epochs = (4 if smoke else 20) if epochs is None else epochs
-    x, y = _arrays(dataset, limit=1000 if smoke else None)
+    x, y = flat_training_arrays(dataset, limit=1000 if smoke else None)
     classes = int(y.max()) + 1
     curves, params = {}, {}
     for act in activations:

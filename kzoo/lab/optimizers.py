@@ -29,8 +29,7 @@ import keras
 import numpy as np
 
 import kzoo
-import kzoo.data
-from kzoo.lab._common import seed_everything, write_results
+from kzoo.lab._common import flat_training_arrays, seed_everything, write_results
 from kzoo.training.config import TrainConfig
 from kzoo.training.optimizers import InverseSqrtDecay, make_optimizer
 
@@ -48,14 +47,6 @@ GRIDS = {
 DECAY_RATES = (0.3, 1.0, 3.0)
 SCHEDULES = {"constant": "constant", "1/t, t = epoch": "inverse_sqrt_epoch",
              "1/t, t = update": "inverse_sqrt"}
-
-
-def _arrays(dataset, limit=None):
-    a = kzoo.data.load_arrays(dataset)
-    x = a["x_train"].reshape(len(a["x_train"]), -1).astype("float32")
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-7)
-    y = a["y_train"]
-    return (x[:limit], y[:limit]) if limit else (x, y)
 
 
 class _TrainingSetLoss(keras.callbacks.Callback):
@@ -151,7 +142,7 @@ def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=1
         raise ValueError(f"`large_rate` must be in SGD's grid {grids['sgd']}; "
                          f"received large_rate={large_rate!r}.")
     decay_rates = (large_rate,) if smoke else tuple(sorted({*DECAY_RATES, large_rate}))
-    x, y = _arrays(dataset, limit=1000 if smoke else None)
+    x, y = flat_training_arrays(dataset, limit=1000 if smoke else None)
     common = dict(depth=depth, width=width, epochs=epochs, batch_size=batch_size, seed=seed,
                   dataset=dataset)
 
