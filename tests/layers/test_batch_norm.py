@@ -81,3 +81,34 @@ def test_saves_and_loads_safely(rng, tmp_path):
     layer(x, training=True)
     assert_keras_file_round_trip(layer, x, tmp_path)
     assert FusedBatchNormalization.from_config(layer.get_config()).momentum == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("channels", [24, 32])
+def test_mixed_bfloat16_training_matches_numpy_for_any_channel_count(channels, rng):
+    """24 channels take the float32 detour around oneDNN's slow bfloat16 path, 32 the bf16 kernel."""
+    from kzoo.layers.batch_norm import _kernel_dtype
+
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    expected_kernel = "bfloat16" if channels % 16 == 0 or on_gpu else "float32"
+    assert _kernel_dtype("bfloat16", channels) == expected_kernel
+    assert _kernel_dtype("float32", channels) == "float32"
+    x = rng.normal(1.0, 2.0, (4, 5, 5, channels)).astype("float32")
+    layer = FusedBatchNormalization(epsilon=1e-3, dtype="mixed_bfloat16")
+    weight = tf.constant(rng.normal(size=x.shape).astype("float32"))
+    with tf.GradientTape() as tape:
+        xt = tf.constant(x)
+        tape.watch(xt)
+        y = layer(xt, training=True)
+        loss = tf.reduce_sum(tf.cast(y, "float32") * weight)
+    dx = tape.gradient(loss, xt).numpy()
+    assert y.dtype == "bfloat16"
+    xb = np.float32(tf.cast(tf.cast(x, "bfloat16"), "float32"))  # what the layer sees
+    flat = xb.reshape(-1, channels)
+    mean, var = flat.mean(0), flat.var(0)
+    xhat = (xb - mean) / np.sqrt(var + 1e-3)
+    np.testing.assert_allclose(np.float32(y), xhat, atol=0.03, rtol=0.01)
+    # d/dx of sum(w * xhat): (w - mean(w) - xhat * mean(w * xhat)) / sqrt(var + eps).
+    w = weight.numpy()
+    axes = (0, 1, 2)
+    expected = (w - w.mean(axes) - xhat * (w * xhat).mean(axes)) / np.sqrt(var + 1e-3)
+    np.testing.assert_allclose(dx, expected, atol=0.05 * np.abs(expected).max())

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kzoo.layers import BasicBlock, BottleneckBlock
 from tests.layer_checks import run_layer_checks
@@ -298,3 +299,23 @@ def test_block_with_its_own_mixed_policy_matches_float32(cls, preact, shortcut, 
     got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))
     # bfloat16 keeps 8 significant bits: compare relative to the output's scale.
     assert np.max(np.abs(got - expected)) <= 0.05 * np.max(np.abs(expected))
+
+
+@pytest.mark.parametrize("size", [7, 8])
+def test_shortcut_a_subsamples_and_routes_gradients_like_strided_slicing(size, rng):
+    block = BasicBlock(16, stride=2, shortcut="A")
+    x = tf.constant(rng.normal(size=(2, size, size, 8)).astype("float32"))
+    block.build(x.shape)
+    half = -(-size // 2)
+    weight = tf.constant(rng.normal(size=(2, half, half, 16)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        s = block._shortcut(x, x, training=True)
+        loss = tf.reduce_sum(s * weight)
+    dx = tape.gradient(loss, x).numpy()
+    xn, wn = x.numpy(), weight.numpy()
+    np.testing.assert_array_equal(s.numpy()[..., :8], xn[:, ::2, ::2, :])
+    np.testing.assert_array_equal(s.numpy()[..., 8:], 0.0)
+    expected = np.zeros_like(xn)
+    expected[:, ::2, ::2, :] = wn[..., :8]
+    np.testing.assert_array_equal(dx, expected)
