@@ -121,11 +121,19 @@ class _EpochBuilder:
 
     @_plain
     def _make_batch(self, key, step, idx):
-        images = standardize(tf.gather(self.x, idx), self.mean, self.std)
+        raw = tf.gather(self.x, idx)
         if self.augment:
             aug_key = tf.random.experimental.stateless_fold_in(key, _AUGMENT)
             step_seed = tf.random.experimental.stateless_fold_in(aug_key, step)
-            images = pad_crop_flip(images, step_seed, self.spec.pad, self.spec.flip)
+            images = pad_crop_flip(
+                raw,
+                step_seed,
+                self.spec.pad,
+                self.spec.flip,
+                normalize=lambda crops: standardize(crops, self.mean, self.std),
+            )
+        else:
+            images = standardize(raw, self.mean, self.std)
         return images, tf.gather(self.y, idx)
 
     def batches(self, keys: tf.data.Dataset) -> tf.data.Dataset:

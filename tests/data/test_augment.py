@@ -53,6 +53,24 @@ def test_same_seed_same_output_different_seed_different(rng):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.parametrize("pad, flip", [(4, True), (4, False), (0, True), (2, True)])
+def test_raw_images_with_normalize_equal_augmenting_the_normalised_images(pad, flip, rng):
+    """The pipeline crops uint8 images and normalises after; padding must still be zeros."""
+    raw = tf.constant(rng.integers(0, 256, (32, 16, 16, 3), dtype=np.uint8))
+    mean = np.array([120.0, 115.0, 100.0], np.float32)
+    std = np.array([60.0, 61.0, 62.0], np.float32)
+
+    def normalize(x):
+        return (tf.cast(x, tf.float32) - mean) / std
+
+    seed = tf.constant([5, 9])
+    direct = pad_crop_flip(raw, seed, pad, flip, normalize=normalize).numpy()
+    reference = pad_crop_flip(normalize(raw), seed, pad, flip).numpy()
+    np.testing.assert_array_equal(direct, reference)
+    if pad:
+        assert np.sum(direct == 0.0) > 0  # some windows leave the image
+
+
 def test_load_augments_only_training_batches(data_dir):
     plain = kzoo.data.load("digits", data_dir=data_dir, seed=2, augment=False)
     augmented = kzoo.data.load("digits", data_dir=data_dir, seed=2, augment=True)
