@@ -48,6 +48,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--no-serving", action="store_true", help="skip the serving measurements")
     parser.add_argument("--ablations", action="store_true",
                         help="also time kzoo's path with float32 and without op determinism")
+    parser.add_argument("--profile", action="store_true",
+                        help="also trace kzoo's training steps with TensorFlow's profiler and "
+                        "report self time by op type (needs the [profile] extra for the summary)")
+    parser.add_argument("--profile-steps", type=int, default=None,
+                        help="steps traced per model with --profile (default 5)")
     parser.add_argument("--out", default=None, help="output directory (default: bench_results)")
     parser.add_argument("--tiny", action="store_true",
                         help="a seconds-long run of every phase at toy sizes (tests; not a measurement)")
@@ -66,6 +71,7 @@ def config_from_args(args) -> BenchConfig:
         "repeats": args.repeats,
         "serving_batch": args.serving_batch,
         "latency_calls": args.latency_calls,
+        "profile_steps": args.profile_steps,
         "out_dir": args.out,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -75,6 +81,8 @@ def config_from_args(args) -> BenchConfig:
         overrides["serving"] = False
     if args.ablations:
         overrides["ablations"] = True
+    if args.profile:
+        overrides["profile"] = True
     config = tiny(**overrides) if args.tiny else BenchConfig(**overrides)
     return config.validate()
 

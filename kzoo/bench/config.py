@@ -34,6 +34,10 @@ class BenchConfig:
         serving: measure serving too.
         ablations: also time kzoo's default path with float32 instead of its mixed policy, and
             without op determinism (each in its own process), to show what each setting costs.
+        profile: after its timed rounds, trace `profile_steps` more steps of kzoo's default path
+            per model with TensorFlow's profiler into `out_dir/profile/<model>` and report the
+            self time by op type (the summary needs the `[profile]` extra).
+        profile_steps: steps traced per model.
         out_dir: where `bench.json` and `bench.md` are written.
         seed: seeds the synthetic data and the models.
 
@@ -53,6 +57,8 @@ class BenchConfig:
     frameworks: tuple[str, ...] = FRAMEWORKS
     serving: bool = True
     ablations: bool = False
+    profile: bool = False
+    profile_steps: int = 5
     out_dir: str = "bench_results"
     seed: int = 0
 
@@ -70,7 +76,7 @@ class BenchConfig:
                 f"`frameworks` must include 'kzoo' and name only {', '.join(FRAMEWORKS)}; "
                 f"received frameworks={self.frameworks!r}."
             )
-        for name in ("batch", "steps", "repeats", "serving_batch", "latency_calls"):
+        for name in ("batch", "steps", "repeats", "serving_batch", "latency_calls", "profile_steps"):
             _positive_int(name, getattr(self, name))
         if self.steps < 2:
             raise ValueError(f"`steps` must be at least 2 (one is untimed); received steps={self.steps!r}.")
@@ -91,7 +97,7 @@ class BenchConfig:
                 f"`image_size` must be at least 4 (two stride-2 stages); received "
                 f"image_size={self.image_size!r}."
             )
-        for name in ("serving", "ablations"):
+        for name in ("serving", "ablations", "profile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"`{name}` must be True or False; received {name}={getattr(self, name)!r}."
@@ -121,6 +127,7 @@ def tiny(**overrides) -> BenchConfig:
         serving_batch=8,
         latency_calls=2,
         image_size=8,
+        profile_steps=2,
     )
     return BenchConfig(**{**base, **overrides})
 

@@ -113,6 +113,11 @@ class KzooDefault:
         ips, step_ms = _images_per_second(self._fit(steps), self.batch)
         return {"images_per_second": ips, "step_ms": step_ms}
 
+    def profile_round(self, steps, trace_dir):
+        from kzoo.bench.profile import profile_steps
+
+        return profile_steps(self._fit, steps, trace_dir)
+
     def setup_serving(self, serving_batch, seed):
         from kzoo.export.saved_model import export_saved_model
 

@@ -105,4 +105,25 @@ def format_markdown(results: dict) -> str:
             f"{_ratio(r, 'savedmodel_vs_best_torch_eval')} | {_ratio(r, 'savedmodel_vs_predict')} | "
             f"{_ratio(r, 'savedmodel_latency_vs_best_torch_eval')} |"
         )
+    lines += _profile_lines(results)
     return "\n".join(lines) + "\n"
+
+
+def _profile_lines(results) -> list[str]:
+    profiled = [m for m in results.get("models", []) if "profile" in m]
+    if not profiled:
+        return []
+    lines = ["", "## Profile of kzoo's default training step (self time by TensorFlow op type)", ""]
+    for m in profiled:
+        p = m["profile"]
+        lines.append(f"{m['model']}, {p['steps']} steps traced into `{p['trace_dir']}`:")
+        if not p["op_types"]:
+            lines += [f"{p['note']}", ""]
+            continue
+        lines += ["", "| op type | self s | share | count |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| {o['type']} | {o['self_seconds']:.3f} | {_pct(o['share'])} | {o['count']} |"
+            for o in p["op_types"]
+        ]
+        lines.append("")
+    return lines

@@ -178,6 +178,13 @@ def _bench_model(name, config, configs, workers, log) -> dict:
         if (label, worker, None, None) in ABLATIONS:
             ablated = [r["images_per_second"] for r in rounds[label]]
             entry["ratios"][f"kzoo_vs_{worker}"] = _ratio(default, ablated, None)
+    if config.profile:
+        log(f"{name}: tracing {config.profile_steps} steps of kzoo's default path")
+        entry["profile"] = workers["kzoo"].call(
+            "profile",
+            steps=config.profile_steps,
+            trace_dir=str(Path(config.out_dir).resolve() / "profile" / name),
+        )
     if config.serving:
         main = [c for c in configs if c not in ABLATIONS]
         entry["serving"], serving_ratios = _serving(name, config, main, workers, kzoo, log)

@@ -4,8 +4,8 @@ Run as a script (`python worker.py kzoo|keras|torch`). Separate processes keep e
 configuration's process-wide settings apart (kzoo's op determinism and precision policy, thread
 pools) and give each its own peak memory; a PyTorch worker never imports TensorFlow.
 
-Requests: {"op": "setup" | "train" | "setup_serving" | "serve" | "peak" | "close", ...}; each is
-answered by one line {"ok": true, "result": ...} or {"ok": false, "error": "<traceback>"}.
+Requests: {"op": "setup" | "train" | "profile" | "setup_serving" | "serve" | "peak" | "close", ...};
+each is answered by one line {"ok": true, "result": ...} or {"ok": false, "error": "<traceback>"}.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def _handle(op, request, configs, module, procinfo):
         "train": config.train_round,
         "setup_serving": config.setup_serving,
         "serve": config.serve_round,
+        "profile": config.profile_round,
     }[op]
     mode = procinfo.reset_peak_memory()
     result = dict(method(**request))

@@ -50,6 +50,49 @@ def test_command_line_options_reach_the_config(tmp_path):
         build_parser().parse_args(["bench", "--models", "resnet21"])
 
 
+def test_profile_options_reach_the_config(tmp_path):
+    args = build_parser().parse_args(["bench", "--profile", "--profile-steps", "3"])
+    config = config_from_args(args)
+    assert config.profile is True and config.profile_steps == 3
+    assert config_from_args(build_parser().parse_args(["bench"])).profile is False
+    with pytest.raises(ValueError, match="`profile_steps` must be a positive integer"):
+        BenchConfig(profile_steps=0).validate()
+
+
+def test_op_type_table_sums_self_time_by_type_without_idle():
+    from kzoo.bench.profile import op_type_table
+
+    cols = [{"id": i} for i in ("type", "operation", "occurrences", "total_self_time")]
+    rows = [
+        ("IDLE", "IDLE", 0, 9e6),
+        ("Conv2D", "a/Conv2D", 4, 3e6),
+        ("Conv2D", "b/Conv2D", 2, 1e6),
+        ("Relu", "a/Relu", 3, 0.5e6),
+        ("Cast", "a/Cast", 1, 0.25e6),
+        ("AddN", "a/AddN", 1, 0.25e6),
+    ]
+    table = [{"cols": cols, "rows": [{"c": [{"v": v} for v in r]} for r in rows]}]
+    out = op_type_table(table, top=2)
+    assert [r["type"] for r in out] == ["Conv2D", "Relu", "(other)"]
+    assert [r["self_seconds"] for r in out] == pytest.approx([4.0, 0.5, 0.5])
+    assert [r["share"] for r in out] == pytest.approx([0.8, 0.1, 0.1])
+    assert [r["count"] for r in out] == [6, 3, 2]
+
+
+def test_profile_without_xprof_still_writes_the_trace(tmp_path, monkeypatch):
+    import sys
+
+    import tensorflow as tf
+
+    from kzoo.bench.profile import profile_steps
+
+    monkeypatch.setitem(sys.modules, "xprof.convert", None)  # import fails as if not installed
+    x = tf.random.normal((64, 64))
+    result = profile_steps(lambda n: [tf.matmul(x, x).numpy() for _ in range(n)], 2, tmp_path / "t")
+    assert result["op_types"] is None and "kzoo[profile]" in result["note"]
+    assert list((tmp_path / "t").rglob("*.xplane.pb"))
+
+
 def test_summaries_report_median_and_spread():
     s = summarize([90.0, 120.0, 100.0])
     assert s["median"] == 100.0 and s["min"] == 90.0 and s["max"] == 120.0
@@ -94,7 +137,7 @@ def test_bench_compiles_the_model_as_train_does(tmp_path):
 def test_tiny_run_writes_well_formed_json(tmp_path):
     from kzoo.cli import main
 
-    assert main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--tiny", "--profile", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "bench.json").read_text())
     assert results["format"] == "kzoo-bench" and results["config"]["models"] == ["resnet20"]
     assert len(results["load_average"]["start"]) == 3 and len(results["load_average"]["end"]) == 3
@@ -123,6 +166,13 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
         assert "savedmodel_vs_best_torch_eval" in ratios
     markdown = (tmp_path / "bench.md").read_text()
     assert "| resnet20 | kzoo default |" in markdown and "## Ratios" in markdown
+    profile = model["profile"]
+    assert profile["steps"] == tiny().profile_steps
+    assert list((tmp_path / "profile" / "resnet20").rglob("*.xplane.pb"))
+    types = {row["type"] for row in profile["op_types"]}
+    assert any("Conv2D" in t for t in types)
+    assert sum(row["share"] for row in profile["op_types"]) == pytest.approx(1.0)
+    assert "## Profile of kzoo's default training step" in markdown
 
 
 @pytest.mark.slow
