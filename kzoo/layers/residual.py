@@ -22,7 +22,7 @@ from keras import ops
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
-from kzoo.layers.batch_norm import FusedBatchNormalization
+from kzoo.layers.batch_norm import FusedBatchNormalization, conv_then_norm
 from kzoo.layers.squeeze_excite import SqueezeExcite
 
 BN_MOMENTUM = 0.9
@@ -180,9 +180,10 @@ class _ResidualBlock(keras.layers.Layer):
             if s == 2 and k > 1:
                 p = k // 2
                 h = ops.pad(h, [[0, 0], [p, p], [p, p], [0, 0]])
-            h = conv(h)
-            if not self.preact:
-                h = self.bns[i](h, training=training)
+            if self.preact:
+                h = conv(h)
+            else:
+                h = conv_then_norm(conv, self.bns[i], h, training)
                 if i < last:
                     h = ops.relu(h)
         if self.se is not None:
@@ -192,8 +193,9 @@ class _ResidualBlock(keras.layers.Layer):
 
     def _shortcut(self, x, pre, training):
         if self.shortcut_conv is not None:
-            s = self.shortcut_conv(pre)
-            return self.shortcut_bn(s, training=training) if self.shortcut_bn is not None else s
+            if self.shortcut_bn is None:
+                return self.shortcut_conv(pre)
+            return conv_then_norm(self.shortcut_conv, self.shortcut_bn, pre, training)
         if self.stride == 2:
             # x[:, ::2, ::2, :] as a 1x1 max pool: TensorFlow's strided slice is single-threaded
             # Eigen code, 2-4x slower forward and backward on this CPU (about 9% of a ResNet-20

@@ -313,3 +313,26 @@ def test_a_version_claimed_concurrently_is_skipped_not_overwritten(model, digits
     assert _export(small_model(), digits, tmp_path).name == "2"
     assert (first / "saved_model.pb").read_bytes() == before
     assert read_metadata(tmp_path / "digits_cnn" / "2")["version"] == 2
+
+
+def test_bfloat16_resnet_with_folded_batch_norm_verifies_at_the_default_tolerance(tmp_path):
+    """The serving graph fuses conv + folded BN + ReLU (one bf16 rounding); the reference must too.
+
+    With these weights an eager reference (separate ops, two roundings) differs by ~3e-2.
+    """
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(1)
+        model = kzoo.create_model("resnet20", classes=10, input_shape=(32, 32, 3))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(1)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.8, 1.2, c), rng.normal(0, 0.05, c),
+                               rng.normal(0, 0.05, c), rng.uniform(0.8, 1.2, c)])
+    probe = rng.normal(size=(16, 32, 32, 3)).astype("float32")
+    path = export_saved_model(model, "bf16_resnet", root=tmp_path, probe=probe)
+    meta = json.loads((path / "assets.extra" / "kzoo_metadata.json").read_text())
+    assert meta["verification"]["max_abs_diff"] <= 1e-5

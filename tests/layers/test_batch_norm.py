@@ -112,3 +112,57 @@ def test_mixed_bfloat16_training_matches_numpy_for_any_channel_count(channels, r
     axes = (0, 1, 2)
     expected = (w - w.mean(axes) - xhat * (w * xhat).mean(axes)) / np.sqrt(var + 1e-3)
     np.testing.assert_allclose(dx, expected, atol=0.05 * np.abs(expected).max())
+
+
+def _conv_and_norm(rng, in_channels, filters, kernel, stride, padding, dtype=None, groups=1):
+    conv = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=False,
+                               groups=groups, dtype=dtype)
+    norm = FusedBatchNormalization(epsilon=1e-5, dtype=dtype)
+    conv.build((None, 9, 9, in_channels))
+    norm.build((None, 9, 9, filters))
+    conv.set_weights([rng.normal(0, 0.3, conv.kernel.shape).astype("float32")])
+    norm.set_weights([
+        rng.uniform(0.5, 2.0, filters).astype("float32"),
+        rng.normal(size=filters).astype("float32"),
+        rng.normal(size=filters).astype("float32"),
+        rng.uniform(0.5, 2.0, filters).astype("float32"),
+    ])
+    return conv, norm
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, "same"), (3, 2, "valid"), (1, 2, "same")])
+def test_folded_inference_equals_convolution_then_normalisation(kernel, stride, padding, rng):
+    from kzoo.layers.batch_norm import conv_then_norm
+
+    conv, norm = _conv_and_norm(rng, 6, 8, kernel, stride, padding)
+    x = rng.normal(size=(3, 9, 9, 6)).astype("float32")
+    gamma, beta, mean, var = norm.get_weights()
+    expected = (np.asarray(conv(x)) - mean) / np.sqrt(var + 1e-5) * gamma + beta
+    np.testing.assert_allclose(conv_then_norm(conv, norm, x, training=False), expected, atol=1e-5)
+    np.testing.assert_allclose(conv_then_norm(conv, norm, x), expected, atol=1e-5)
+    # Training normalises with the batch statistics and updates the moving ones, unfolded.
+    before = norm.moving_mean.numpy().copy()
+    y = conv_then_norm(conv, norm, x, training=True).numpy()
+    np.testing.assert_allclose(y.reshape(-1, 8).mean(0), beta, atol=1e-4)
+    assert not np.allclose(norm.moving_mean.numpy(), before)
+
+
+def test_folding_under_mixed_bfloat16_stays_within_bfloat16_precision(rng):
+    from kzoo.layers.batch_norm import conv_then_norm
+
+    conv, norm = _conv_and_norm(rng, 16, 16, 3, 1, "same", dtype="mixed_bfloat16")
+    x = rng.normal(size=(2, 9, 9, 16)).astype("float32")
+    folded = conv_then_norm(conv, norm, x, training=False)
+    unfolded = norm(conv(x), training=False)
+    assert folded.dtype == unfolded.dtype == "bfloat16"
+    a, b = np.float32(folded), np.float32(unfolded)
+    assert np.max(np.abs(a - b)) <= 0.02 * np.max(np.abs(b))
+
+
+def test_grouped_convolutions_are_not_folded(rng):
+    from kzoo.layers.batch_norm import _foldable
+
+    grouped, norm = _conv_and_norm(rng, 8, 8, 3, 1, "same", groups=2)
+    plain, _ = _conv_and_norm(rng, 8, 8, 3, 1, "same")
+    assert _foldable(plain, norm) and not _foldable(grouped, norm)
+    assert not _foldable(plain, keras.layers.BatchNormalization())
