@@ -45,6 +45,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds (default 3)")
     parser.add_argument("--serving-batch", type=int, default=None, help="serving throughput batch (default 256)")
     parser.add_argument("--latency-calls", type=int, default=None, help="batch-1 calls per round (default 20)")
+    parser.add_argument("--throughput-calls", type=int, default=None,
+                        help="serving-batch calls per round (default 4)")
     parser.add_argument("--no-serving", action="store_true", help="skip the serving measurements")
     parser.add_argument("--ablations", action="store_true",
                         help="also time kzoo's path with float32 and without op determinism")
@@ -71,6 +73,7 @@ def config_from_args(args) -> BenchConfig:
         "repeats": args.repeats,
         "serving_batch": args.serving_batch,
         "latency_calls": args.latency_calls,
+        "throughput_calls": args.throughput_calls,
         "profile_steps": args.profile_steps,
         "out_dir": args.out,
     }

@@ -28,6 +28,8 @@ class BenchConfig:
             the machine's load hit all of them alike. Medians are over rounds.
         serving_batch: batch of the serving throughput measurement (256 in the issue).
         latency_calls: timed batch-1 calls per round for the serving latency.
+        throughput_calls: timed `serving_batch` calls per round; their median is the round's
+            throughput.
         image_size: height and width of the synthetic images (32 = CIFAR).
         frameworks: which of `FRAMEWORKS` to run ("torch" is skipped with a message when PyTorch
             is not installed).
@@ -53,6 +55,7 @@ class BenchConfig:
     repeats: int = 3
     serving_batch: int = 256
     latency_calls: int = 20
+    throughput_calls: int = 4
     image_size: int = 32
     frameworks: tuple[str, ...] = FRAMEWORKS
     serving: bool = True
@@ -76,7 +79,8 @@ class BenchConfig:
                 f"`frameworks` must include 'kzoo' and name only {', '.join(FRAMEWORKS)}; "
                 f"received frameworks={self.frameworks!r}."
             )
-        for name in ("batch", "steps", "repeats", "serving_batch", "latency_calls", "profile_steps"):
+        for name in ("batch", "steps", "repeats", "serving_batch", "latency_calls", "throughput_calls",
+                     "profile_steps"):
             _positive_int(name, getattr(self, name))
         if self.steps < 2:
             raise ValueError(f"`steps` must be at least 2 (one is untimed); received steps={self.steps!r}.")
@@ -126,6 +130,7 @@ def tiny(**overrides) -> BenchConfig:
         repeats=1,
         serving_batch=8,
         latency_calls=2,
+        throughput_calls=1,
         image_size=8,
         profile_steps=2,
     )

@@ -140,7 +140,7 @@ class KzooDefault:
             self.signature(inputs=x)["class_id"].numpy()
         return {"saved_model": "serving_default of an export_saved_model version"}
 
-    def serve_round(self, latency_calls, throughput_calls=2):
+    def serve_round(self, latency_calls, throughput_calls):
         def call(x):
             return self.signature(inputs=x)["class_id"].numpy()
 
@@ -196,7 +196,7 @@ class PlainKeras:
             self.model.predict(x, batch_size=serving_batch, verbose=0)
         return {}
 
-    def serve_round(self, latency_calls, throughput_calls=2):
+    def serve_round(self, latency_calls, throughput_calls):
         def call(x):
             return self.model.predict(x, batch_size=self.serving_batch, verbose=0)
 

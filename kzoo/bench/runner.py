@@ -226,7 +226,13 @@ def _serving(name, config, configs, workers, kzoo, log):
     for _, kind, variant, _ in serve_configs:
         workers[kind].call("setup_serving", variant=variant, serving_batch=config.serving_batch, seed=config.seed)
     rounds = _alternate(
-        serve_configs, config.repeats, workers, "serve", {"latency_calls": config.latency_calls}, log, name
+        serve_configs,
+        config.repeats,
+        workers,
+        "serve",
+        {"latency_calls": config.latency_calls, "throughput_calls": config.throughput_calls},
+        log,
+        name,
     )
     serving = {}
     for label, *_ in serve_configs:

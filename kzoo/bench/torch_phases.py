@@ -103,7 +103,7 @@ class TorchReference:
         with torch.inference_mode(), _autocast(self.precision):
             return self.model(x).argmax(1)
 
-    def serve_round(self, latency_calls, throughput_calls=2):
+    def serve_round(self, latency_calls, throughput_calls):
         latencies, batch_times = [], []
         for _ in range(latency_calls):
             start = time.perf_counter()

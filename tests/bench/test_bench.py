@@ -51,9 +51,11 @@ def test_command_line_options_reach_the_config(tmp_path):
 
 
 def test_profile_options_reach_the_config(tmp_path):
-    args = build_parser().parse_args(["bench", "--profile", "--profile-steps", "3"])
+    args = build_parser().parse_args(
+        ["bench", "--profile", "--profile-steps", "3", "--throughput-calls", "6"]
+    )
     config = config_from_args(args)
-    assert config.profile is True and config.profile_steps == 3
+    assert config.profile is True and config.profile_steps == 3 and config.throughput_calls == 6
     assert config_from_args(build_parser().parse_args(["bench"])).profile is False
     with pytest.raises(ValueError, match="`profile_steps` must be a positive integer"):
         BenchConfig(profile_steps=0).validate()
