@@ -114,7 +114,7 @@ class KzooDefault:
         return {"images_per_second": ips, "step_ms": step_ms}
 
     def profile_round(self, steps, trace_dir):
-        from kzoo.bench.profile import profile_steps
+        from kzoo.bench.op_profile import profile_steps
 
         return profile_steps(self._fit, steps, trace_dir)
 

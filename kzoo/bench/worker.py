@@ -31,6 +31,8 @@ def main(kind: str) -> int:
     # The protocol owns the real stdout; anything the libraries print goes to stderr instead.
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    # This directory goes first on sys.path, so no module in it may share a standard-library
+    # name (a `profile.py` here once broke PyTorch's `import cProfile`).
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import procinfo
 
@@ -51,6 +53,15 @@ def main(kind: str) -> int:
     return 0
 
 
+_METHODS = {
+    "setup": "setup",
+    "train": "train_round",
+    "setup_serving": "setup_serving",
+    "serve": "serve_round",
+    "profile": "profile_round",
+}
+
+
 def _handle(op, request, configs, module, procinfo):
     if op == "ping":
         return None
@@ -58,13 +69,8 @@ def _handle(op, request, configs, module, procinfo):
         return module.matmul_peak(**request)
     variant = request.pop("variant", None) or next(iter(configs))
     config = configs[variant]
-    method = {
-        "setup": config.setup,
-        "train": config.train_round,
-        "setup_serving": config.setup_serving,
-        "serve": config.serve_round,
-        "profile": config.profile_round,
-    }[op]
+    # Only kzoo's default path can be profiled ("profile_round"); the others answer the rest.
+    method = getattr(config, _METHODS[op])
     mode = procinfo.reset_peak_memory()
     result = dict(method(**request))
     result["peak_memory_mb"] = procinfo.peak_memory_mb()

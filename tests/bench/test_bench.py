@@ -62,7 +62,7 @@ def test_profile_options_reach_the_config(tmp_path):
 
 
 def test_op_type_table_sums_self_time_by_type_without_idle():
-    from kzoo.bench.profile import op_type_table
+    from kzoo.bench.op_profile import op_type_table
 
     cols = [{"id": i} for i in ("type", "operation", "occurrences", "total_self_time")]
     rows = [
@@ -86,7 +86,7 @@ def test_profile_without_xprof_still_writes_the_trace(tmp_path, monkeypatch):
 
     import tensorflow as tf
 
-    from kzoo.bench.profile import profile_steps
+    from kzoo.bench.op_profile import profile_steps
 
     monkeypatch.setitem(sys.modules, "xprof.convert", None)  # import fails as if not installed
     x = tf.random.normal((64, 64))
