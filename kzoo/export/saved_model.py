@@ -222,8 +222,7 @@ def _reference_probabilities(model, raw, probe, from_logits: bool) -> np.ndarray
     # its bias add and ReLU) that eager execution runs one by one, and under bfloat16 the fused
     # kernel rounds once where the separate ones round twice (probabilities differ by ~1e-2).
     infer = tf.function(lambda x: model(x, training=False), autograph=False)
-    outputs = infer(raw.normalize(probe))
-    outputs = np.asarray(tf.cast(outputs, tf.float32), dtype=np.float32)
+    outputs = np.asarray(infer(raw.normalize(probe)), dtype=np.float32)
     if from_logits:
         shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 
 
@@ -86,9 +88,14 @@ _BF16_CHANNEL_MULTIPLE = 16
 def _kernel_dtype(compute_dtype: str, channels: int) -> str:
     if compute_dtype != "bfloat16" or channels % _BF16_CHANNEL_MULTIPLE == 0:
         return compute_dtype
+    return compute_dtype if _has_gpu() else "float32"
+
+
+@functools.cache
+def _has_gpu() -> bool:
     import tensorflow as tf
 
-    return compute_dtype if tf.config.list_physical_devices("GPU") else "float32"
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def conv_then_norm(conv, norm, inputs, training=None):
