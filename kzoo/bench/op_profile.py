@@ -47,6 +47,9 @@ def profile_steps(run_steps, steps: int, trace_dir) -> dict:
         return result
     # The newest run only: an earlier bench into the same directory left its own.
     runs = sorted((p for p in trace_dir.rglob("*.xplane.pb")), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        result["note"] = f"TensorFlow's profiler wrote no trace into {trace_dir}"
+        return result
     newest = [str(p) for p in runs if p.parent == runs[-1].parent]
     data, _ = raw_to_tool_data.xspace_to_tool_data(newest, "framework_op_stats", {})
     result["op_types"] = op_type_table(json.loads(data))
