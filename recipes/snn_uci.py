@@ -27,9 +27,9 @@ import tensorflow as tf
 
 from kzoo.training import TrainConfig, train
 from kzoo.training.distribute import is_chief, strategy_for
-from kzoo.training.rundir import atomic_write_json, atomic_write_text
 from kzoo.training.summary import format_table
 from kzoo.tuning.command import add_tune_arguments, pop_tune_args, tune_recipe
+from kzoo.utils.files import atomic_write_json, atomic_write_text
 
 # method -> (registered model, builder arguments); depth and width are added from the CLI.
 METHODS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kzoo.training.rundir import atomic_write_json, atomic_write_text
+from kzoo.utils.files import atomic_write_json, atomic_write_text
 
 JSON_NAME = "bench.json"
 MARKDOWN_NAME = "bench.md"

@@ -12,7 +12,7 @@ from kzoo.bench.config import BenchConfig
 from kzoo.bench.machine import machine_facts
 from kzoo.bench.procinfo import load_average
 from kzoo.bench.stats import summarize
-from kzoo.bench.workers import Worker
+from kzoo.bench.worker_client import Worker
 
 # (label, worker, variant, compute dtype for utilisation); None: from the resolved policy.
 CONFIGS = (

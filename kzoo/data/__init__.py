@@ -1,17 +1,17 @@
-"""Datasets by name: offline TFDS builders and TFDS' catalog, normalised and augmented pipelines."""
+"""Datasets by name: offline TFDS builders and TFDS' catalog, normalised and augmented pipelines.
 
-from kzoo.data.catalog import DatasetSpec, get_spec, list_datasets
-from kzoo.data.checks import check_input_shape
-from kzoo.data.pipeline import DataBundle, DatasetInfo, bundle_from_arrays, load, load_arrays
+The catalog (`list_datasets`, `get_spec`) needs no TensorFlow; the pipeline loads it on first use.
+"""
 
-__all__ = [
-    "DataBundle",
-    "DatasetInfo",
-    "DatasetSpec",
-    "bundle_from_arrays",
-    "check_input_shape",
-    "get_spec",
-    "list_datasets",
-    "load",
-    "load_arrays",
-]
+from kzoo.utils.lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "kzoo.data.catalog": ("DatasetSpec", "get_spec", "list_datasets"),
+        "kzoo.data.checks": ("check_input_shape",),
+        "kzoo.data.pipeline": (
+            "DataBundle", "DatasetInfo", "bundle_from_arrays", "load", "load_arrays",
+        ),
+    },
+)

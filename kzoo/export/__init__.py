@@ -5,39 +5,24 @@ safe `.keras` files.
         saved_model.pb, variables/            signature `serving_default`: inputs -> probabilities, class_id
         assets.extra/kzoo_metadata.json       classes, input spec, normalisation, metrics, checksums
         assets.extra/model.tflite             optional (--tflite): the same signature for TFLite
+
+Names load on first use.
 """
 
-from kzoo.export.keras_files import (
-    UnsafeModelFileError,
-    find_unsafe_entries,
-    load_keras,
-    save_keras,
-    scan_keras_file,
-)
-from kzoo.export.metadata import METADATA_FILE, read_metadata, verify_checksums
-from kzoo.export.paths import list_versions, next_version, validate_name, validate_version
-from kzoo.export.run_dir import export_run
-from kzoo.export.saved_model import ExportVerificationError, export_saved_model
-from kzoo.export.served import ServedModel, load_saved_model
-from kzoo.export.tflite import TFLiteMismatchError
+from kzoo.utils.lazy import lazy_exports
 
-__all__ = [
-    "METADATA_FILE",
-    "ExportVerificationError",
-    "ServedModel",
-    "TFLiteMismatchError",
-    "UnsafeModelFileError",
-    "export_run",
-    "export_saved_model",
-    "find_unsafe_entries",
-    "list_versions",
-    "load_keras",
-    "load_saved_model",
-    "next_version",
-    "read_metadata",
-    "save_keras",
-    "scan_keras_file",
-    "validate_name",
-    "validate_version",
-    "verify_checksums",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "kzoo.models.keras_files": (
+            "UnsafeModelFileError", "find_unsafe_entries", "load_keras", "save_keras",
+            "scan_keras_file",
+        ),
+        "kzoo.export.metadata": ("METADATA_FILE", "read_metadata", "verify_checksums"),
+        "kzoo.export.paths": ("list_versions", "next_version", "validate_name", "validate_version"),
+        "kzoo.export.from_run": ("export_run",),
+        "kzoo.export.errors": ("ExportVerificationError", "TFLiteMismatchError"),
+        "kzoo.export.saved_model": ("export_saved_model",),
+        "kzoo.export.loaded_model": ("ServedModel", "load_saved_model"),
+    },
+)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kzoo.export import _atomic
+from kzoo.export.errors import ExportVerificationError
 from kzoo.export.metadata import FORMAT, FORMAT_VERSION, library_versions, utc_now, write_metadata
 from kzoo.export.paths import next_version, validate_name, validate_root, validate_version
-from kzoo.export.serving import (
+from kzoo.export.signature import (
     INPUT_NAME,
     SIGNATURE_KEY,
     build_export_archive,
@@ -19,10 +19,7 @@ from kzoo.export.serving import (
     model_io,
     probe_inputs,
 )
-
-
-class ExportVerificationError(RuntimeError):
-    """The reloaded SavedModel does not reproduce the in-memory model; nothing was published."""
+from kzoo.utils import publish
 
 
 def export_saved_model(
@@ -111,8 +108,8 @@ def export_saved_model(
             "replace it or choose another version."
         )
     created_model_dir = not model_dir.exists()
-    _atomic.remove_stale_staging_dirs(model_dir)  # left by exports that were killed
-    staging = _atomic.make_staging_dir(model_dir)
+    publish.remove_stale_staging_dirs(model_dir)  # left by exports that were killed
+    staging = publish.make_staging_dir(model_dir)
     try:
         build_export_archive(model, raw, from_logits=from_logits).write_out(
             str(staging), verbose=False
@@ -161,10 +158,10 @@ def _publish(staging: Path, model_dir: Path, version, force: bool, record: dict)
         chosen = version if version is not None else next_version(model_dir)
         record["version"] = chosen
         write_metadata(staging, record)
-        _atomic.fsync_tree(staging)
+        publish.fsync_tree(staging)
         target = model_dir / str(chosen)
         try:
-            _atomic.publish_dir(staging, target, replace=force and version is not None)
+            publish.publish_dir(staging, target, replace=force and version is not None)
             return target
         except FileExistsError:
             if version is not None:

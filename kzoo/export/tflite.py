@@ -11,14 +11,10 @@ import warnings
 
 import numpy as np
 
-from kzoo.export.saved_model import ExportVerificationError
-from kzoo.export.serving import INPUT_NAME, SIGNATURE_KEY
+from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
+from kzoo.export.errors import TFLiteMismatchError
 
 TFLITE_FILE = "assets.extra/model.tflite"
-
-
-class TFLiteMismatchError(ExportVerificationError):
-    """The converted TFLite model does not reproduce the SavedModel; nothing was published."""
 
 
 def convert_saved_model(path) -> bytes:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
+
+from kzoo.utils.files import atomic_write_bytes
 
 matplotlib.use("Agg")
 
@@ -39,17 +40,6 @@ def flat_training_arrays(dataset: str, limit: int | None = None):
     return (x[:limit], y[:limit]) if limit else (x, y)
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def write_results(out_dir, lesson: str, numbers: dict, figure) -> dict:
     """Write `<lesson>.json` and `<lesson>.png` atomically; return `numbers` with the two paths."""
@@ -63,6 +53,6 @@ def write_results(out_dir, lesson: str, numbers: dict, figure) -> dict:
     plt.close(figure)
     png, js = out / f"{lesson}.png", out / f"{lesson}.json"
     result = dict(numbers, lesson=lesson, figure=str(png))
-    _atomic_bytes(png, buf.getvalue())
-    _atomic_bytes(js, json.dumps(result, indent=2, default=float).encode())
+    atomic_write_bytes(png, buf.getvalue())
+    atomic_write_bytes(js, json.dumps(result, indent=2, default=float).encode())
     return result

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 import kzoo.lab
-from kzoo.lab._common import _atomic_bytes
+from kzoo.utils.files import atomic_write_bytes
 
 # The lecture's order; lessons not named here follow alphabetically.
 ORDER = (
@@ -110,7 +110,7 @@ def write_report(out_dir, lessons=None, *, readme=None, status=None) -> Path:
             not_run.append(f"- {lesson}" + (f" (failed: {error})" if error else ""))
         not_run.append("")
     text = "\n".join(lines[:4] + summary + lines[4:] + not_run)
-    _atomic_bytes(readme, text.encode())
+    atomic_write_bytes(readme, text.encode())
     return readme
 
 

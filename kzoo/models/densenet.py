@@ -21,11 +21,7 @@ from kzoo.layers.dense_block import (
     check_compression,
 )
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
-from kzoo.registry import register_model
 
-PAPER = (
-    "Huang, Liu, van der Maaten, Weinberger. Densely Connected Convolutional Networks. CVPR 2017"
-)
 DEFAULT_INPUT_SHAPE = (32, 32, 3)
 NUM_BLOCKS = 3
 # Two 2x2 average poolings: 4 -> 2 -> 1.
@@ -140,45 +136,3 @@ def densenet(
         classifier_activation=classifier_activation,
     )
     return keras.Model(inputs, outputs, name=name)
-
-
-_C10 = "cifar10_error"
-_C100 = "cifar100_error"
-
-
-def _variant(defaults, kwargs):
-    # Variants fix defaults only: `growth_rate`, `dropout`, ... stay overridable by keyword (the
-    # tuner retrains a searched growth rate through the registry); the model is named after them.
-    return densenet(**{**defaults, **kwargs})
-
-
-@register_model(
-    paper=PAPER, default_input_shape=DEFAULT_INPUT_SHAPE, published={_C10: 5.24, _C100: 24.42}
-)
-def densenet_40_12(**kwargs):
-    """DenseNet (L=40, k=12): 1.0M parameters; C10+ 5.24%, C100+ 24.42% (Table 2)."""
-    return _variant(dict(depth=40, growth_rate=12, bottleneck=False, compression=1.0), kwargs)
-
-
-@register_model(
-    paper=PAPER, default_input_shape=DEFAULT_INPUT_SHAPE, published={_C10: 4.51, _C100: 22.27}
-)
-def densenet_bc_100_12(**kwargs):
-    """DenseNet-BC (L=100, k=12): 0.8M parameters; C10+ 4.51%, C100+ 22.27% (Table 2)."""
-    return _variant(dict(depth=100, growth_rate=12, bottleneck=True, compression=0.5), kwargs)
-
-
-@register_model(
-    paper=PAPER, default_input_shape=DEFAULT_INPUT_SHAPE, published={_C10: 3.62, _C100: 17.60}
-)
-def densenet_bc_250_24(**kwargs):
-    """DenseNet-BC (L=250, k=24): 15.3M parameters; C10+ 3.62%, C100+ 17.60% (Table 2)."""
-    return _variant(dict(depth=250, growth_rate=24, bottleneck=True, compression=0.5), kwargs)
-
-
-@register_model(
-    paper=PAPER, default_input_shape=DEFAULT_INPUT_SHAPE, published={_C10: 3.46, _C100: 17.18}
-)
-def densenet_bc_190_40(**kwargs):
-    """DenseNet-BC (L=190, k=40): 25.6M parameters; C10+ 3.46%, C100+ 17.18% (Table 2)."""
-    return _variant(dict(depth=190, growth_rate=40, bottleneck=True, compression=0.5), kwargs)

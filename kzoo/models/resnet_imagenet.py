@@ -7,9 +7,7 @@ import keras
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers.residual import BasicBlock, BottleneckBlock, batch_norm
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
-from kzoo.registry import register_model
 
-HE_2015 = "He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385)"
 IMAGENET_SHAPE = (224, 224, 3)
 STAGE_FILTERS = (64, 128, 256, 512)
 # depth -> (bottleneck?, blocks per stage), He et al. 2015 Table 1.
@@ -99,63 +97,3 @@ def resnet_imagenet(
         classifier_activation=classifier_activation,
     )
     return keras.Model(inputs, x, name=name or f"resnet{depth}")
-
-
-def _published(top1_accuracy):
-    # torchvision's IMAGENET1K_V1 weights for exactly this architecture (single 224 crop).
-    return {"imagenet_top1_error": round(100.0 - top1_accuracy, 3)}
-
-
-@register_model(paper=HE_2015, default_input_shape=IMAGENET_SHAPE, published=_published(69.758))
-def resnet18(**kwargs):
-    """ResNet-18 (ImageNet form): basic blocks 2-2-2-2.
-
-    Args: the `resnet_imagenet` keyword arguments (`classes`, `input_shape`, `include_top`, ...).
-    Example: `model = resnet18(classes=1000)`  (11,689,512 trainable parameters)
-    Reference: He et al. 2015 (arXiv:1512.03385), Table 1.
-    """
-    return resnet_imagenet(18, **kwargs)
-
-
-@register_model(paper=HE_2015, default_input_shape=IMAGENET_SHAPE, published=_published(73.314))
-def resnet34(**kwargs):
-    """ResNet-34 (ImageNet form): basic blocks 3-4-6-3.
-
-    Args: the `resnet_imagenet` keyword arguments (`classes`, `input_shape`, `include_top`, ...).
-    Example: `model = resnet34(classes=1000)`  (21,797,672 trainable parameters)
-    Reference: He et al. 2015 (arXiv:1512.03385), Table 1.
-    """
-    return resnet_imagenet(34, **kwargs)
-
-
-@register_model(paper=HE_2015, default_input_shape=IMAGENET_SHAPE, published=_published(76.130))
-def resnet50(**kwargs):
-    """ResNet-50 (ImageNet form): bottleneck blocks 3-4-6-3, stride on the 3x3 convolution.
-
-    Args: the `resnet_imagenet` keyword arguments (`classes`, `input_shape`, `include_top`, ...).
-    Example: `model = resnet50(classes=1000)`  (25,557,032 trainable parameters)
-    Reference: He et al. 2015 (arXiv:1512.03385), Table 1.
-    """
-    return resnet_imagenet(50, **kwargs)
-
-
-@register_model(paper=HE_2015, default_input_shape=IMAGENET_SHAPE, published=_published(77.374))
-def resnet101(**kwargs):
-    """ResNet-101 (ImageNet form): bottleneck blocks 3-4-23-3.
-
-    Args: the `resnet_imagenet` keyword arguments (`classes`, `input_shape`, `include_top`, ...).
-    Example: `model = resnet101(classes=1000)`  (44,549,160 trainable parameters)
-    Reference: He et al. 2015 (arXiv:1512.03385), Table 1.
-    """
-    return resnet_imagenet(101, **kwargs)
-
-
-@register_model(paper=HE_2015, default_input_shape=IMAGENET_SHAPE, published=_published(78.312))
-def resnet152(**kwargs):
-    """ResNet-152 (ImageNet form): bottleneck blocks 3-8-36-3.
-
-    Args: the `resnet_imagenet` keyword arguments (`classes`, `input_shape`, `include_top`, ...).
-    Example: `model = resnet152(classes=1000)`  (60,192,808 trainable parameters)
-    Reference: He et al. 2015 (arXiv:1512.03385), Table 1.
-    """
-    return resnet_imagenet(152, **kwargs)

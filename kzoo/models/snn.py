@@ -7,19 +7,8 @@ import numpy as np
 
 from kzoo.layers._validation import check_positive_int
 from kzoo.models.plain import hidden_layer_names, plain_net
-from kzoo.registry import register_model
-
-KLAMBAUER_2017 = (
-    "Klambauer, Unterthiner, Mayr, Hochreiter. Self-Normalizing Neural Networks. NeurIPS 2017 "
-    "(arXiv:1706.02515)"
-)
 
 
-@register_model(
-    paper=KLAMBAUER_2017,
-    default_input_shape=(784,),
-    published={"uci121_avg_rank_diff": -0.756},
-)
 def snn_mlp(
     depth=8,
     width=256,

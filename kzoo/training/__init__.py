@@ -1,27 +1,23 @@
 """The training engine: `train(TrainConfig(...))` with resumable run directories.
 
+Names load on first use (`TrainConfig` needs no TensorFlow; `train` does).
+
 Example:
     >>> from kzoo.training import TrainConfig, train
     >>> result = train(TrainConfig(model="plain_cnn", dataset="digits", run_dir="runs/quick", epochs=5))
 """
 
-from kzoo.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
-from kzoo.training.diagnostics import DiagnosticsCallback, layer_diagnostics
-from kzoo.training.engine import TrainResult, train
-from kzoo.training.optimizers import InverseSqrtDecay, LinearWarmup, make_optimizer, make_schedule
-from kzoo.training.regularization import with_kernel_l2
+from kzoo.utils.lazy import lazy_exports
 
-__all__ = [
-    "OPTIMIZERS",
-    "SCHEDULES",
-    "DiagnosticsCallback",
-    "InverseSqrtDecay",
-    "LinearWarmup",
-    "TrainConfig",
-    "TrainResult",
-    "layer_diagnostics",
-    "make_optimizer",
-    "make_schedule",
-    "train",
-    "with_kernel_l2",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "kzoo.training.config": ("OPTIMIZERS", "SCHEDULES", "TrainConfig"),
+        "kzoo.training.diagnostics": ("DiagnosticsCallback", "layer_diagnostics"),
+        "kzoo.training.engine": ("TrainResult", "train", "compile_for_training", "train_batches"),
+        "kzoo.training.optimizers": (
+            "InverseSqrtDecay", "LinearWarmup", "make_optimizer", "make_schedule",
+        ),
+        "kzoo.training.regularization": ("with_kernel_l2",),
+    },
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -13,11 +12,12 @@ import keras
 import numpy as np
 
 from kzoo.training.optimizers import current_learning_rate
-from kzoo.training.rundir import (
+from kzoo.utils.files import (
     atomic_save,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    link_or_copy,
     read_json,
 )
 
@@ -83,7 +83,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model.save_weights(incoming, overwrite=True)
         for path in (weights_path, metadata_path):
             if os.path.exists(path):
-                _link_or_copy(path, f"{path}.bkp")
+                link_or_copy(path, f"{path}.bkp")
         os.replace(incoming, weights_path)
         atomic_write_json(metadata_path, metadata)
 
@@ -100,7 +100,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             # repairs the checkpoint; another worker links into its own directory).
             target = os.path.join(self.write_dir, os.path.basename(self._weights_path))
             os.makedirs(self.write_dir, exist_ok=True)
-            _link_or_copy(self._prev_weights_path, target)
+            link_or_copy(self._prev_weights_path, target)
             self.model.load_weights(target)
             iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
             if iterations != metadata["iterations"]:
@@ -230,14 +230,3 @@ def plot_curves(rows, path) -> None:
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 
-
-def _link_or_copy(src: str, dst: str) -> None:
-    """Atomically make `dst` a copy of `src` (a hard link when the file system allows)."""
-    tmp = f"{dst}.tmp"
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dst)

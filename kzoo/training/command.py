@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from kzoo.utils.errors import UserError
 
 DEFAULTS = dict(
     epochs=10,
@@ -31,23 +32,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from kzoo.training import train
     from kzoo.training.cli_args import config_from_args
+    from kzoo.training.config import TrainConfig
+    from kzoo.utils.settings import given
+
+    options = given(args, TrainConfig)
+    missing = [flag for flag in ("model", "dataset") if flag not in options]
+    if missing:
+        raise UserError(f"--{' and --'.join(missing)} required (kzoo list / kzoo datasets)")
+    config = config_from_args(args, DEFAULTS, recipe="train")
+    config.validate()
+    from kzoo.training import train
     from kzoo.training.distribute import strategy_for
     from kzoo.training.summary import format_table
 
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "func")}
-    missing = [flag for flag in ("model", "dataset") if flag not in options]
-    if missing:
-        print(f"kzoo train: error: --{' and --'.join(missing)} required", file=sys.stderr)
-        return 2
-    try:
-        config = config_from_args(argparse.Namespace(**options), DEFAULTS, recipe="train")
-        config.validate()
-        strategy_for(config.strategy)  # no TPU, a TF_CONFIG TensorFlow rejects: errors here
-    except ValueError as err:
-        print(f"kzoo train: error: {err}", file=sys.stderr)
-        return 2
+    strategy_for(config.strategy)  # no TPU, a TF_CONFIG TensorFlow rejects: errors here
     metrics = train(config).metrics
     keys = ("model", "dataset", "epochs_run", "test_accuracy", "test_loss", "trainable_params")
     print(format_table([{k: metrics[k] for k in keys} | {"run_dir": config.run_dir}]))

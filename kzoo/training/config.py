@@ -1,84 +1,60 @@
-"""`TrainConfig`: every setting of one training run, validated before anything is built or written."""
+"""`TrainConfig`: every setting of one training run, declared once and validated before anything is
+built or written.
+
+Each field is declared with `kzoo.utils.settings.setting`: its type, default, range or choices, help
+text, flag spelling (`--lr`), group (data / model / optimisation / regularisation / run /
+distribution) and whether it is part of the run fingerprint. Validation, the command-line flags of
+`kzoo train`, `kzoo tune` and the recipes, the JSON form in `config.json` and the fingerprint all
+derive from these declarations.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from kzoo.utils.checks import check_number
+from kzoo.utils.errors import SettingError
+from kzoo.utils.settings import REQUIRED, Settings, setting
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "multistep", "cosine", "inverse_sqrt")
 WEIGHT_DECAY_MODES = (None, "l2", "decoupled")
 PRECISION_POLICIES = (None, "auto", "float32", "mixed_float16", "mixed_bfloat16")
-
-# Fields that do not change what is trained: a run directory may be resumed with other values.
-# `strategy` is one of them: with the global batch fixed, one worker and two train the same model.
-_NOT_FINGERPRINTED = ("run_dir", "overwrite", "verbose", "data_dir", "manual_dir", "strategy")
-# Fields added after run directories existed: fingerprinted only when not at these defaults, so a
-# run started before they existed keeps its fingerprint (and resumes).
-_FINGERPRINTED_IF_SET = {"per_replica_batch": False, "lr_scaling": "none"}
+STRATEGIES = (None, "mirrored", "multiworker", "tpu")
+LR_SCALINGS = ("none", "linear")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """Settings of one training run; `kzoo.training.train(config)` runs it.
+
+    Every field is declared below with its help text (`kzoo train --help` shows the same texts,
+    grouped). Fields not in the fingerprint (`run_dir`, `overwrite`, `verbose`, `data_dir`,
+    `manual_dir`, `strategy`) may change between an interrupted run and its resume.
 
     Args:
         model: a registered model name (`kzoo.list_models()`), e.g. `"resnet20"`.
         dataset: a dataset name (`kzoo.data.list_datasets()`), e.g. `"cifar10"` or `"digits"`.
         run_dir: directory of the run: checkpoints, logs, history, metrics, the final model.
-        model_kwargs: extra builder arguments, e.g. `{"dropout": 0.3}`.
-        epochs: number of passes over the training split.
-        batch_size: examples per optimisation step over all replicas (the global batch; split
-            evenly over the replicas of `strategy`), or per replica with `per_replica_batch`.
-        validation_split: fraction of the training split held out for validation (0 for none).
-        augment: the data pipeline's augmentation argument (None: the dataset's default).
-        data_dir: where TFDS keeps prepared data (None: its default).
-        manual_dir: TFDS' manual-download directory (archives downloaded by hand; None: its default).
-        optimizer: one of `OPTIMIZERS`: `"sgd"` (plain), `"momentum"`, `"nesterov"`, `"adagrad"`,
-            `"rmsprop"`, `"adam"`, `"adamw"`.
-        learning_rate: the initial (peak) learning rate eta.
-        momentum: momentum of `"momentum"` / `"nesterov"`.
-        schedule: one of `SCHEDULES`: `"constant"`; `"multistep"` (multiply by `gamma` at each of
-            `milestones`, in epochs, as the ResNet/WRN/DenseNet papers do); `"cosine"` (to
-            `min_learning_rate` at the last step); `"inverse_sqrt"` (the lecture's 1/t decay
-            eta / sqrt(t + 1), t = optimisation step).
-        milestones: strictly increasing epochs in [1, epochs) where `"multistep"` decays.
-        gamma: the `"multistep"` factor (0.1 = divide by 10).
-        min_learning_rate: the learning rate `"cosine"` ends at.
-        warmup_epochs: linear warm-up over this many epochs (may be fractional) before the schedule.
-        weight_decay: lambda of the weight decay; 0 for none.
-        weight_decay_mode: `"l2"` adds lambda/2 * ||W||^2 over every kernel to the loss (gradient
-            lambda * W, the papers' and the lecture's weight decay); `"decoupled"` shrinks kernels
-            by lr * lambda each step in the optimiser (Loshchilov & Hutter). None: `"decoupled"`
-            for `"adamw"`, `"l2"` otherwise.
-        label_smoothing: cross-entropy label smoothing in [0, 1).
-        early_stopping_patience: stop after this many epochs without improvement of
-            `early_stopping_monitor` and keep the best weights; None disables early stopping.
-        early_stopping_monitor: the logged quantity early stopping watches (`"val_loss"`, ...).
-        seed: seeds weights, data order, augmentation and dropout.
-        deterministic: enable TensorFlow op determinism (bit-reproducible runs and resumes).
-        mixed_precision: `"auto"` (default: `"mixed_bfloat16"` on CPUs with AVX512_BF16 or AMX,
-            `"mixed_float16"` on GPUs with tensor cores, `"float32"` elsewhere; see
-            `kzoo.training.precision.resolve_precision`; the run's metrics record the policy
-            used), None / `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
-        max_steps_per_epoch: cap on steps per epoch (quick smoke runs); None trains full epochs.
-        diagnostics: record per-layer activation statistics and gradient norms every epoch.
-        diagnostics_samples: size of the fixed probe batch of the diagnostics.
-        tensorboard: write TensorBoard logs under `run_dir/logs`.
-        strategy: how training is distributed (`kzoo.training.distribute.STRATEGIES`): None (one
-            device), `"mirrored"` (all local GPUs), `"multiworker"` (`MultiWorkerMirroredStrategy`,
-            one process per worker, configured by each worker's `TF_CONFIG`) or `"tpu"`. Only the
-            chief worker writes `run_dir`, which must be on a file system every worker reads.
-        per_replica_batch: `batch_size` is per replica: the global batch is batch_size x replicas.
-        lr_scaling: `"none"`, or `"linear"`: learning rates times global batch / batch_size (the
-            linear scaling rule of Goyal et al. 2017; needs `per_replica_batch`).
-        overwrite: replace an existing run directory made by a different (or the same) config.
-        verbose: Keras' verbosity (1 = progress bar, 2 = one line per epoch, 0 = silent).
+        model_kwargs: extra builder arguments, e.g. `{"dropout": 0.3}` (`--model-arg dropout=0.3`).
+        epochs, batch_size, validation_split, augment, data_dir, manual_dir: the data and its passes
+            (`batch_size` is the global batch over all replicas unless `per_replica_batch`).
+        optimizer, learning_rate, momentum, schedule, milestones, gamma, min_learning_rate,
+            warmup_epochs: the optimiser and its learning-rate schedule (`"multistep"` multiplies by
+            `gamma` at each milestone epoch; `"cosine"` ends at `min_learning_rate`;
+            `"inverse_sqrt"` is the lecture's eta / sqrt(t + 1), t = optimisation step).
+        weight_decay, weight_decay_mode, label_smoothing, early_stopping_patience,
+            early_stopping_monitor: regularisation (`"l2"` adds lambda/2 ||W||^2 over every kernel
+            to the loss, as the papers; `"decoupled"` shrinks kernels in the optimiser; None:
+            `"decoupled"` for `"adamw"`, `"l2"` otherwise).
+        seed, deterministic, mixed_precision, max_steps_per_epoch, diagnostics,
+            diagnostics_samples, tensorboard, overwrite, verbose: how the run executes and what it
+            records (`mixed_precision="auto"` picks bfloat16 on CPUs with AVX512_BF16 or AMX,
+            float16 on tensor-core GPUs, float32 elsewhere).
+        strategy, per_replica_batch, lr_scaling: distribution over devices and workers (see
+            `kzoo.training.distribute`).
 
     Example:
         >>> config = TrainConfig(model="resnet20", dataset="cifar10", run_dir="runs/resnet20",
@@ -87,41 +63,126 @@ class TrainConfig:
         >>> result = kzoo.training.train(config)
     """
 
-    model: str
-    dataset: str
-    run_dir: str
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 128
-    validation_split: float = 0.1
-    augment: Any = None
-    data_dir: str | None = None
-    manual_dir: str | None = None
-    optimizer: str = "momentum"
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    schedule: str = "constant"
-    milestones: tuple[int, ...] = ()
-    gamma: float = 0.1
-    min_learning_rate: float = 0.0
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    weight_decay_mode: str | None = None
-    label_smoothing: float = 0.0
-    early_stopping_patience: int | None = None
-    early_stopping_monitor: str = "val_loss"
-    seed: int = 0
-    deterministic: bool = True
-    mixed_precision: str | None = "auto"
-    max_steps_per_epoch: int | None = None
-    diagnostics: bool = False
-    diagnostics_samples: int = 256
-    tensorboard: bool = True
-    strategy: str | None = None
-    per_replica_batch: bool = False
-    lr_scaling: str = "none"
-    overwrite: bool = False
-    verbose: int = 1
+    # model
+    model: str = setting(REQUIRED, "registered model name (kzoo list)", group="model")
+    # data
+    dataset: str = setting(REQUIRED, "dataset name (kzoo datasets)", group="data")
+    run_dir: str | os.PathLike = setting(
+        REQUIRED, "run directory (default: runs/<recipe>/<model>-<dataset>)", group="run",
+        fingerprint=False, metavar="DIR",
+    )
+    model_kwargs: dict[str, Any] = setting(
+        {}, "a builder argument, e.g. dropout=0.3 (repeatable)", group="model",
+        flag="--model-arg",
+    )
+    epochs: int = setting(10, "training epochs", group="optimisation", low=1)
+    batch_size: int = setting(
+        128, "examples per optimisation step over all replicas (the global batch)",
+        group="optimisation", low=1,
+    )
+    validation_split: float = setting(
+        0.1, "held-out fraction of the training split", group="data", low=0.0, high=1.0,
+        high_open=True, metavar="FRACTION",
+    )
+    augment: bool | None = setting(
+        None, "data augmentation (default: the dataset's)", group="data"
+    )
+    data_dir: str | None = setting(
+        None, "where TFDS keeps prepared datasets (default: TFDS')", group="data",
+        fingerprint=False, metavar="DIR",
+    )
+    manual_dir: str | None = setting(
+        None, "directory of dataset archives downloaded by hand", group="data",
+        fingerprint=False, metavar="DIR",
+    )
+    # optimisation
+    optimizer: str = setting(
+        "momentum", f"one of {', '.join(OPTIMIZERS)}", group="optimisation", choices=OPTIMIZERS
+    )
+    learning_rate: float = setting(
+        0.1, "initial (peak) learning rate", group="optimisation", flag="--lr", low=0.0,
+        low_open=True,
+    )
+    momentum: float = setting(
+        0.9, "momentum of momentum / nesterov", group="optimisation", low=0.0, high=1.0,
+        high_open=True,
+    )
+    schedule: str = setting(
+        "constant", f"one of {', '.join(SCHEDULES)}", group="optimisation", choices=SCHEDULES
+    )
+    milestones: tuple[int, ...] = setting(
+        (), "multistep decay epochs (default: the paper's, scaled to --epochs)",
+        group="optimisation",
+    )
+    gamma: float = setting(
+        0.1, "multistep decay factor", group="optimisation", low=0.0, low_open=True
+    )
+    min_learning_rate: float = setting(
+        0.0, "final learning rate of the cosine schedule", group="optimisation", flag="--min-lr",
+        low=0.0,
+    )
+    warmup_epochs: float = setting(
+        0.0, "linear warm-up epochs (may be fractional)", group="optimisation", low=0.0
+    )
+    # regularisation
+    weight_decay: float = setting(0.0, "weight decay lambda", group="regularisation", low=0.0)
+    weight_decay_mode: str | None = setting(
+        None, "l2 (in the loss) or decoupled (in the optimiser; default for adamw)",
+        group="regularisation", choices=WEIGHT_DECAY_MODES,
+    )
+    label_smoothing: float = setting(
+        0.0, "label smoothing", group="regularisation", low=0.0, high=1.0, high_open=True
+    )
+    early_stopping_patience: int | None = setting(
+        None, "stop after this many epochs without improvement (keeps the best weights)",
+        group="regularisation", flag="--early-stopping", low=1, metavar="EPOCHS",
+    )
+    early_stopping_monitor: str = setting(
+        "val_loss", "the logged quantity early stopping watches", group="regularisation",
+        flag=None,
+    )
+    # run
+    seed: int = setting(0, "random seed (weights, data order, augmentation, dropout)",
+                        group="run", low=0)
+    deterministic: bool = setting(
+        True, "TensorFlow op determinism (bit-reproducible runs and resumes)", group="run",
+        flag=None,
+    )
+    mixed_precision: str | None = setting(
+        "auto", "precision policy: auto, float32, mixed_float16 or mixed_bfloat16", group="run",
+        choices=PRECISION_POLICIES,
+    )
+    max_steps_per_epoch: int | None = setting(
+        None, "cap steps per epoch", group="run", low=1, metavar="N"
+    )
+    diagnostics: bool = setting(
+        False, "record per-layer activations and gradient norms", group="run"
+    )
+    diagnostics_samples: int = setting(
+        256, "probe batch size of --diagnostics", group="run", low=1, metavar="N"
+    )
+    tensorboard: bool = setting(True, "TensorBoard logs under run_dir/logs", group="run")
+    # distribution
+    strategy: str | None = setting(
+        None, "mirrored, multiworker or tpu (default: one device); multiworker reads TF_CONFIG "
+        "(see kzoo launch)", group="distribution", choices=STRATEGIES, fingerprint=False,
+    )
+    per_replica_batch: bool = setting(
+        False, "--batch-size is per replica (global batch = batch size x replicas); default: "
+        "global", group="distribution", fingerprint="if_set",
+    )
+    lr_scaling: str = setting(
+        "none", "none or linear: linear multiplies the learning rate by the global batch / "
+        "--batch-size", group="distribution", choices=LR_SCALINGS, fingerprint="if_set",
+    )
+    overwrite: bool = setting(
+        False, "replace an existing run directory made by other settings", group="run",
+        fingerprint=False,
+    )
+    verbose: int = setting(
+        1, "0 silent, 1 progress bar, 2 one line per epoch", group="run", choices=(0, 1, 2),
+        fingerprint=False,
+    )
 
     @property
     def decay_mode(self) -> str:
@@ -131,139 +192,89 @@ class TrainConfig:
         return "decoupled" if self.optimizer == "adamw" else "l2"
 
     def validate(self) -> TrainConfig:
-        """Raise ValueError naming the first bad argument; return self when all are valid.
+        """Raise `SettingError` (a ValueError) naming the first bad setting; return self when all
+        are valid.
 
-        Checks everything that needs no data: names are checked against the model registry and
-        the dataset list, numbers against their ranges, milestones against `epochs`.
+        Checks everything that needs no data: each field against its declaration, names against
+        the model registry and the dataset list, milestones against `epochs`, and the rules that
+        tie settings together.
         """
-        _check_name("model", self.model, _model_names())
-        _check_name("dataset", self.dataset, _dataset_names())
-        if not isinstance(self.run_dir, (str, bytes)) and not hasattr(self.run_dir, "__fspath__"):
-            raise ValueError(f"`run_dir` must be a path; received run_dir={self.run_dir!r}.")
-        if not str(self.run_dir):
-            raise ValueError("`run_dir` must be a non-empty path; received run_dir=''.")
-        if not isinstance(self.model_kwargs, dict):
-            raise ValueError(
-                f"`model_kwargs` must be a dict; received model_kwargs={self.model_kwargs!r}."
-            )
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
-        _number("validation_split", self.validation_split, 0.0, 1.0, high_open=True)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _number("learning_rate", self.learning_rate, 0.0, math.inf, low_open=True)
-        _number("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _choice("schedule", self.schedule, SCHEDULES)
+        for name, valid in (("model", _model_names), ("dataset", _dataset_names)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in valid():
+                raise _unknown(self, name, value, valid())
+        if not isinstance(self.run_dir, (str, os.PathLike)) or not os.fspath(self.run_dir):
+            raise self.error("{run_dir} must be a non-empty path", "run_dir")
+        self.validate_fields()
         self._validate_milestones()
-        _number("gamma", self.gamma, 0.0, math.inf, low_open=True)
-        _number("min_learning_rate", self.min_learning_rate, 0.0, self.learning_rate)
-        _number("warmup_epochs", self.warmup_epochs, 0.0, self.epochs, high_open=True)
-        _number("weight_decay", self.weight_decay, 0.0, math.inf)
-        _choice("weight_decay_mode", self.weight_decay_mode, WEIGHT_DECAY_MODES)
+        check_number("min_learning_rate", self.min_learning_rate, 0.0, self.learning_rate,
+                     owner=TrainConfig)
+        if self.warmup_epochs >= self.epochs:
+            raise self.error(f"{{warmup_epochs}} must be below {{epochs}} ({self.epochs})",
+                             "warmup_epochs", "epochs")
         if self.optimizer == "adamw" and self.decay_mode == "l2":
-            raise ValueError(
-                "optimizer='adamw' decays weights in the optimiser; received weight_decay_mode='l2'. "
-                "Use optimizer='adam' with weight_decay_mode='l2' for Adam + L2."
+            raise self.error(
+                "{optimizer} adamw decays weights in the optimiser, not with {weight_decay_mode} "
+                "l2", "weight_decay_mode",
+                hint="Use {optimizer} adam with {weight_decay_mode} l2 for Adam + L2.",
             )
-        _number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
-        if self.early_stopping_patience is not None:
-            _positive_int("early_stopping_patience", self.early_stopping_patience)
-            if self.early_stopping_monitor.startswith("val_") and self.validation_split == 0:
-                raise ValueError(
-                    f"early_stopping_monitor={self.early_stopping_monitor!r} needs a validation split; "
-                    "received validation_split=0. Set validation_split > 0 or monitor a training metric."
-                )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"`seed` must be an integer >= 0; received seed={self.seed!r}.")
-        _choice("mixed_precision", self.mixed_precision, PRECISION_POLICIES)
-        if self.max_steps_per_epoch is not None:
-            _positive_int("max_steps_per_epoch", self.max_steps_per_epoch)
-        _positive_int("diagnostics_samples", self.diagnostics_samples)
-        _choice("verbose", self.verbose, (0, 1, 2))
+        if (
+            self.early_stopping_patience is not None
+            and self.early_stopping_monitor.startswith("val_")
+            and self.validation_split == 0
+        ):
+            raise self.error(
+                f"{{early_stopping_patience}} watches {self.early_stopping_monitor}, which needs a "
+                "validation split", "validation_split",
+                hint="Set {validation_split} above 0.",
+            )
         self._validate_distribution()
         return self
 
     def _validate_distribution(self) -> None:
-        from kzoo.training.distribute import (
-            LAUNCHED_WORKERS,
-            LR_SCALINGS,
-            STRATEGIES,
-            check_tf_config,
-        )
+        from kzoo.training.distribute import LAUNCHED_WORKERS, check_tf_config
 
-        _choice("strategy", self.strategy, STRATEGIES)
-        _choice("per_replica_batch", self.per_replica_batch, (False, True))
-        _choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
         if self.lr_scaling == "linear" and not self.per_replica_batch:
-            raise ValueError(
-                "lr_scaling='linear' scales the learning rate with the global batch, which is "
-                "batch_size whatever the replicas unless per_replica_batch=True; received "
-                "per_replica_batch=False. Set per_replica_batch=True or lr_scaling='none'."
+            raise self.error(
+                "{lr_scaling} linear scales the learning rate with the global batch, which is "
+                "{batch_size} whatever the replicas unless {per_replica_batch} is set",
+                "per_replica_batch",
+                hint="Set {per_replica_batch}, or {lr_scaling} none.",
             )
         launched = int(os.environ.get(LAUNCHED_WORKERS, "1"))
         if launched > 1 and self.strategy != "multiworker":
-            raise ValueError(
-                f"`kzoo launch` started {launched} workers of one job, but strategy="
-                f"{self.strategy!r}: each would train alone and write the same run_dir. "
-                "Pass --strategy multiworker (strategy='multiworker')."
+            raise self.error(
+                f"`kzoo launch` started {launched} workers of one job: with {{strategy}} other "
+                "than multiworker each would train alone and write the same run directory",
+                "strategy",
+                hint="Pass {strategy} multiworker.",
             )
         if self.strategy == "multiworker":
             check_tf_config()
         if self.strategy is not None and self.diagnostics:
-            raise ValueError(
-                f"`diagnostics` probe one device; received diagnostics=True with "
-                f"strategy={self.strategy!r}. Record them in a run without a strategy."
+            raise self.error(
+                "{diagnostics} probe one device and cannot run under {strategy}", "strategy",
+                hint="Record them in a run without {strategy}.",
             )
 
     def _validate_milestones(self) -> None:
         milestones = tuple(self.milestones)
         if self.schedule != "multistep":
             if milestones:
-                raise ValueError(
-                    f"`milestones` are used by schedule='multistep' only; received "
-                    f"milestones={milestones!r} with schedule={self.schedule!r}."
+                raise self.error(
+                    f"{{milestones}} are used by {{schedule}} multistep only (schedule is "
+                    f"{self.schedule!r})", "milestones",
                 )
             return
         if not milestones:
-            raise ValueError(
-                "schedule='multistep' needs `milestones` (epochs); received milestones=()."
+            raise self.error("{schedule} multistep needs {milestones} (epochs)", "milestones")
+        if not all(0 < m < self.epochs for m in milestones):
+            raise self.error(
+                f"{{milestones}} must be epochs in [1, {{epochs}}) = [1, {self.epochs})",
+                "milestones", "epochs",
             )
-        for m in milestones:
-            if isinstance(m, bool) or not isinstance(m, int) or not 0 < m < self.epochs:
-                raise ValueError(
-                    f"`milestones` must be integer epochs in [1, epochs={self.epochs}); received "
-                    f"milestones={milestones!r}."
-                )
         if any(b <= a for a, b in zip(milestones, milestones[1:], strict=False)):
-            raise ValueError(
-                f"`milestones` must be strictly increasing; received milestones={milestones!r}."
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        data = dataclasses.asdict(self)
-        data["milestones"] = list(self.milestones)
-        data["run_dir"] = str(self.run_dir)
-        return data
-
-    def fingerprint(self) -> str:
-        """SHA-256 of the fields that decide what is trained (not run_dir, verbose, strategy, ...)."""
-        data = {
-            k: v
-            for k, v in self.to_dict().items()
-            if k not in _NOT_FINGERPRINTED
-            and not (k in _FINGERPRINTED_IF_SET and v == _FINGERPRINTED_IF_SET[k])
-        }
-        text = json.dumps(data, sort_keys=True, default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def differences(self, other: dict[str, Any]) -> dict[str, tuple]:
-        """Fingerprinted fields whose value differs from `other` (a `to_dict()` of another config)."""
-        mine = json.loads(json.dumps(self.to_dict(), default=repr))
-        return {
-            k: (other.get(k, _FINGERPRINTED_IF_SET.get(k)), v)
-            for k, v in mine.items()
-            if k not in _NOT_FINGERPRINTED and other.get(k, _FINGERPRINTED_IF_SET.get(k)) != v
-        }
+            raise self.error("{milestones} must be strictly increasing", "milestones")
 
 
 def _model_names() -> list[str]:
@@ -273,41 +284,18 @@ def _model_names() -> list[str]:
 
 
 def _dataset_names() -> list[str]:
-    from kzoo.data import list_datasets
+    from kzoo.data.catalog import list_datasets
 
     return list(list_datasets())
 
 
-def _check_name(name: str, value, valid: list[str]) -> None:
-    if value not in valid:
-        import difflib
+def _unknown(config: TrainConfig, name: str, value, valid: list[str]) -> SettingError:
+    import difflib
 
-        close = difflib.get_close_matches(str(value), valid, n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(
-            f"Unknown {name}={value!r}.{hint} Valid values: {', '.join(valid) or '(none registered)'}."
-        )
-
-
-def _choice(name: str, value, choices) -> None:
-    if value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"`{name}` must be one of {valid}; received {name}={value!r}.")
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
-
-
-def _number(name, value, low, high, low_open=False, high_open=False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high
-        )
-    if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
-        raise ValueError(
-            f"`{name}` must be a number in {left}{low}, {high}{right}; received {name}={value!r}."
-        )
+    close = difflib.get_close_matches(str(value), valid, n=3, cutoff=0.5)
+    hint = f"Did you mean {', '.join(close)}?" if close else ""
+    command = "kzoo list" if name == "model" else "kzoo datasets"
+    return config.error(
+        "unknown {" + name + "}", name, value=value,
+        hint=(hint + " " if hint else "") + f"`{command}` lists them all.",
+    )

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kzoo.training.rundir import atomic_write_json, read_json
+from kzoo.utils.files import atomic_write_json, read_json
 
 
 def _probe_layers(model: keras.Model) -> list:

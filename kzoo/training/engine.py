@@ -27,8 +27,9 @@ from kzoo.training.callbacks import (
 from kzoo.training.config import TrainConfig
 from kzoo.training.diagnostics import DiagnosticsCallback
 from kzoo.training.optimizers import decay_only_kernels, make_optimizer
-from kzoo.training.precision import resolve_precision
+from kzoo.training.precision import precision_policy
 from kzoo.training.regularization import with_kernel_l2
+from kzoo.utils.files import atomic_save, atomic_write_json, read_json
 
 
 @dataclass
@@ -77,8 +78,7 @@ def train(config: TrainConfig) -> TrainResult:
     import kzoo.data
     from kzoo.registry import create_model
 
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
+    with precision_policy(config.mixed_precision):
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
         bundle = kzoo.data.load(
@@ -91,7 +91,6 @@ def train(config: TrainConfig) -> TrainResult:
             manual_dir=config.manual_dir,
         )
         info = bundle.info
-        keras.mixed_precision.set_global_policy(resolve_precision(config.mixed_precision))
         keras.utils.set_random_seed(config.seed)
         steps = bundle.steps_per_epoch
         if config.max_steps_per_epoch is not None:
@@ -111,8 +110,6 @@ def train(config: TrainConfig) -> TrainResult:
         finally:
             if write_dir is not None:
                 shutil.rmtree(write_dir, ignore_errors=True)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def _worker_dir(config: TrainConfig, strategy) -> Path:
@@ -212,7 +209,7 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
     info = bundle.info
     if write_dir is None:
         run_dir = write_dir = rundir.prepare_run_dir(config, state, plan.replicas)
-        rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
+        atomic_write_json(run_dir / "normalization.json", _normalization(info))
     else:
         run_dir = Path(config.run_dir)
     # Another worker restores what the chief saved, and only in a resumed run: in a new or
@@ -250,7 +247,7 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
         )
     callbacks.append(backup)  # last: an epoch counts as done once everything above is written
 
-    one_hot = _one_hot(info.num_classes)
+    one_hot = one_hot_labels(info.num_classes)
     validation = None
     if bundle.validation is not None:
         validation = distribute.shard_by_data(bundle.validation.map(one_hot))
@@ -259,7 +256,7 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
             print(f"Resuming {run_dir} after epoch {initial_epoch} of {config.epochs}.")
         model.fit(
             distribute.shard_by_data(
-                _train_data(bundle, initial_epoch, config.epochs, steps).map(one_hot)
+                train_batches(bundle, initial_epoch, config.epochs, steps).map(one_hot)
             ),
             steps_per_epoch=steps,
             initial_epoch=initial_epoch,
@@ -311,8 +308,8 @@ def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) ->
         # schedule. It is made outside the strategy's scope, so it holds plain variables.
         final = keras.models.clone_model(model)
         final.set_weights(model.get_weights())
-        rundir.atomic_save(run_dir / "model.keras", final.save)
-        rundir.atomic_write_json(run_dir / rundir.METRICS, metrics)
+        atomic_save(run_dir / "model.keras", final.save)
+        atomic_write_json(run_dir / rundir.METRICS, metrics)
     return TrainResult(
         model=model, history=list(rows), metrics=metrics, run_dir=run_dir or Path(config.run_dir)
     )
@@ -322,17 +319,13 @@ def _load_finished(config: TrainConfig) -> TrainResult:
     run_dir = Path(config.run_dir)
     if config.verbose:
         print(f"{run_dir} already holds this finished run; loading its results.")
-    import kzoo.layers  # noqa: F401  (registers the layers the saved model uses)
-    import kzoo.models  # noqa: F401
-    from kzoo.export.keras_files import (
-        load_keras,  # scans the archive first; local: no import cycle
-    )
+    from kzoo.models.keras_files import load_keras  # scans the archive before loading it
 
     model = load_keras(run_dir / "model.keras")
     return TrainResult(
         model=model,
-        history=rundir.read_json(run_dir / "history.json", default=[]),
-        metrics=rundir.read_json(run_dir / rundir.METRICS),
+        history=read_json(run_dir / "history.json", default=[]),
+        metrics=read_json(run_dir / rundir.METRICS),
         run_dir=run_dir,
     )
 
@@ -348,8 +341,13 @@ def _already_stopped(stopper, model) -> bool:
     return stopped
 
 
-def _train_data(bundle, initial_epoch: int, epochs: int, steps: int) -> tf.data.Dataset:
-    """The batches of epochs initial_epoch..epochs-1, each epoch cut to `steps` batches."""
+def train_batches(bundle, initial_epoch: int, epochs: int, steps: int) -> tf.data.Dataset:
+    """The training batches of epochs initial_epoch..epochs-1, each epoch cut to `steps` batches
+    (integer labels; `one_hot_labels` converts them for the engine's loss).
+
+    Each epoch's order and augmentation is a pure function of (seed, epoch), so the batches of a
+    resumed run or of a tuning trial are the ones `train` would use.
+    """
     if steps >= bundle.steps_per_epoch:
         return bundle.train_epochs(initial_epoch, epochs)
     parts = [bundle.train_epochs(e, e + 1).take(steps) for e in range(initial_epoch, epochs)]
@@ -359,8 +357,11 @@ def _train_data(bundle, initial_epoch: int, epochs: int, steps: int) -> tf.data.
     return data
 
 
-def _one_hot(num_classes: int):
-    # Keras' sparse cross-entropy has no label smoothing, so labels become one-hot vectors.
+def one_hot_labels(num_classes: int):
+    """A `tf.data` map function: (x, integer y) -> (x, one-hot y).
+
+    Keras' sparse cross-entropy has no label smoothing, so the engine trains on one-hot labels.
+    """
     def convert(x, y):
         return x, tf.one_hot(tf.cast(y, tf.int32), num_classes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 # bfloat16 keeps float32's exponent range, so it trains without loss scaling; CPUs compute it at
@@ -54,3 +55,19 @@ def cpu_flags() -> list[str]:
     line = next((row for row in text.splitlines() if row.startswith("flags")), "")
     flags = set(line.split(":", 1)[-1].split())
     return [f for f in _CPU_FLAGS if f in flags]
+
+
+@contextlib.contextmanager
+def precision_policy(value):
+    """Set Keras' global dtype policy to `resolve_precision(value)` for the block, then restore it.
+
+    Layers take the policy when they are built, so models are created inside the block.
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(resolve_precision(value))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

@@ -15,69 +15,13 @@ Layout of a run directory:
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from kzoo.utils.files import atomic_write_json, read_json
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path, data) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_to_json) + "\n")
-
-
-def atomic_save(path, save_fn) -> None:
-    """Call `save_fn(tmp_path)` on a temporary sibling of `path` (same suffixes), then os.replace it.
-
-    Keras picks formats by suffix (`.keras`, `.weights.h5`), so the temporary name keeps them.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes)
-    tmp = path.parent / f".tmp-{os.getpid()}-{path.name[: -len(suffix) or None]}{suffix}"
-    try:
-        save_fn(str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def read_json(path, default=None):
-    path = Path(path)
-    if not path.exists():
-        return default
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def check_run_dir(config, replicas: int = 1) -> str:
@@ -160,16 +104,3 @@ def prepare_run_dir(config, state: str, replicas: int = 1) -> Path:
         )
     return run_dir
 
-
-def _to_json(value):
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return repr(value)

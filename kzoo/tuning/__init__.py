@@ -36,7 +36,7 @@ _EXPORTS = {
         "OPTIMIZER",
         "TUNERS",
         "WIDTH",
-        "WIDTH_FACTOR",
+        "WIDEN_FACTOR",
         "overrides_to_hyperparameters",
         "parse_override",
     ),

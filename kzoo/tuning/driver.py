@@ -276,7 +276,7 @@ def tune(
             acc = out.test_metrics["test_accuracy"]
             print(f"best setting retrained on train + validation: test accuracy {acc:.4f}")
         if export is not None:
-            from kzoo.export.run_dir import export_run
+            from kzoo.export.from_run import export_run
 
             out.export_path = export_run(out.final.run_dir, export, root=export_root)
             results["retrain"]["export"] = str(out.export_path)

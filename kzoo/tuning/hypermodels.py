@@ -8,14 +8,17 @@ The optimiser comes from the training engine's `make_optimizer`, and the loss, l
 are the engine's (one-hot labels, `CategoricalCrossentropy(label_smoothing)`, the `mixed_precision`
 policy), so a trial trains the way `kzoo.training.train` does with the `training` base config.
 
-Every knob is declared under a name from `kzoo.tuning.space`; a knob a family does not search is
-declared `hp.Fixed` at the builder's default, so it shows in the results and can still be overridden.
+Which HyperModel tunes a model, and where each knob's search starts, is read from the model's registry
+entry (its family and the variant's arguments, `kzoo.models.catalog`): no name is parsed and no builder
+default is repeated here. Every knob is declared under a name from `kzoo.tuning.space`; a knob a family
+does not search is declared `hp.Fixed` at the model's value, so it shows in the results and can still be
+overridden. Trials are compiled by the engine's own `compile_for_training`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
+import inspect
 from dataclasses import dataclass
 
 import keras
@@ -23,51 +26,56 @@ import keras_tuner as kt
 
 from kzoo.registry import create_model, get_entry
 from kzoo.training.config import TrainConfig
-from kzoo.training.optimizers import decay_only_kernels, make_optimizer
-from kzoo.training.precision import resolve_precision
-from kzoo.training.regularization import with_kernel_l2
+from kzoo.training.engine import compile_for_training
+from kzoo.training.precision import precision_policy
 from kzoo.tuning.space import (
     DEPTH,
     DROPOUT,
     GROWTH_RATE,
     LEARNING_RATE,
     OPTIMIZER,
+    WIDEN_FACTOR,
     WIDTH,
-    WIDTH_FACTOR,
 )
+from kzoo.utils.checks import check_int
 
 
 @dataclass(frozen=True)
 class Knob:
     """How one builder argument is searched.
 
+    The search starts at the model's own value of the argument: the base config's `model_kwargs`,
+    else the registered variant's argument, else the family builder's default -- the knob repeats
+    none of them.
+
     Args:
         name: the hyperparameter name (a `kzoo.tuning.space` constant).
         kwarg: the builder's keyword argument it sets.
-        default: the builder's default value; the search starts there.
-        low, high, step: the search range; `low=None` declares `hp.Fixed(name, default)`.
+        low, high, step: the search range (widened to include the starting value); `low=None`
+            declares `hp.Fixed(name, start)`.
+        kind: `int` or `float`.
     """
 
     name: str
     kwarg: str
-    default: float
     low: float | None = None
     high: float | None = None
     step: float | None = None
+    kind: type = int
 
-    def declare(self, hp: kt.HyperParameters, default=None):
-        d = self.default if default is None else default
-        cast = int if isinstance(self.default, int) else float
+    def declare(self, hp: kt.HyperParameters, start):
+        cast = self.kind
         if self.low is None:
-            return cast(hp.Fixed(self.name, d))
-        low, high = min(self.low, d), max(self.high, d)
+            return cast(hp.Fixed(self.name, cast(start)))
+        low, high = min(self.low, start), max(self.high, start)
         if cast is int:
-            return int(hp.Int(self.name, low, high, step=self.step, default=d))
-        return float(hp.Float(self.name, float(low), float(high), step=self.step, default=float(d)))
+            return int(hp.Int(self.name, int(low), int(high), step=self.step, default=int(start)))
+        return float(hp.Float(self.name, float(low), float(high), step=self.step,
+                              default=float(start)))
 
 
-def _rate(default=0.0, high=0.5, step=0.1):
-    return Knob(DROPOUT, "dropout", default, 0.0, high, step)
+def _rate(high=0.5, step=0.1):
+    return Knob(DROPOUT, "dropout", 0.0, high, step, kind=float)
 
 
 class ZooHyperModel(kt.HyperModel):
@@ -79,7 +87,6 @@ class ZooHyperModel(kt.HyperModel):
         model: a registered model name (`kzoo.list_models()`).
         input_shape: input shape without the batch axis, e.g. `(8, 8, 1)`.
         classes: number of classes of the softmax head.
-        defaults: builder defaults of this variant that differ from the family's, `{kwarg: value}`.
         training: the base `TrainConfig` of the trials (momentum, weight decay, schedule, label
             smoothing, precision, ...); None: the engine's defaults. The tuned fields replace its
             values; its `model_kwargs` for a knob's argument (e.g. a recipe's `dropout=0.3`)
@@ -107,13 +114,12 @@ class ZooHyperModel(kt.HyperModel):
         *,
         input_shape,
         classes,
-        defaults=None,
         training: TrainConfig | None = None,
         steps_per_epoch: int = 1,
         name=None,
         tunable=True,
     ):
-        get_entry(model)  # an unknown name raises with close matches
+        entry = get_entry(model)  # an unknown name raises with close matches
         if not isinstance(input_shape, (tuple, list)) or not input_shape or not all(
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape
         ):
@@ -121,34 +127,21 @@ class ZooHyperModel(kt.HyperModel):
                 "`input_shape` must be a tuple of positive integers without the batch axis, e.g. "
                 f"(8, 8, 1); received input_shape={input_shape!r}."
             )
-        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
-            raise ValueError(f"`classes` must be an integer >= 2; received classes={classes!r}.")
-        defaults = dict(defaults or {})
-        unknown = set(defaults) - {k.kwarg for k in self.knobs}
-        if unknown:
-            raise ValueError(
-                f"`defaults` may set {sorted(k.kwarg for k in self.knobs)}; received {sorted(unknown)}."
-            )
+        check_int("classes", classes, 2)
         if training is not None and not isinstance(training, TrainConfig):
             raise ValueError(f"`training` must be a TrainConfig or None; received {training!r}.")
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-            raise ValueError(
-                f"`steps_per_epoch` must be an integer >= 1; received steps_per_epoch={steps_per_epoch!r}."
-            )
+        check_int("steps_per_epoch", steps_per_epoch, 1)
         super().__init__(name=name, tunable=tunable)
         self.model = model
         self.input_shape = tuple(input_shape)
         self.classes = classes
         self.training = training or TrainConfig(model=model, dataset="", run_dir="")
-        knob_kwargs = {k.kwarg for k in self.knobs}
-        self.defaults = defaults | {
-            k: v for k, v in self.training.model_kwargs.items() if k in knob_kwargs
-        }
+        self.defaults = {k.kwarg: _start(entry, k.kwarg, self.training) for k in self.knobs}
         self.steps_per_epoch = steps_per_epoch
 
     def model_kwargs(self, hp: kt.HyperParameters) -> dict:
         """The builder's keyword arguments for the values in `hp`."""
-        return {k.kwarg: k.declare(hp, self.defaults.get(k.kwarg)) for k in self.knobs}
+        return {k.kwarg: k.declare(hp, self.defaults[k.kwarg]) for k in self.knobs}
 
     def training_kwargs(self, hp: kt.HyperParameters) -> dict:
         """`{"optimizer": name, "learning_rate": float}` (`TrainConfig` fields) for `hp`."""
@@ -177,23 +170,11 @@ class ZooHyperModel(kt.HyperModel):
         return create_model(self.model, input_shape=self.input_shape, classes=self.classes, **model_kwargs)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        """The network of the setting `hp`, compiled by the engine's `compile_for_training`."""
         config = self.train_config(hp)
-        previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(resolve_precision(config.mixed_precision))
-        try:  # layers take the policy when they are built; compile wraps a loss-scale optimiser
+        with precision_policy(config.mixed_precision):  # layers take the policy when built
             model = self.create(**config.model_kwargs)
-            if config.decay_mode == "l2" and config.weight_decay > 0:
-                model = with_kernel_l2(model, config.weight_decay)
-            optimizer = make_optimizer(config, self.steps_per_epoch)
-            decay_only_kernels(optimizer, model)
-            model.compile(
-                optimizer=optimizer,
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            )
-        finally:
-            keras.mixed_precision.set_global_policy(previous_policy)
-        return model
+            return compile_for_training(config, model, self.steps_per_epoch)
 
     def fit(self, hp, model, *args, **kwargs):
         """`model.fit` with integer labels -- of a `tf.data.Dataset` of `(x, y)` batches, of `y`
@@ -239,7 +220,7 @@ class PlainMLPHyperModel(ZooHyperModel):
         AISTATS 2010.
     """
 
-    knobs = (Knob(WIDTH, "width", 256, 32, 512, 32), Knob(DEPTH, "depth", 3), _rate())
+    knobs = (Knob(WIDTH, "width", 32, 512, 32), Knob(DEPTH, "depth"), _rate())
     optimizers = ("adam", "momentum")
     learning_rate = (1e-4, 1e-1, 1e-3)
 
@@ -251,7 +232,7 @@ class HighwayMLPHyperModel(PlainMLPHyperModel):
         Srivastava, Greff, Schmidhuber. "Training Very Deep Networks." NeurIPS 2015.
     """
 
-    knobs = (Knob(WIDTH, "width", 50, 10, 200, 10), Knob(DEPTH, "depth", 20, 2, 40, 2), _rate())
+    knobs = (Knob(WIDTH, "width", 10, 200, 10), Knob(DEPTH, "depth", 2, 40, 2), _rate())
 
 
 class ResidualMLPHyperModel(PlainMLPHyperModel):
@@ -261,7 +242,7 @@ class ResidualMLPHyperModel(PlainMLPHyperModel):
         He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016.
     """
 
-    knobs = (Knob(WIDTH, "width", 256, 32, 512, 32), Knob(DEPTH, "depth", 8, 2, 32, 2), _rate())
+    knobs = (Knob(WIDTH, "width", 32, 512, 32), Knob(DEPTH, "depth", 2, 32, 2), _rate())
 
 
 class SNNHyperModel(ZooHyperModel):
@@ -272,9 +253,9 @@ class SNNHyperModel(ZooHyperModel):
     """
 
     knobs = (
-        Knob(WIDTH, "width", 256, 64, 1024, 64),
-        Knob(DEPTH, "depth", 8, 2, 32, 2),
-        _rate(default=0.05, high=0.2, step=0.05),
+        Knob(WIDTH, "width", 64, 1024, 64),
+        Knob(DEPTH, "depth", 2, 32, 2),
+        _rate(high=0.2, step=0.05),
     )
     optimizers = ("sgd", "adam")
     learning_rate = (1e-4, 1e-1, 1e-2)
@@ -287,7 +268,7 @@ class PlainCNNHyperModel(ZooHyperModel):
         He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016.
     """
 
-    knobs = (Knob(WIDTH, "width", 16, 8, 64, 8), Knob(DEPTH, "depth", 19), _rate())
+    knobs = (Knob(WIDTH, "width", 8, 64, 8), Knob(DEPTH, "depth"), _rate())
 
 
 class ResNetHyperModel(ZooHyperModel):
@@ -297,24 +278,18 @@ class ResNetHyperModel(ZooHyperModel):
         He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016.
     """
 
-    knobs = (Knob(DROPOUT, "dropout", 0.0),)
+    knobs = (Knob(DROPOUT, "dropout", kind=float),)
 
 
 class WideResNetHyperModel(ZooHyperModel):
-    """Wide ResNet WRN-d-k: width factor k, dropout, Nesterov learning rate (depth fixed by `model`).
+    """Wide ResNet WRN-d-k: widening factor k, dropout, Nesterov learning rate (depth fixed by `model`).
 
     Reference:
         Zagoruyko, Komodakis. "Wide Residual Networks." BMVC 2016.
     """
 
-    knobs = (Knob(WIDTH_FACTOR, "width", 4, 1, 12, 1), _rate())
+    knobs = (Knob(WIDEN_FACTOR, "widen_factor", 1, 12, 1), _rate())
     optimizers = ("nesterov",)
-
-    def create(self, **model_kwargs):
-        from kzoo.models.wide_resnet import wide_resnet
-
-        depth = int(_WRN.match(self.model)[1])
-        return wide_resnet(depth, input_shape=self.input_shape, classes=self.classes, **model_kwargs)
 
 
 class DenseNetHyperModel(ZooHyperModel):
@@ -324,37 +299,47 @@ class DenseNetHyperModel(ZooHyperModel):
         Huang, Liu, van der Maaten, Weinberger. "Densely Connected Convolutional Networks." CVPR 2017.
     """
 
-    knobs = (Knob(GROWTH_RATE, "growth_rate", 12, 4, 48, 4), _rate())
+    knobs = (Knob(GROWTH_RATE, "growth_rate", 4, 48, 4), _rate())
     optimizers = ("nesterov",)
 
-    def create(self, **model_kwargs):
-        from kzoo.models.densenet import densenet
 
-        m = _DENSENET.match(self.model)
-        bc = bool(m[1])
-        return densenet(
-            int(m[2]),
-            bottleneck=bc,
-            compression=0.5 if bc else 1.0,
-            input_shape=self.input_shape,
-            classes=self.classes,
-            **model_kwargs,
+def _start(entry, kwarg: str, training: TrainConfig):
+    """Where the search of `kwarg` starts: the base config's model_kwargs, the registered
+    variant's argument, else the family builder's default."""
+    if kwarg in training.model_kwargs:
+        return training.model_kwargs[kwarg]
+    if kwarg in entry.arguments:
+        return entry.arguments[kwarg]
+    parameter = inspect.signature(entry.load_builder()).parameters.get(kwarg)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        raise ValueError(
+            f"model={entry.name!r}: its builder has no default for {kwarg!r}, so the search has "
+            "no starting value; pass it in the base config's model_kwargs."
         )
+    return parameter.default
 
 
-# Registered name -> (HyperModel, the variant's builder defaults that differ from the family's).
-_BY_NAME = {
-    "plain_mlp": (PlainMLPHyperModel, {}),
-    "deep_plain_mlp": (HighwayMLPHyperModel, {"width": 71, "depth": 20}),
-    "maxout_mlp": (PlainMLPHyperModel, {"width": 240, "depth": 2, "dropout": 0.5}),
-    "highway_mlp": (HighwayMLPHyperModel, {}),
-    "residual_mlp": (ResidualMLPHyperModel, {}),
-    "snn_mlp": (SNNHyperModel, {}),
-    "plain_cnn": (PlainCNNHyperModel, {}),
+# The HyperModel of each family; plain networks by the kind of layer their variant stacks.
+_BY_FAMILY = {
+    "snn": SNNHyperModel,
+    "resnet": ResNetHyperModel,
+    "wide_resnet": WideResNetHyperModel,
+    "densenet": DenseNetHyperModel,
 }
-# The registry's naming of the variants: wrn_<depth>_<k>, densenet[_bc]_<depth>_<k>.
-_WRN = re.compile(r"^wrn_(\d+)_(\d+)$")
-_DENSENET = re.compile(r"^densenet(_bc)?_(\d+)_(\d+)$")
+_PLAIN_BY_LAYER = {
+    "highway": HighwayMLPHyperModel,
+    "residual": ResidualMLPHyperModel,
+}
+
+
+def hypermodel_class(model: str) -> type[ZooHyperModel]:
+    """The HyperModel class that tunes the registered model `model` (read from its registry entry)."""
+    entry = get_entry(model)
+    if entry.family == "plain":
+        if entry.arguments.get("kind") == "cnn":
+            return PlainCNNHyperModel
+        return _PLAIN_BY_LAYER.get(entry.arguments.get("layer_type"), PlainMLPHyperModel)
+    return _BY_FAMILY.get(entry.family, ZooHyperModel)
 
 
 def hypermodel_for(model: str, *, input_shape, classes, **kwargs) -> ZooHyperModel:
@@ -372,17 +357,6 @@ def hypermodel_for(model: str, *, input_shape, classes, **kwargs) -> ZooHyperMod
     Example:
         >>> hm = hypermodel_for("wrn_16_4", input_shape=(32, 32, 3), classes=10)
         >>> hm.hyperparameter_names()
-        ['width_factor', 'dropout', 'optimizer', 'learning_rate']
+        ['widen_factor', 'dropout', 'optimizer', 'learning_rate']
     """
-    family = get_entry(model).family
-    common = {"input_shape": input_shape, "classes": classes, **kwargs}
-    if model in _BY_NAME:
-        cls, defaults = _BY_NAME[model]
-        return cls(model, defaults=defaults, **common)
-    if family == "wide_resnet" and (m := _WRN.match(model)):
-        return WideResNetHyperModel(model, defaults={"width": int(m[2])}, **common)
-    if family == "densenet" and (m := _DENSENET.match(model)):
-        return DenseNetHyperModel(model, defaults={"growth_rate": int(m[3])}, **common)
-    if family == "resnet":
-        return ResNetHyperModel(model, **common)
-    return ZooHyperModel(model, **common)
+    return hypermodel_class(model)(model, input_shape=input_shape, classes=classes, **kwargs)

@@ -8,8 +8,8 @@ import io
 import math
 from pathlib import Path
 
-from kzoo.training.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
 from kzoo.tuning.search import EPOCHS, SECONDS
+from kzoo.utils.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 # Hyperband's bookkeeping entries ("tuner/epochs", ...) are not tuned values.
 _INTERNAL = "tuner/"

@@ -33,7 +33,7 @@ OPTIMIZER = "optimizer"
 DROPOUT = "dropout"
 WIDTH = "width"  # units per hidden layer (MLPs), filters of the first stage (plain CNN)
 DEPTH = "depth"  # number of hidden layers (MLPs)
-WIDTH_FACTOR = "width_factor"  # k of a wide ResNet WRN-d-k
+WIDEN_FACTOR = "widen_factor"  # k of a wide ResNet WRN-d-k (the builder's `widen_factor`)
 GROWTH_RATE = "growth_rate"  # k of a DenseNet
 
 SAMPLINGS = ("linear", "log", "reverse_log")

@@ -35,6 +35,7 @@ def finished_run(tmp_path, digits):
     (its model is built the way `train` builds it, untrained: these tests only read the files)."""
     from kzoo.training import TrainConfig, rundir
     from kzoo.training.engine import _normalization
+    from kzoo.utils.files import atomic_write_json
 
     config = TrainConfig(
         model="plain_cnn", dataset="digits", run_dir=str(tmp_path / "run"), epochs=1,
@@ -45,12 +46,12 @@ def finished_run(tmp_path, digits):
         name="digits", kind="image", input_shape=(8, 8, 1), num_classes=10,
         class_names=list(range(10)), mean=digits["mean"], std=digits["std"], raw_dtype="uint8",
     )
-    rundir.atomic_write_json(run_dir / "normalization.json", _normalization(info))
+    atomic_write_json(run_dir / "normalization.json", _normalization(info))
     model = kzoo.create_model(
         config.model, **{"classes": 10, "input_shape": (8, 8, 1), **config.model_kwargs}
     )
     kzoo.export.save_keras(model, run_dir / "model.keras")
-    rundir.atomic_write_json(
+    atomic_write_json(
         run_dir / rundir.METRICS, {"test_accuracy": 0.5, "fingerprint": config.fingerprint()}
     )
     assert rundir.check_run_dir(config) == "finished"

@@ -14,11 +14,11 @@ import kzoo
 from kzoo.export import (
     UnsafeModelFileError,
     find_unsafe_entries,
-    keras_files,
     load_keras,
     save_keras,
     scan_keras_file,
 )
+from kzoo.models import keras_files
 
 from .conftest import small_model
 

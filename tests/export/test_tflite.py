@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from kzoo.export import export_saved_model, read_metadata, verify_checksums
 from kzoo.export import tflite as tflite_module
-from kzoo.export.commands import describe_saved_model
+from kzoo.export.command import describe_saved_model
 from kzoo.export.tflite import TFLITE_FILE, TFLiteMismatchError, convert_saved_model, run_tflite
 
 from .conftest import small_model

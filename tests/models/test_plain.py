@@ -3,17 +3,16 @@ import numpy as np
 import pytest
 
 from kzoo.counting import count_macs
-from kzoo.models.plain import (
-    deep_plain_mlp,
-    hidden_layer_names,
-    highway_mlp,
-    maxout_mlp,
-    plain_cnn,
-    plain_mlp,
-    plain_net,
-    residual_mlp,
-)
+from kzoo.models.plain import hidden_layer_names, plain_net
 from kzoo.models.snn import self_normalization_report
+from kzoo.registry import get_entry
+
+deep_plain_mlp = get_entry("deep_plain_mlp").builder
+highway_mlp = get_entry("highway_mlp").builder
+maxout_mlp = get_entry("maxout_mlp").builder
+plain_cnn = get_entry("plain_cnn").builder
+plain_mlp = get_entry("plain_mlp").builder
+residual_mlp = get_entry("residual_mlp").builder
 
 
 def trainable(model):

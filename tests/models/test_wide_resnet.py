@@ -96,15 +96,15 @@ def test_kernel_regularizer_reaches_every_convolution():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(depth=15, width=4), r"6n\+4.*received depth=15.*near it: .*16"),
-        (dict(depth=28.0, width=4), "depth"),
-        (dict(depth=4, width=4), "depth"),
-        (dict(depth=16, width=0), "width"),
-        (dict(depth=16, width=2.5), "width"),
-        (dict(depth=16, width=4, dropout=1.0), "dropout"),
-        (dict(depth=16, width=4, dropout=-0.1), "dropout"),
-        (dict(depth=16, width=4, input_shape=(3, 32, 3)), "too small"),
-        (dict(depth=16, width=4, classes=None), "classes"),
+        (dict(depth=15, widen_factor=4), r"6n\+4.*received depth=15.*near it: .*16"),
+        (dict(depth=28.0, widen_factor=4), "depth"),
+        (dict(depth=4, widen_factor=4), "depth"),
+        (dict(depth=16, widen_factor=0), "widen_factor"),
+        (dict(depth=16, widen_factor=2.5), "widen_factor"),
+        (dict(depth=16, widen_factor=4, dropout=1.0), "dropout"),
+        (dict(depth=16, widen_factor=4, dropout=-0.1), "dropout"),
+        (dict(depth=16, widen_factor=4, input_shape=(3, 32, 3)), "too small"),
+        (dict(depth=16, widen_factor=4, classes=None), "classes"),
     ],
 )
 def test_invalid_arguments(kwargs, match):

@@ -26,8 +26,8 @@ from kzoo.tuning.space import (
     GROWTH_RATE,
     LEARNING_RATE,
     OPTIMIZER,
+    WIDEN_FACTOR,
     WIDTH,
-    WIDTH_FACTOR,
 )
 
 DIGITS = dict(input_shape=(8, 8, 1), classes=10)
@@ -67,7 +67,7 @@ def _dropout_rates(model):
         ("snn_mlp", SNNHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("plain_cnn", PlainCNNHyperModel, [WIDTH, DEPTH, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("resnet20", ResNetHyperModel, [DROPOUT, OPTIMIZER, LEARNING_RATE]),
-        ("wrn_16_4", WideResNetHyperModel, [WIDTH_FACTOR, DROPOUT, OPTIMIZER, LEARNING_RATE]),
+        ("wrn_16_4", WideResNetHyperModel, [WIDEN_FACTOR, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("densenet_bc_100_12", DenseNetHyperModel, [GROWTH_RATE, DROPOUT, OPTIMIZER, LEARNING_RATE]),
         ("resnet18", ZooHyperModel, [OPTIMIZER, LEARNING_RATE]),
     ],
@@ -155,14 +155,14 @@ def test_plain_cnn_width_is_first_stage_filters():
     assert filters[0] == 8 and max(filters) == 32  # 8, 16, 32 over three stages
 
 
-def test_wide_resnet_width_factor_and_dropout():
+def test_wide_resnet_widen_factor_and_dropout():
     hm = hypermodel_for("wrn_16_4", **SMALL_IMAGE)
     hp = kt.HyperParameters()
     model = hm.build(hp)
-    assert (hp[WIDTH_FACTOR], hp[DROPOUT], hp[OPTIMIZER]) == (4, 0.0, "nesterov")
+    assert (hp[WIDEN_FACTOR], hp[DROPOUT], hp[OPTIMIZER]) == (4, 0.0, "nesterov")
     assert _trainable(model) == _trainable(wide_resnet(16, 4, **SMALL_IMAGE))
     assert model.optimizer.nesterov
-    model = hm.build(_fixed(**{WIDTH_FACTOR: 2, DROPOUT: 0.3, LEARNING_RATE: 0.1}))
+    model = hm.build(_fixed(**{WIDEN_FACTOR: 2, DROPOUT: 0.3, LEARNING_RATE: 0.1}))
     assert _trainable(model) == _trainable(wide_resnet(16, 2, **SMALL_IMAGE))
     assert _dropout_rates(model) == {0.3}
     assert _lr(model) == pytest.approx(0.1)
@@ -182,11 +182,11 @@ def test_densenet_growth_rate_and_dropout():
 
 def test_densenet_bc_variant_calls_the_family_builder(monkeypatch):
     calls = []
-    monkeypatch.setattr(kzoo.models.densenet, "densenet", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(kzoo.models.densenet, "densenet", lambda **k: calls.append(k))
     hypermodel_for("densenet_bc_100_12", **SMALL_IMAGE).create(growth_rate=8, dropout=0.1)
-    (args, kwargs), = calls
-    assert args == (100,)
-    assert kwargs == dict(bottleneck=True, compression=0.5, growth_rate=8, dropout=0.1, **SMALL_IMAGE)
+    (kwargs,) = calls
+    assert kwargs == dict(depth=100, bottleneck=True, compression=0.5, growth_rate=8, dropout=0.1,
+                          **SMALL_IMAGE)
 
 
 def test_resnet_dropout_pinned_unless_overridden():
@@ -274,7 +274,6 @@ def test_trials_use_the_base_precision_policy(policy):
         (dict(model="nope_net", input_shape=(8,), classes=10), "nope_net"),
         (dict(model="plain_mlp", input_shape=(0, 8), classes=10), "input_shape"),
         (dict(model="plain_mlp", input_shape=(8,), classes=1), "classes"),
-        (dict(model="plain_mlp", input_shape=(8,), classes=10, defaults={"growth": 3}), "defaults"),
         (dict(model="plain_mlp", input_shape=(8,), classes=10, training="sgd"), "training"),
         (dict(model="plain_mlp", input_shape=(8,), classes=10, steps_per_epoch=0), "steps_per_epoch"),
     ],

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
 from kzoo.export.metadata import read_metadata
 from kzoo.export.paths import resolve_saved_model_dir
 from kzoo.export.predict import check_inputs
-from kzoo.export.serving import INPUT_NAME, SIGNATURE_KEY
 
 
 class ServedModel:

@@ -7,12 +7,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-SIGNATURE_KEY = "serving_default"
-INPUT_NAME = "inputs"
-OUTPUT_NAMES = ("probabilities", "class_id")
-RAW_DTYPES = (
-    "uint8", "int8", "uint16", "int16", "int32", "int64", "float16", "float32", "float64"
-)
+from kzoo.export.contract import INPUT_NAME, OUTPUT_NAMES, RAW_DTYPES, SIGNATURE_KEY  # noqa: F401
 
 
 @dataclass(frozen=True)

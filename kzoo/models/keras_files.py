@@ -124,7 +124,7 @@ def load_keras(path, *, compile: bool = True):
     """
     import keras
 
-    import kzoo.models  # noqa: F401  registers kzoo's layers and blocks before deserialising
+    import kzoo.layers  # noqa: F401  registers kzoo's layers and blocks before deserialising
 
     path = _check_suffix(path)
     with open(path, "rb") as source:

@@ -1,4 +1,4 @@
-"""Start benchmark workers (`worker.py`) and talk to them."""
+"""Start benchmark workers (`worker_process.py`) and talk to them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-WORKER = Path(__file__).with_name("worker.py")
+WORKER = Path(__file__).with_name("worker_process.py")
 
 
 class WorkerError(RuntimeError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kzoo.export.keras_files import load_keras
 from kzoo.export.saved_model import export_saved_model
+from kzoo.models.keras_files import load_keras
 
 RUN_FILES = ("config.json", "normalization.json", "model.keras", "metrics.json")
 

@@ -20,6 +20,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from kzoo.utils.files import fsync_dir, fsync_tree  # noqa: F401  (fsync_tree: for publishers)
+
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
@@ -113,21 +115,8 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def fsync_tree(path: Path) -> None:
-    """Flush every file and directory under `path` to disk before it is published."""
-    for dirpath, _, filenames in os.walk(path):
-        for filename in filenames:
-            with open(os.path.join(dirpath, filename), "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(Path(dirpath))
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish_dir(staging: Path, target: Path, *, replace: bool = False) -> None:
@@ -151,4 +140,4 @@ def publish_dir(staging: Path, target: Path, *, replace: bool = False) -> None:
         os.rename(target, aside)
         os.rename(staging, target)
         shutil.rmtree(aside)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)

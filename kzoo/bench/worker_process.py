@@ -1,6 +1,6 @@
 """A benchmark worker: one process per configuration family, driven by JSON lines on stdin.
 
-Run as a script (`python worker.py kzoo|keras|torch`). Separate processes keep each
+Run as a script (`python worker_process.py kzoo|keras|torch`). Separate processes keep each
 configuration's process-wide settings apart (kzoo's op determinism and precision policy, thread
 pools) and give each its own peak memory; a PyTorch worker never imports TensorFlow.
 

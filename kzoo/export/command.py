@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from kzoo.export.serving import RAW_DTYPES
+from kzoo.export.contract import RAW_DTYPES
 
 TRUST_NOTE = (
     "A SavedModel is a program, not data: loading and calling one runs its TensorFlow graph, which "
@@ -47,7 +46,7 @@ def add_commands(sub) -> None:
     )
     g.add_argument("--class-names", nargs="+", default=None, metavar="LABEL", help="one label per class")
     g.add_argument("--from-logits", action="store_true", help="the model ends without softmax")
-    p.set_defaults(func=_guarded(_cmd_export))
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(
         "predict",
@@ -58,7 +57,7 @@ def add_commands(sub) -> None:
     )
     p.add_argument("saved_model_dir")
     p.add_argument("inputs", nargs="+", help="a .npy file (batch or one example) or image files")
-    p.set_defaults(func=_guarded(_cmd_predict))
+    p.set_defaults(func=_cmd_predict)
 
 
 def is_saved_model_path(target: str) -> bool:
@@ -72,28 +71,17 @@ def is_saved_model_path(target: str) -> bool:
     return True
 
 
-def _guarded(command):
-    """Report a user's mistake as one line on stderr (exit status 2) instead of a traceback."""
-
-    def run(args) -> int:
-        try:
-            return command(args)
-        except (ValueError, FileNotFoundError, FileExistsError) as err:
-            print(f"kzoo {args.command}: error: {err}", file=sys.stderr)
-            return 2
-
-    return run
 
 
 def _cmd_export(args) -> int:
-    from kzoo.export.keras_files import load_keras
     from kzoo.export.metadata import read_metadata
     from kzoo.export.saved_model import export_saved_model
+    from kzoo.models.keras_files import load_keras
 
     source = Path(args.source)
     common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
     if source.is_dir():
-        from kzoo.export.run_dir import export_run
+        from kzoo.export.from_run import export_run
 
         path = export_run(source, args.name, **common)
     elif source.suffix == ".keras" and source.is_file():
@@ -133,8 +121,8 @@ def _tflite_line(version_dir, check: dict) -> str:
 
 
 def _cmd_predict(args) -> int:
+    from kzoo.export.loaded_model import load_saved_model
     from kzoo.export.predict import describe_predictions, read_input_files
-    from kzoo.export.served import load_saved_model
 
     served = load_saved_model(args.saved_model_dir)
     for label, batch in read_input_files(args.inputs, served.input_shape, served.input_dtype):
@@ -185,6 +173,54 @@ def describe_saved_model(path) -> list[str]:
         if not problems
         else "checksums: MISMATCH -- " + "; ".join(problems)
     )
+    return lines
+
+
+def info_for_path(path) -> int:
+    """`kzoo info PATH`: an exported SavedModel (version or model directory) or a run directory."""
+    from kzoo.utils.errors import UserError
+
+    target = Path(path)
+    if not target.exists():
+        raise UserError(f"no such file or directory: {path!r}")
+    if is_saved_model_path(path):
+        return run_info(path)
+    if (target / "config.json").is_file():
+        print("\n".join(describe_run_dir(target)))
+        return 0
+    raise UserError(
+        f"{path!r} is neither an exported SavedModel (<root>/<name>/<version>/saved_model.pb) nor "
+        "a kzoo run directory (with config.json)"
+    )
+
+
+def describe_run_dir(run_dir: Path) -> list[str]:
+    """What `kzoo info <run_dir>` prints: the run's model, data, progress and results."""
+    from kzoo.utils.files import read_json
+
+    saved = read_json(run_dir / "config.json", default={}) or {}
+    config = saved.get("config", {}) if isinstance(saved, dict) else {}
+    metrics = read_json(run_dir / "metrics.json", default=None)
+    done = read_json(run_dir / "checkpoint" / "training_metadata.json", default={}) or {}
+    lines = [
+        f"run directory: {run_dir}",
+        f"model: {config.get('model')}  dataset: {config.get('dataset')}  "
+        f"fingerprint: {str(saved.get('fingerprint', '?'))[:12]}",
+        f"training: {config.get('optimizer')} lr {config.get('learning_rate')}, "
+        f"{config.get('schedule')} schedule, {config.get('epochs')} epochs, batch "
+        f"{config.get('batch_size')}",
+    ]
+    if isinstance(metrics, dict):
+        lines.append(
+            f"finished: {metrics.get('epochs_run')} epochs, test accuracy "
+            f"{metrics.get('test_accuracy', float('nan')):.4f}, test loss "
+            f"{metrics.get('test_loss', float('nan')):.4f}"
+        )
+    else:
+        lines.append(
+            f"not finished: {int(done.get('epoch', 0))} of {config.get('epochs')} epochs done "
+            "(rerun its command to resume)"
+        )
     return lines
 
 

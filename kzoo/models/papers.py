@@ -1,0 +1,27 @@
+"""The papers kzoo's models come from, cited once (registry entries and docstrings refer to these)."""
+
+GLOROT_2010 = (
+    "Glorot, Bengio. Understanding the difficulty of training deep feedforward neural networks. "
+    "AISTATS 2010"
+)
+GOODFELLOW_2013 = (
+    "Goodfellow, Warde-Farley, Mirza, Courville, Bengio. Maxout Networks. ICML 2013 (arXiv:1302.4389)"
+)
+SRIVASTAVA_2015 = (
+    "Srivastava, Greff, Schmidhuber. Training Very Deep Networks. NeurIPS 2015 (arXiv:1507.06228)"
+)
+HE_2015 = (
+    "He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385)"
+)
+HE_2016 = (
+    "He, Zhang, Ren, Sun. Identity Mappings in Deep Residual Networks. ECCV 2016 (arXiv:1603.05027)"
+)
+ZAGORUYKO_2016 = "Zagoruyko, Komodakis. Wide Residual Networks. BMVC 2016 (arXiv:1605.07146)"
+HUANG_2017 = (
+    "Huang, Liu, van der Maaten, Weinberger. Densely Connected Convolutional Networks. CVPR 2017"
+)
+KLAMBAUER_2017 = (
+    "Klambauer, Unterthiner, Mayr, Hochreiter. Self-Normalizing Neural Networks. NeurIPS 2017 "
+    "(arXiv:1706.02515)"
+)
+HU_2018 = "Hu, Shen, Sun. Squeeze-and-Excitation Networks. CVPR 2018 (arXiv:1709.01507)"
