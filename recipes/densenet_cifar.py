@@ -18,15 +18,9 @@ DenseNet-BC (L=100, k=12) 4.51% / 22.27%.
     python recipes/densenet_cifar.py --smoke --tune --max-trials 2 --trial-epochs 1   # search, retrain
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from kzoo.training import train
-from kzoo.training.cli_args import add_train_args, config_from_args
-from kzoo.training.summary import format_table
-from kzoo.tuning.command import add_tune_arguments, pop_tune_args, run_recipe_tuning
+from kzoo.recipe import replace, run_recipe
 
 PAPER = dict(
     model="densenet_bc_100_12",
@@ -56,34 +50,18 @@ SMOKE = dict(
 )
 
 
+def paper_dropout(config):
+    """The paper's dropout 0.2 after each convolution when training without augmentation (C10,
+    C100, SVHN); a --dropout given on the command line wins. With --tune it is where the search
+    starts."""
+    if config.augment is False and "dropout" not in config.model_kwargs:
+        return replace(config, model_kwargs={**config.model_kwargs, "dropout": NO_AUGMENT_DROPOUT})
+    return config
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--dropout",
-        type=float,
-        default=None,
-        help="dropout rate (default: 0.2 without augmentation)",
-    )
-    add_tune_arguments(parser, with_model=False)
-    args = add_train_args(parser, PAPER).parse_args(argv)
-    tuning = pop_tune_args(args)
-    dropout = args.__dict__.pop("dropout")
-    config = config_from_args(
-        args, PAPER, recipe="densenet_cifar", smoke=SMOKE, milestone_fractions=MILESTONES
-    )
-    if dropout is None:
-        dropout = NO_AUGMENT_DROPOUT if config.augment is False else 0.0
-    if dropout:
-        config.model_kwargs = {"dropout": dropout}
-    if tuning.tune:  # the dropout above is the search's starting value
-        return run_recipe_tuning(tuning, config)
-    result = train(config)
-    keys = ("model", "dataset", "epochs_run", "test_accuracy", "test_loss", "trainable_params")
-    row = {k: result.metrics[k] for k in keys}
-    print(format_table([{"run_dir": config.run_dir, "dropout": dropout, **row}]))
-    return 0
+    return run_recipe(__doc__, PAPER, recipe="densenet_cifar", smoke=SMOKE,
+                      milestone_fractions=MILESTONES, adjust=paper_dropout, argv=argv)
 
 
 if __name__ == "__main__":

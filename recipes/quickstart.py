@@ -17,17 +17,25 @@ Step 6  export:    the best model becomes saved_models/quickstart_<model>/<versi
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass
 
-import kzoo
-import kzoo.data
-from kzoo.export.paths import validate_root
-from kzoo.training import TrainResult, train
-from kzoo.training.cli_args import add_train_args, config_from_args
-from kzoo.training.distribute import is_chief, strategy_for
-from kzoo.training.summary import format_table
+from kzoo.recipe import recipe_parser
+from kzoo.training.cli_args import config_from_args
+from kzoo.tuning.command import SMOKE_SUFFIX
+from kzoo.utils.cli import run
+from kzoo.utils.settings import Settings, add_arguments, given, setting
+
+
+@dataclass
+class Steps(Settings):
+    """Which of the optional steps run, and where the export goes."""
+
+    search: bool = setting(True, "step 5, the learning-rate search", group="run")
+    export: bool = setting(True, "step 6, the export", group="run")
+    export_root: str = setting("saved_models", "export folder", group="run", metavar="DIR")
+
 
 DEFAULTS = dict(
     model="resnet20",
@@ -46,7 +54,9 @@ SEARCH = dict(trials=4, trial_epochs=3, learning_rate=(0.005, 0.5, "log"))
 SMOKE_SEARCH = dict(trials=2, trial_epochs=1, learning_rate=(0.005, 0.5, "log"))
 
 
-def step_data(config) -> kzoo.data.DatasetInfo:
+def step_data(config):
+    import kzoo.data
+
     info = kzoo.data.load(config.dataset, batch_size=config.batch_size, seed=config.seed).info
     print(
         f"[1/6] data   {info.name}: {info.num_train} train / {info.num_validation} validation / "
@@ -56,6 +66,8 @@ def step_data(config) -> kzoo.data.DatasetInfo:
 
 
 def step_model(config, info) -> None:
+    import kzoo
+
     model = kzoo.create_model(
         config.model, classes=info.num_classes, input_shape=tuple(info.input_shape)
     )
@@ -65,7 +77,9 @@ def step_model(config, info) -> None:
     )
 
 
-def step_test(config, result: TrainResult, seconds: float) -> str:
+def step_test(config, result, seconds: float) -> str:
+    from kzoo.training.summary import format_table
+
     m = result.metrics
     best_val = max((r.get("val_accuracy", 0.0) for r in result.history), default=None)
     row = dict(model=m["model"], dataset=m["dataset"], params=f"{m['trainable_params']:,}",
@@ -98,7 +112,7 @@ def step_search(config, search: dict):
         directory=f"{config.run_dir}-search",
         project_name="learning_rate",
         data_dir=config.data_dir,
-        verbose=0,
+        verbose=1,
     )
     best_lr = result.best_values["learning_rate"]
     print(
@@ -108,30 +122,37 @@ def step_search(config, search: dict):
     return result.final
 
 
-def step_export(config, final, root: str):
+def step_export(config, final, root: str, smoke: bool):
     from kzoo.export import export_run
 
-    path = export_run(final.run_dir, f"quickstart_{config.model}", root=root)
-    print(f"[6/6] export SavedModel with a raw-input serving signature: {path}")
+    name = f"quickstart_{config.model}" + (SMOKE_SUFFIX if smoke else "")
+    print(f"[6/6] export {name}: writing, reloading and verifying the SavedModel ...", flush=True)
+    path = export_run(final.run_dir, name, root=root)
+    print(f"       SavedModel with a raw-input serving signature: {path}")
     print(f"       try: kzoo info {path}")
     return path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--no-search", dest="search", action="store_false", help="skip step 5")
-    parser.add_argument("--no-export", dest="export", action="store_false", help="skip step 6")
-    parser.add_argument("--export-root", default="saved_models", help="export folder [saved_models]")
-    args = add_train_args(parser, DEFAULTS).parse_args(argv)
-    search, export, root = args.search, args.export, args.export_root
-    del args.search, args.export, args.export_root
+    parser = recipe_parser(__doc__, DEFAULTS, recipe="quickstart", tune=False)
+    add_arguments(parser, Steps)
+    args = parser.parse_args(argv)
+    return run(parser.prog, lambda: quickstart(args), parser, argv)
+
+
+def quickstart(args) -> int:
+    from kzoo.export.paths import validate_root
+    from kzoo.training import train
+    from kzoo.training.distribute import is_chief, strategy_for
+
+    steps = Steps(**given(args, Steps)).validate_fields()
+    smoke = bool(getattr(args, "smoke", False))
     config = config_from_args(args, DEFAULTS, recipe="quickstart", smoke=SMOKE)
     config.validate()
-    validate_root(root)
-    if config.strategy is not None and search:
-        parser.error(f"step 5 runs on one device; add --no-search for --strategy {config.strategy}")
+    validate_root(steps.export_root)
+    if config.strategy is not None and steps.search:
+        raise config.error("step 5 runs on one device, not under {strategy}", "strategy",
+                           hint="Add --no-search.")
     strategy = strategy_for(config.strategy)  # before TensorFlow runs an op (multi-worker)
     start = time.perf_counter()
     info = step_data(config)
@@ -139,11 +160,10 @@ def main(argv=None) -> int:
     print(f"[3/6] train  {config.epochs} epochs, run directory {config.run_dir}")
     result = train(config)
     step_test(config, result, time.perf_counter() - start)
-    if search:
-        small = getattr(args, "smoke", False)
-        result = step_search(config, SMOKE_SEARCH if small else SEARCH) or result
-    if export and is_chief(strategy):  # only the chief of a multi-worker job writes
-        step_export(config, result, root)
+    if steps.search:
+        result = step_search(config, SMOKE_SEARCH if smoke else SEARCH) or result
+    if steps.export and is_chief(strategy):  # only the chief of a multi-worker job writes
+        step_export(config, result, steps.export_root, smoke)
     print(f"\nDone in {time.perf_counter() - start:.0f} s.")
     return 0
 

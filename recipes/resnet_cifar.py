@@ -16,15 +16,9 @@ the kernels (gradient 1e-4 * W). Published test errors: ResNet-20 8.75%, -32 7.5
     python recipes/resnet_cifar.py --smoke --tune --max-trials 2 --trial-epochs 1   # search, retrain
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from kzoo.training import train
-from kzoo.training.cli_args import add_train_args, config_from_args
-from kzoo.training.summary import format_table
-from kzoo.tuning.command import add_tune_arguments, pop_tune_args, run_recipe_tuning
+from kzoo.recipe import run_recipe
 
 PAPER = dict(
     model="resnet20",
@@ -49,25 +43,8 @@ SMOKE = dict(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_tune_arguments(parser, with_model=False)
-    args = add_train_args(parser, PAPER).parse_args(argv)
-    tuning = pop_tune_args(args)
-    config = config_from_args(
-        args, PAPER, recipe="resnet_cifar", smoke=SMOKE, milestone_fractions=MILESTONES
-    )
-    if tuning.tune:
-        return run_recipe_tuning(tuning, config)
-    result = train(config)
-    print(format_table([{"run_dir": config.run_dir, **_summary(result.metrics)}]))
-    return 0
-
-
-def _summary(metrics: dict) -> dict:
-    keys = ("model", "dataset", "epochs_run", "test_accuracy", "test_loss", "trainable_params")
-    return {k: metrics[k] for k in keys} | {"test_error_%": 100 * (1 - metrics["test_accuracy"])}
+    return run_recipe(__doc__, PAPER, recipe="resnet_cifar", smoke=SMOKE,
+                      milestone_fractions=MILESTONES, argv=argv)
 
 
 if __name__ == "__main__":

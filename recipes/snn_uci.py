@@ -17,19 +17,17 @@ ranks the methods by test accuracy on the offline UCI sets (ResNet = kzoo's resi
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from kzoo.training import TrainConfig, train
-from kzoo.training.distribute import is_chief, strategy_for
-from kzoo.training.summary import format_table
-from kzoo.tuning.command import add_tune_arguments, pop_tune_args, tune_recipe
-from kzoo.utils.files import atomic_write_json, atomic_write_text
+from kzoo.recipe import recipe_parser
+from kzoo.training.config import TrainConfig
+from kzoo.tuning.command import pop_tune_args, tune_recipe
+from kzoo.utils.cli import run
+from kzoo.utils.settings import Settings, add_arguments, given, setting
 
 # method -> (registered model, builder arguments); depth and width are added from the CLI.
 METHODS = {
@@ -41,51 +39,48 @@ METHODS = {
     "Highway": ("highway_mlp", {"activation": "relu"}),
     "ResNet": ("residual_mlp", {"activation": "relu"}),
 }
+DATASETS = ("breast_cancer", "wine", "iris", "digits")
+# The TrainConfig settings every method shares (one setting for all, as described above).
 SETTINGS = dict(
-    epochs=100, batch_size=32, learning_rate=0.01, depth=8, width=256, validation_split=0.15
+    epochs=100, batch_size=32, learning_rate=0.01, validation_split=0.15, optimizer="sgd",
+    early_stopping_patience=10, tensorboard=False, verbose=0,
 )
-DATASETS = ["breast_cancer", "wine", "iris", "digits"]
-SMOKE = dict(
-    epochs=2,
-    depth=2,
-    width=16,
-    datasets=["iris"],
-    methods=["SNN", "BatchNorm"],
-    max_steps_per_epoch=2,
-)
+SHARED = ("epochs", "batch_size", "learning_rate", "validation_split", "early_stopping_patience",
+          "max_steps_per_epoch", "seed", "overwrite", "verbose", "strategy")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--datasets", nargs="+", default=None, help=f"[{' '.join(DATASETS)}]")
-    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS))
-    for flag, value in SETTINGS.items():
-        parser.add_argument(
-            f"--{flag.replace('_', '-')}", dest=flag, type=type(value), default=None
-        )
-    parser.add_argument("--lr", dest="learning_rate", type=float, default=None)
-    parser.add_argument("--patience", type=int, default=10, help="early stopping patience [10]")
-    parser.add_argument("--max-steps-per-epoch", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--run-dir", default="runs/snn_uci", help="root of the runs [runs/snn_uci]")
-    parser.add_argument("--overwrite", action="store_true")
+@dataclass
+class Comparison(Settings):
+    """What this recipe compares: which methods, on which data sets, at which depth and width."""
+
+    datasets: tuple[str, ...] = setting(DATASETS, "UCI data sets to compare on", group="data",
+                                        metavar="NAME")
+    methods: tuple[str, ...] = setting(tuple(METHODS), "methods to compare", group="model",
+                                       metavar="METHOD")
+    depth: int = setting(8, "hidden layers of every method's network", group="model", low=1)
+    width: int = setting(256, "units per hidden layer", group="model", low=1)
+    root: str = setting("runs/snn_uci", "root of the runs (one directory per method and data set)",
+                        group="run", flag="--run-dir", metavar="DIR")
+
+    def validate(self) -> Comparison:
+        self.validate_fields()
+        for name, valid in (("datasets", DATASETS), ("methods", tuple(METHODS))):
+            bad = [v for v in getattr(self, name) if v not in valid]
+            if bad or not getattr(self, name):
+                raise self.error("{" + name + "} must be among " + ", ".join(valid), name)
+        return self
+
+
+SMOKE = dict(epochs=2, max_steps_per_epoch=2)
+SMOKE_COMPARISON = dict(depth=2, width=16, datasets=("iris",), methods=("SNN", "BatchNorm"))
+
+
+def parse_args(argv=None):
+    parser = recipe_parser(__doc__, SETTINGS, recipe="snn_uci", train=False)
+    add_arguments(parser, TrainConfig, only=SHARED, defaults=SETTINGS)
+    add_arguments(parser, Comparison)
     parser.add_argument("--smoke", action="store_true", help="a tiny offline run (seconds)")
-    parser.add_argument("--verbose", type=int, default=0)
-    parser.add_argument(
-        "--strategy", default=None, help="mirrored, multiworker or tpu (default: one device)"
-    )
-    add_tune_arguments(parser, with_model=False)
-    args = parser.parse_args(argv)
-    if args.tune and args.strategy:
-        parser.error("--tune trains its trials on one device; drop --strategy to search")
-    defaults = {**SETTINGS, "datasets": DATASETS, "methods": list(METHODS)}
-    defaults |= SMOKE if args.smoke else {}
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
-    return args
+    return parser, parser.parse_args(argv)
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:
@@ -99,34 +94,44 @@ def ranks(scores: np.ndarray) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    parser, args = parse_args(argv)
+    return run(parser.prog, lambda: compare(args), parser, argv)
+
+
+def compare(args) -> int:
+    import keras
+    import tensorflow as tf
+
+    from kzoo.training import train
+    from kzoo.training.distribute import is_chief, strategy_for
+    from kzoo.training.summary import format_table
+    from kzoo.utils.files import atomic_write_json, atomic_write_text
+
     tuning = pop_tune_args(args)
+    shared = {**SETTINGS, **(SMOKE if args.smoke else {}), **given(args, TrainConfig)}
+    comparison = Comparison(**{**(SMOKE_COMPARISON if args.smoke else {}),
+                               **given(args, Comparison)}).validate()
     tf.get_logger().setLevel("ERROR")  # one model after another retraces; that is expected here
-    root = Path(args.run_dir)
-    accuracy = np.zeros((len(args.methods), len(args.datasets)))
-    for i, method in enumerate(args.methods):
-        model, kwargs = METHODS[method]
-        for j, dataset in enumerate(args.datasets):
-            config = TrainConfig(
-                model=model,
-                model_kwargs={**kwargs, "depth": args.depth, "width": args.width},
-                dataset=dataset,
-                run_dir=str(root / f"{method}-{dataset}"),
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                validation_split=args.validation_split,
-                optimizer="sgd",
-                learning_rate=args.learning_rate,
-                early_stopping_patience=args.patience,
-                max_steps_per_epoch=args.max_steps_per_epoch,
-                seed=args.seed,
-                tensorboard=False,
-                overwrite=args.overwrite,
-                verbose=args.verbose,
-                strategy=args.strategy,
-            )
+    root = Path(comparison.root)
+    configs = {
+        (method, dataset): TrainConfig(
+            model=METHODS[method][0],
+            model_kwargs={**METHODS[method][1], "depth": comparison.depth,
+                          "width": comparison.width},
+            dataset=dataset,
+            run_dir=str(root / f"{method}-{dataset}"),
+            **shared,
+        ).validate()
+        for method in comparison.methods
+        for dataset in comparison.datasets
+    }  # every setting checked before the first run
+    accuracy = np.zeros((len(comparison.methods), len(comparison.datasets)))
+    for i, method in enumerate(comparison.methods):
+        for j, dataset in enumerate(comparison.datasets):
+            config = configs[method, dataset]
             if tuning.tune:  # the paper's per-task selection (kzoo.tuning's search space)
-                tuned = tune_recipe(tuning, config, task=f"{method}-{dataset}").test_metrics
+                task = f"{method}-{dataset}"
+                tuned = tune_recipe(tuning, config, task=task, smoke=args.smoke).test_metrics
                 accuracy[i, j] = (tuned or {"test_accuracy": np.nan})["test_accuracy"]
             else:
                 accuracy[i, j] = train(config).metrics["test_accuracy"]
@@ -135,15 +140,16 @@ def main(argv=None) -> int:
     rank = ranks(accuracy)
     rows = [
         {"method": m, "average_rank": float(rank[i].mean())}
-        | {d: float(accuracy[i, j]) for j, d in enumerate(args.datasets)}
-        for i, m in enumerate(args.methods)
+        | {d: float(accuracy[i, j]) for j, d in enumerate(comparison.datasets)}
+        for i, m in enumerate(comparison.methods)
     ]
     rows.sort(key=lambda r: r["average_rank"])
     table = format_table(rows)
     print("\nTest accuracy and average rank (1 = best) per method:\n" + table)
-    if is_chief(strategy_for(args.strategy)):  # only the chief of a multi-worker job writes
+    if is_chief(strategy_for(shared.get("strategy"))):  # only a multi-worker job's chief writes
+        settings = {"shared": shared, "comparison": comparison.to_dict(), "smoke": args.smoke}
         atomic_write_text(root / "results.md", table + "\n")
-        atomic_write_json(root / "results.json", {"settings": vars(args), "results": rows})
+        atomic_write_json(root / "results.json", {"settings": settings, "results": rows})
         print(f"\nSaved {root / 'results.md'} and {root / 'results.json'}")
     return 0
 

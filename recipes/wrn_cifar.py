@@ -16,15 +16,9 @@ WRN-28-10 with dropout 0.3 3.89% / 18.85%.
     python recipes/wrn_cifar.py --smoke --tune --max-trials 2 --trial-epochs 1   # search, retrain
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from kzoo.training import train
-from kzoo.training.cli_args import add_train_args, config_from_args
-from kzoo.training.summary import format_table
-from kzoo.tuning.command import add_tune_arguments, pop_tune_args, run_recipe_tuning
+from kzoo.recipe import run_recipe
 
 PAPER = dict(
     model="wrn_28_10",
@@ -54,28 +48,10 @@ SMOKE = dict(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--dropout", type=float, default=0.0, help="dropout rate inside each block [0.0]"
-    )
-    add_tune_arguments(parser, with_model=False)
-    args = add_train_args(parser, PAPER).parse_args(argv)
-    tuning = pop_tune_args(args)
-    dropout = args.__dict__.pop("dropout")
-    config = config_from_args(
-        args, PAPER, recipe="wrn_cifar", smoke=SMOKE, milestone_fractions=MILESTONES
-    )
-    if dropout:
-        config.model_kwargs = {"dropout": dropout}
-    if tuning.tune:  # the dropout above is the search's starting value
-        return run_recipe_tuning(tuning, config)
-    result = train(config)
-    keys = ("model", "dataset", "epochs_run", "test_accuracy", "test_loss", "trainable_params")
-    row = {k: result.metrics[k] for k in keys}
-    print(format_table([{"run_dir": config.run_dir, "dropout": dropout, **row}]))
-    return 0
+    # --dropout (the paper's 0.3 with k=10) is a builder argument; with --tune it is where the
+    # search starts.
+    return run_recipe(__doc__, PAPER, recipe="wrn_cifar", smoke=SMOKE,
+                      milestone_fractions=MILESTONES, argv=argv)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ def test_unknown_name_suggests_close_matches():
 
 
 def test_unknown_argument_is_a_value_error_naming_it():
-    with pytest.raises(ValueError, match=r"unknown argument 'widht'.*Received arguments: classes"):
-        create_model("wrn_16_4", classes=10, widht=2)
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) 'widen_facter' \(did you mean 'widen_factor'"):
+        create_model("wrn_16_4", classes=10, widen_facter=2)
 
 
 def test_a_name_registers_once():

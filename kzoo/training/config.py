@@ -199,10 +199,10 @@ class TrainConfig(Settings):
         the model registry and the dataset list, milestones against `epochs`, and the rules that
         tie settings together.
         """
-        for name, valid in (("model", _model_names), ("dataset", _dataset_names)):
+        for name, valid in (("model", model_names), ("dataset", dataset_names)):
             value = getattr(self, name)
             if not isinstance(value, str) or value not in valid():
-                raise _unknown(self, name, value, valid())
+                raise unknown_name(self, name, value, valid())
         if not isinstance(self.run_dir, (str, os.PathLike)) or not os.fspath(self.run_dir):
             raise self.error("{run_dir} must be a non-empty path", "run_dir")
         self.validate_fields()
@@ -277,19 +277,22 @@ class TrainConfig(Settings):
             raise self.error("{milestones} must be strictly increasing", "milestones")
 
 
-def _model_names() -> list[str]:
+def model_names() -> list[str]:
+    """The registered model names (no TensorFlow needed)."""
     from kzoo.registry import list_models
 
     return list_models()
 
 
-def _dataset_names() -> list[str]:
+def dataset_names() -> list[str]:
+    """The dataset names of kzoo's catalog (no TensorFlow needed)."""
     from kzoo.data.catalog import list_datasets
 
     return list(list_datasets())
 
 
-def _unknown(config: TrainConfig, name: str, value, valid: list[str]) -> SettingError:
+def unknown_name(config, name: str, value, valid: list[str]) -> SettingError:
+    """The error for a model or dataset name that is not known, with the closest ones."""
     import difflib
 
     close = difflib.get_close_matches(str(value), valid, n=3, cutoff=0.5)

@@ -1,18 +1,26 @@
-"""`tune`: search, report, retrain the best setting on train + validation, test once."""
+"""`tune`: search, report, retrain the best setting on train + validation, test once.
+
+`tune(TuneConfig)` is a sequence of named steps: check the settings and the search folder, load the
+data through the engine's data path, build the HyperModel, refuse a changed search, search, write the
+results, retrain the best setting with the engine (`kzoo.training.train`), export it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kzoo.training.config import TrainConfig
-from kzoo.training.engine import _train_data  # the engine's epochs cut to max_steps_per_epoch
 from kzoo.tuning import distributed
-from kzoo.tuning.hypermodels import hypermodel_for
-from kzoo.tuning.results import format_table, trial_rows, write_results
-from kzoo.tuning.search import check_search_args, make_tuner
+from kzoo.tuning.config import TuneConfig
+from kzoo.utils.checks import check_int
+from kzoo.utils.errors import UserError
+from kzoo.utils.files import atomic_write_json, read_json
+
+SEARCH_FILE = "kzoo_search.json"  # the search's settings and fingerprint, beside keras-tuner's
 
 
 @dataclass
@@ -35,9 +43,8 @@ class TuneResult:
     export_path: Path | None = None
 
 
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}; received {name}={value!r}.")
+class ChangedSearchError(UserError):
+    """The search folder holds a search made with other settings."""
 
 
 def schedule_for(config: TrainConfig, epochs: int) -> TrainConfig:
@@ -54,7 +61,7 @@ def schedule_for(config: TrainConfig, epochs: int) -> TrainConfig:
         >>> schedule_for(base, 10).milestones
         (5, 7)
     """
-    _check_int("epochs", epochs, 1)
+    check_int("epochs", epochs, 1)
     if config.schedule != "multistep":
         return dataclasses.replace(config, epochs=epochs)
     moved = {m * epochs // config.epochs for m in config.milestones}
@@ -67,75 +74,19 @@ def schedule_for(config: TrainConfig, epochs: int) -> TrainConfig:
     )
 
 
-def tune(
-    model: str,
-    dataset: str,
-    *,
-    tuner: str = "random",
-    max_trials: int | None = 10,
-    epochs: int = 10,
-    objective: str = "val_accuracy",
-    overrides=None,
-    training: TrainConfig | None = None,
-    batch_size: int | None = None,
-    validation_split: float = 0.1,
-    seed: int | None = None,
-    directory="tuning",
-    project_name: str | None = None,
-    overwrite: bool = False,
-    retrain: bool = True,
-    retrain_epochs: int | None = None,
-    executions_per_trial: int = 1,
-    max_consecutive_failed_trials: int = 5,
-    role: str | None = None,
-    host: str = distributed.DEFAULT_HOST,
-    port: int = distributed.DEFAULT_PORT,
-    tuner_id: str | None = None,
-    data_dir: str | None = None,
-    export: str | None = None,
-    export_root="saved_models",
-    verbose: int = 1,
-) -> TuneResult:
-    """Tune `model` on `dataset`: search, write the results table and figure, retrain the best setting
-    on train + validation and evaluate it once on the test split.
+def tune(config: TuneConfig | str, dataset: str | None = None, **kwargs) -> TuneResult:
+    """Search the hyperparameters of `config.model` on `config.dataset`, write the results table and
+    figure, retrain the best setting on train + validation and evaluate it once on the test split.
 
     Running the same call again after an interruption continues the search: finished trials are
     kept, the interrupted one runs again, then the report and the retraining follow. A larger
-    `max_trials` extends a finished search.
+    `max_trials` extends a finished search. A search folder made by other settings (space, dataset,
+    objective, tuner, trial schedule, base training) is refused unless `overwrite`.
 
     Args:
-        model: a registered model name, e.g. `"plain_mlp"`, `"wrn_16_4"`.
-        dataset: a dataset name, e.g. `"digits"`.
-        tuner: "random", "bayesian", "hyperband" or "grid".
-        max_trials: trials to run (ignored by Hyperband; None for grid = the whole grid).
-        epochs: training epochs per trial (Hyperband: the largest budget).
-        objective: "val_accuracy" or "val_loss".
-        overrides: pin or narrow entries of the search space, `{name: value}` or
-            `["name=SPEC", ...]` (see `kzoo.tuning.space`).
-        training: the base `TrainConfig` of the trials and of the retraining (momentum, weight
-            decay, schedule, label smoothing, precision, augmentation, `max_steps_per_epoch`,
-            builder arguments...); its model and dataset are replaced by `model` and `dataset`.
-            Trials train `epochs` epochs of its schedule rescaled to `epochs` (`schedule_for`);
-            the retraining trains `retrain_epochs` epochs, rescaled the same way. None: the
-            engine's defaults.
-        batch_size, seed: of the trials and the retraining (default: `training`'s, else 128 and 0).
-        validation_split: the part of the training split held out to score the trials.
-        directory, project_name: the search lives in `directory/project_name`
-            (default project name `<model>_<dataset>_<tuner>`).
-        overwrite: delete an existing search of that name and start afresh.
-        retrain: retrain the best setting on train + validation and test it once.
-        retrain_epochs: epochs of the retraining (default: `training.epochs` if given, else `epochs`).
-        executions_per_trial: trainings per trial, averaged.
-        max_consecutive_failed_trials: stop the search after this many failed trials in a row.
-        role: None (one process), "chief" (serve the oracle, then report and retrain) or "worker"
-            (run trials for a chief); see `kzoo.tuning.distributed`.
-        host, port: the chief's address (default 127.0.0.1 -- the oracle service is unauthenticated).
-        tuner_id: a worker's unique id (default `worker<pid>`).
-        data_dir: TFDS data directory (default: `training.data_dir`, else TFDS' own).
-        export: export the retrained best model as the SavedModel `<export_root>/<export>/<version>/`
-            (`kzoo.export.export_run`); the name is checked before the search starts.
-        export_root: the folder of the exported models.
-        verbose: 0 silent, 1 per-trial summaries and the table, 2 also per-epoch lines.
+        config: a `TuneConfig`; or, in the keyword form, the model name, with `dataset` and the
+            `TuneConfig` fields as keywords (`batch_size`, `seed` and `data_dir` set the base
+            training config's).
 
     Returns:
         A `TuneResult`.
@@ -145,110 +96,182 @@ def tune(
         ...               overrides={"optimizer": "adam"})
         >>> result.best_values, result.test_metrics["test_accuracy"]
     """
-    import kzoo.data
-    from kzoo.registry import get_entry
-
-    get_entry(model)
-    if dataset not in kzoo.data.list_datasets():
-        raise ValueError(
-            f"Unknown dataset={dataset!r}; `kzoo.data.list_datasets()` lists "
-            f"{', '.join(kzoo.data.list_datasets())}."
-        )
-    check_search_args(tuner, objective, max_trials, epochs, max_consecutive_failed_trials)
-    if training is not None and not isinstance(training, TrainConfig):
-        raise ValueError(f"`training` must be a TrainConfig or None; received {training!r}.")
-    if batch_size is None:
-        batch_size = training.batch_size if training is not None else 128
-    if seed is None:
-        seed = training.seed if training is not None else 0
-    _check_int("batch_size", batch_size, 1)
-    _check_int("seed", seed, 0)
-    _check_int("executions_per_trial", executions_per_trial, 1)
-    if retrain_epochs is not None:
-        _check_int("retrain_epochs", retrain_epochs, 1)
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
-        0 < validation_split < 1
+    if not isinstance(config, TuneConfig):
+        config = TuneConfig.from_keywords(config, dataset, **kwargs)
+    elif dataset is not None or kwargs:
+        raise UserError("tune(TuneConfig) takes no other arguments; set them in the TuneConfig")
+    config.validate()
+    base = config.base_training()
+    distributed.environment(config.role or "chief", host=config.host, port=config.port,
+                            tuner_id=config.tuner_id)  # validates
+    with _search_lock(config), distributed.role_environment(
+        config.role, host=config.host, port=config.port, tuner_id=config.tuner_id
     ):
-        raise ValueError(
-            "`validation_split` must be in (0, 1): trials are scored on the held-out part; "
-            f"received validation_split={validation_split!r}."
-        )
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"`verbose` must be 0, 1 or 2; received verbose={verbose!r}.")
-    distributed.environment(role or "chief", host=host, port=port, tuner_id=tuner_id)  # validates
-    if export is not None:
-        from kzoo.export.paths import validate_name, validate_root
-
-        validate_name(export)
-        validate_root(export_root)
-        if not retrain:
-            raise ValueError(
-                f"`export` exports the retrained best model; received export={export!r} with "
-                "retrain=False."
-            )
-    project_name = project_name or f"{model}_{dataset}_{tuner}"
-    project_dir = Path(directory) / project_name
-    base = dataclasses.replace(
-        training or TrainConfig(model=model, dataset=dataset, run_dir=""),
-        model=model,
-        dataset=dataset,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    if data_dir is not None:
-        base = dataclasses.replace(base, data_dir=data_dir)
-    trial_base = schedule_for(base, epochs)
-
-    with distributed.role_environment(role, host=host, port=port, tuner_id=tuner_id):
-        bundle = kzoo.data.load(
-            dataset,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            seed=seed,
-            augment=base.augment,
-            data_dir=base.data_dir,
-        )
-        info = bundle.info
-        steps = bundle.steps_per_epoch
-        if base.max_steps_per_epoch is not None:
-            steps = min(steps, base.max_steps_per_epoch)
-        hypermodel = hypermodel_for(
-            model,
-            input_shape=tuple(info.input_shape),
-            classes=info.num_classes,
-            training=trial_base,
-            steps_per_epoch=steps,
-        )
-        if retrain and not distributed.is_worker():
+        bundle, steps = _load_data(config, base)
+        hypermodel = _hypermodel(config, base, bundle, steps)
+        if config.retrain and not distributed.is_worker():
             _check_retrainable(hypermodel)
-        search = make_tuner(
-            hypermodel,
-            tuner=tuner,
-            objective=objective,
-            max_trials=max_trials,
-            max_epochs=epochs,
-            overrides=overrides,
-            directory=directory,
-            project_name=project_name,
-            overwrite=overwrite,
-            seed=seed,
-            executions_per_trial=executions_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-            verbose=verbose,
-        )
-        search.search(
-            _train_data(bundle, 0, epochs, steps),
-            steps_per_epoch=steps,
-            epochs=epochs,
-            validation_data=bundle.validation,
-            shuffle=False,  # the bundle shuffles each epoch by (seed, epoch)
-        )
+        _check_unchanged(config, hypermodel)
+        search = _make_search(config, base, hypermodel)
+        if config.overwrite and not distributed.is_worker():
+            record_search(config, search_space(config, hypermodel))
+        _search(config, search, bundle, steps)
         if distributed.is_worker():
-            return TuneResult(project_dir=project_dir)
+            return TuneResult(project_dir=config.project_dir)
+        return _report_and_retrain(config, base, search, hypermodel)
 
+
+@contextlib.contextmanager
+def _search_lock(config: TuneConfig):
+    """One chief per search folder (workers share the chief's folder and take no lock)."""
+    if config.role == "worker":
+        yield
+        return
+    from kzoo.utils.locks import folder_lock
+
+    with folder_lock(config.project_dir, what="search folder"):
+        yield
+
+
+def _load_data(config: TuneConfig, base: TrainConfig):
+    """The engine's data bundle: trials train on the training part, scored on `validation_split`."""
+    import kzoo.data
+
+    bundle = kzoo.data.load(
+        config.dataset,
+        batch_size=base.batch_size,
+        validation_split=config.validation_split,
+        seed=base.seed,
+        augment=base.augment,
+        data_dir=base.data_dir,
+        manual_dir=base.manual_dir,
+    )
+    steps = bundle.steps_per_epoch
+    if base.max_steps_per_epoch is not None:
+        steps = min(steps, base.max_steps_per_epoch)
+    return bundle, steps
+
+
+def _hypermodel(config: TuneConfig, base: TrainConfig, bundle, steps: int):
+    from kzoo.tuning.hypermodels import hypermodel_for
+
+    return hypermodel_for(
+        config.model,
+        input_shape=tuple(bundle.info.input_shape),
+        classes=bundle.info.num_classes,
+        training=schedule_for(base, config.epochs),
+        steps_per_epoch=steps,
+    )
+
+
+def _overrides(config: TuneConfig):
+    return config.overrides if isinstance(config.overrides, dict) else list(config.overrides)
+
+
+def _make_search(config: TuneConfig, base: TrainConfig, hypermodel):
+    from kzoo.tuning.search import make_tuner
+
+    return make_tuner(
+        hypermodel,
+        tuner=config.tuner,
+        objective=config.objective,
+        max_trials=config.max_trials,
+        max_epochs=config.epochs,
+        overrides=_overrides(config),
+        directory=config.directory,
+        project_name=config.project_dir.name,
+        overwrite=config.overwrite,
+        seed=base.seed,
+        executions_per_trial=config.executions_per_trial,
+        max_consecutive_failed_trials=config.max_consecutive_failed_trials,
+        verbose=config.verbose,
+    )
+
+
+def search_space(config: TuneConfig, hypermodel) -> dict:
+    """The space the search samples -- the HyperModel's declarations narrowed by the overrides --
+    as keras-tuner's JSON config (names, kinds, ranges, samplings)."""
+    from kzoo.tuning.space import overrides_to_hyperparameters
+
+    hp = overrides_to_hyperparameters(
+        _overrides(config), valid_names=hypermodel.hyperparameter_names()
+    )
+    hypermodel.model_kwargs(hp)
+    hypermodel.training_kwargs(hp)
+    return hp.get_config()
+
+
+def _check_unchanged(config: TuneConfig, hypermodel) -> None:
+    """Refuse a search folder made by other settings (before keras-tuner reloads it); check its
+    state files; record this search's settings beside them."""
+    if distributed.is_worker():
+        return
+    from kzoo.tuning.state import check_search_folder
+
+    space = search_space(config, hypermodel)
+    if config.overwrite:
+        return  # make_tuner empties the folder; the settings are recorded after
+    check_search_folder(config.project_dir)
+    path = config.project_dir / SEARCH_FILE
+    fingerprint = config.search_fingerprint(space)
+    saved = read_json(path, default=None)
+    has_trials = any(config.project_dir.glob("trial_*"))
+    if isinstance(saved, dict) and saved.get("fingerprint") != fingerprint and not config.overwrite:
+        raise ChangedSearchError(_describe_change(config, saved, space))
+    if saved is None and has_trials and not config.overwrite:
+        raise ChangedSearchError(
+            f"search folder {str(config.project_dir)!r} holds trials but no {SEARCH_FILE}: it was "
+            "made by an older kzoo or another program, so kzoo cannot tell whether it is the same "
+            "search. Pass --overwrite (overwrite=True) to start afresh, or choose another --project"
+        )
+    record_search(config, space)
+
+
+def record_search(config: TuneConfig, space: dict) -> None:
+    """Write `kzoo_search.json`: this search's settings, base training config, space, fingerprint."""
+    atomic_write_json(config.project_dir / SEARCH_FILE, {
+        "fingerprint": config.search_fingerprint(space),
+        "search": config.to_dict() | {"training": None},
+        "training": config.base_training().to_dict(),
+        "space": space,
+    })
+
+
+def _describe_change(config: TuneConfig, saved: dict, space: dict) -> str:
+    changes = config.differences(saved.get("search", {}))
+    base_changes = config.base_training().differences(saved.get("training", {}))
+    shown = [f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(changes.items())]
+    shown += [f"training {k}: {old!r} -> {new!r}" for k, (old, new) in sorted(base_changes.items())]
+    if saved.get("space") != space and not shown:
+        shown.append("the search space (--hp, or the model family's ranges)")
+    elif saved.get("space") != space:
+        shown.append("the search space")
+    return (
+        f"search folder {str(config.project_dir)!r} holds a search made with other settings "
+        f"({'; '.join(shown) or 'changed'}). Use another --project (project_name), or --overwrite "
+        "(overwrite=True) to discard it"
+    )
+
+
+def _search(config: TuneConfig, search, bundle, steps: int) -> None:
+    from kzoo.training.engine import train_batches
+
+    search.search(
+        train_batches(bundle, 0, config.epochs, steps),
+        steps_per_epoch=steps,
+        epochs=config.epochs,
+        validation_data=bundle.validation,
+        shuffle=False,  # the bundle shuffles each epoch by (seed, epoch)
+    )
+
+
+def _report_and_retrain(config: TuneConfig, base: TrainConfig, search, hypermodel) -> TuneResult:
+    from kzoo.tuning.results import format_table, trial_rows, write_results
+
+    project_dir = config.project_dir
     results = trial_rows(search)
-    paths = write_results(results, project_dir)
-    if verbose:
+    paths = write_results(results, project_dir, title=f"{config.model} on {config.dataset}")
+    if config.verbose:
         print(format_table(results))
         print(f"results: {paths['json']}, {paths['csv']}, {paths['png']}")
     out = TuneResult(project_dir=project_dir, results=results, paths=paths)
@@ -256,33 +279,34 @@ def tune(
         return out
     best = search.oracle.get_trial(results["best_trial"]).hyperparameters
     out.best_values = dict(best.values)
-    if retrain:
-        out.final = retrain_best(
-            hypermodel,
-            best,
-            run_dir=project_dir / f"best_trial_{results['best_trial']}",
-            epochs=retrain_epochs or (training.epochs if training is not None else epochs),
-            base=base,
-            verbose=verbose,
-        )
-        out.test_metrics = {k: out.final.metrics[k] for k in ("test_accuracy", "test_loss")}
-        results["retrain"] = {
-            "trial": results["best_trial"],
-            "run_dir": str(out.final.run_dir),
-            "epochs": out.final.metrics.get("epochs_run"),
-            **out.test_metrics,
-        }
-        if verbose:
-            acc = out.test_metrics["test_accuracy"]
-            print(f"best setting retrained on train + validation: test accuracy {acc:.4f}")
-        if export is not None:
-            from kzoo.export.from_run import export_run
+    if not config.retrain:
+        return out
+    epochs = config.retrain_epochs or base.epochs
+    if config.verbose:
+        print(f"retraining the best setting (trial {results['best_trial']}) on train + "
+              f"validation for {epochs} epochs", flush=True)
+    out.final = retrain_best(hypermodel, best, run_dir=project_dir / f"best_trial_{results['best_trial']}",
+                             epochs=epochs, base=base, verbose=config.verbose)
+    out.test_metrics = {k: out.final.metrics[k] for k in ("test_accuracy", "test_loss")}
+    results["retrain"] = {
+        "trial": results["best_trial"],
+        "run_dir": str(out.final.run_dir),
+        "epochs": out.final.metrics.get("epochs_run"),
+        **out.test_metrics,
+    }
+    if config.verbose:
+        print(f"best setting retrained: test accuracy {out.test_metrics['test_accuracy']:.4f}")
+    if config.export is not None:
+        from kzoo.export.from_run import export_run
 
-            out.export_path = export_run(out.final.run_dir, export, root=export_root)
-            results["retrain"]["export"] = str(out.export_path)
-            if verbose:
-                print(f"exported SavedModel: {out.export_path}")
-        out.paths = write_results(results, project_dir)
+        if config.verbose:
+            print(f"exporting {config.export} (verified against the model before publishing)",
+                  flush=True)
+        out.export_path = export_run(out.final.run_dir, config.export, root=config.export_root)
+        results["retrain"]["export"] = str(out.export_path)
+        if config.verbose:
+            print(f"exported SavedModel: {out.export_path}")
+    out.paths = write_results(results, project_dir, title=f"{config.model} on {config.dataset}")
     return out
 
 
@@ -295,23 +319,14 @@ def _check_retrainable(hypermodel) -> None:
 
     kwargs = hypermodel.model_kwargs(kt.HyperParameters())
     try:
-        create_model(
-            hypermodel.model,
-            input_shape=hypermodel.input_shape,
-            classes=hypermodel.classes,
-            **kwargs,
-        )
-    except TypeError as err:
-        raise ValueError(
-            f"The registered builder of model={hypermodel.model!r} does not take the tuned "
-            f"arguments {sorted(kwargs)} ({err}), so the best setting cannot be retrained by name; "
-            "pass retrain=False (--no-retrain) and retrain with the reported values."
-        ) from err
+        create_model(hypermodel.model, input_shape=hypermodel.input_shape,
+                     classes=hypermodel.classes, **kwargs)
     finally:
         keras.backend.clear_session()
 
 
-def retrain_best(hypermodel, hp, *, run_dir, epochs: int, base: TrainConfig | None = None, verbose: int = 1):
+def retrain_best(hypermodel, hp, *, run_dir, epochs: int, base: TrainConfig | None = None,
+                 verbose: int = 1):
     """Train the setting `hp` with `kzoo.training.train` on train + validation (validation_split=0)
     and evaluate it once on the test split; returns the `TrainResult`.
 

@@ -27,7 +27,8 @@ def trial_rows(tuner) -> dict:
     """
     oracle = tuner.oracle
     objective = oracle.objective
-    names = [p.name for p in oracle.get_space().space]
+    space = oracle.get_space().space
+    names = [p.name for p in space]
     trials = []
     for trial_id in sorted(oracle.trials):
         trial = oracle.trials[trial_id]
@@ -51,9 +52,19 @@ def trial_rows(tuner) -> dict:
         "objective": objective.name,
         "direction": objective.direction,
         "hyperparameters": names,
+        # How each hyperparameter was searched: Fixed ones get no panel, log-sampled a log axis.
+        "sampling": {p.name: _sampling(p) for p in space},
         "best_trial": best[0].trial_id if best else None,
         "trials": trials,
     }
+
+
+def _sampling(hp) -> str:
+    """"fixed", "choice", "log", "reverse_log" or "linear"."""
+    kind = type(hp).__name__.lower()
+    if kind in ("fixed", "choice", "boolean"):
+        return "fixed" if kind == "fixed" else "choice"
+    return getattr(hp, "sampling", None) or "linear"
 
 
 def _fmt(value) -> str:
@@ -81,7 +92,7 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_results(results: dict, out_dir) -> dict:
+def write_results(results: dict, out_dir, title: str | None = None) -> dict:
     """Write `results.json`, `results.csv` and `results.png` into `out_dir`; return their paths.
 
     Each file is replaced atomically (unique temporary file, fsync, rename), so a reader -- or a
@@ -101,20 +112,25 @@ def write_results(results: dict, out_dir) -> dict:
             + [t["status"], t["message"]]
         )
     atomic_write_text(paths["csv"], text.getvalue())
-    plot_results(results, paths["png"])
+    plot_results(results, paths["png"], title=title)
     return {k: str(v) for k, v in paths.items()}
 
 
-def plot_results(results: dict, path) -> None:
-    """One panel per hyperparameter: each completed trial's score against its value (log axis for
-    values spanning two decades or more); the best trial is a star, failed trials are an x on the
-    axis floor."""
+def plot_results(results: dict, path, title: str | None = None) -> None:
+    """One panel per searched hyperparameter (pinned ones get none): each completed trial's score
+    against its value, on a log axis for log-sampled ones; the best trial is a star, failed trials
+    an x on the axis floor. The title names `title` (model and dataset) and the best score."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    names = [n for n in results["hyperparameters"] if not n.startswith(_INTERNAL)] or ["trial"]
+    sampling = results.get("sampling", {})
+    names = [
+        n for n in results["hyperparameters"]
+        if not n.startswith(_INTERNAL) and sampling.get(n) != "fixed"
+    ] or ["trial"]
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
     done = [t for t in results["trials"] if t["score"] is not None]
     failed = [t for t in results["trials"] if t["score"] is None and t["status"] != "RUNNING"]
@@ -149,11 +165,18 @@ def plot_results(results: dict, path) -> None:
         if best or bad:
             ax.legend(loc="best", fontsize="small")
         numeric = [] if categorical else xs + bad
-        if numeric and min(numeric) > 0 and max(numeric) / min(numeric) >= 100:
+        log = sampling.get(name) in ("log", "reverse_log") or (
+            name not in sampling and numeric and min(numeric) > 0
+            and max(numeric) / min(numeric) >= 100
+        )
+        if log and numeric and min(numeric) > 0:
             ax.set_xscale("log")
+        elif numeric and all(isinstance(x, int) for x in numeric):
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel(name)
         ax.set_ylabel(results["objective"])
         ax.grid(alpha=0.3)
+    fig.suptitle(_title(results, title, len(done), len(results["trials"])), fontsize="medium")
     fig.tight_layout()
     buffer = io.BytesIO()
     try:
@@ -161,3 +184,12 @@ def plot_results(results: dict, path) -> None:
     finally:
         plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def _title(results: dict, title: str | None, done: int, total: int) -> str:
+    best = next((t for t in results["trials"] if t["trial"] == results["best_trial"]), None)
+    head = f"{title}: " if title else ""
+    score = f"best {results['objective']} {best['score']:.4g} (trial {best['trial']})" if best else (
+        "no completed trial"
+    )
+    return f"{head}{score}, {done} of {total} trials completed"

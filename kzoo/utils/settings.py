@@ -37,13 +37,13 @@ from kzoo.utils import checks
 from kzoo.utils.errors import SettingError
 
 GROUPS = {
+    "search": "search",
     "data": "data",
     "model": "model",
     "optimisation": "optimisation",
     "regularisation": "regularisation",
     "run": "run",
     "distribution": "distribution",
-    "search": "search",
 }
 _KEY = "kzoo.setting"
 #: The default of a setting that has none: the caller must give it.
@@ -64,6 +64,7 @@ class Spec:
     high_open: bool = False
     fingerprint: bool | str = True
     metavar: str | None = None
+    repeat: bool = False
 
 
 def setting(
@@ -79,6 +80,7 @@ def setting(
     high_open: bool = False,
     fingerprint: bool | str = True,
     metavar: str | None = None,
+    repeat: bool = False,
 ):
     """A dataclass field declaring one setting.
 
@@ -94,11 +96,12 @@ def setting(
             "if_set": only when it differs from the default (a field added after runs existed,
             so that their fingerprints, and their resumes, survive).
         metavar: the value's name in `--help`.
+        repeat: the flag may be given several times; the values are collected in a list.
     """
     if group not in GROUPS:
         raise ValueError(f"group must be one of {', '.join(GROUPS)}; received group={group!r}.")
     spec = Spec(help, group, flag, tuple(choices) if choices is not None else None, low, high,
-                low_open, high_open, fingerprint, metavar)
+                low_open, high_open, fingerprint, metavar, repeat)
     metadata = {_KEY: spec}
     if default is REQUIRED:
         return dataclasses.field(metadata=metadata)
@@ -113,9 +116,10 @@ class Declared:
 
     name: str
     spec: Spec
-    kind: Any  # int, float, str, bool, dict, tuple (of ints) or object (anything)
+    kind: Any  # int, float, str, bool, dict, tuple or object (anything)
     optional: bool
     default: Any
+    item: Any = int  # the element type of a tuple setting (int or str)
 
     @property
     def flag(self) -> str | None:
@@ -135,19 +139,19 @@ def declared(cls) -> list[Declared]:
         spec = f.metadata.get(_KEY)
         if spec is None:
             continue
-        kind, optional = _kind(hints[f.name])
+        kind, optional, item = _kind(hints[f.name])
         if f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
         else:
             default = dataclasses.MISSING
-        out.append(Declared(f.name, spec, kind, optional, default))
+        out.append(Declared(f.name, spec, kind, optional, default, item))
     cls._declared_cache = out
     return out
 
 
-def _kind(hint) -> tuple[Any, bool]:
+def _kind(hint) -> tuple[Any, bool, Any]:
     optional = False
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -156,12 +160,13 @@ def _kind(hint) -> tuple[Any, bool]:
         hint = args[0] if len(args) == 1 else object
         origin = typing.get_origin(hint)
     if hint in (int, float, str, bool):
-        return hint, optional
+        return hint, optional, None
     if origin is tuple or hint is tuple:
-        return tuple, optional
+        args = typing.get_args(hint)
+        return tuple, optional, args[0] if args and args[0] in (int, str) else int
     if origin is dict or hint is dict:
-        return dict, optional
-    return object, optional
+        return dict, optional, None
+    return object, optional, None
 
 
 class Settings:
@@ -196,8 +201,10 @@ class Settings:
                     raise SettingError("{" + d.name + "} must be a dict with string keys",
                                        names=(d.name,), value=value, owner=owner)
             elif d.kind is tuple:
-                if not isinstance(value, (tuple, list)) or not all(checks.is_int(v) for v in value):
-                    raise SettingError("{" + d.name + "} must be a sequence of integers",
+                valid = checks.is_int if d.item is int else (lambda v: isinstance(v, str))
+                if not isinstance(value, (tuple, list)) or not all(valid(v) for v in value):
+                    what = "integers" if d.item is int else "strings"
+                    raise SettingError("{" + d.name + "} must be a sequence of " + what,
                                        names=(d.name,), value=value, owner=owner)
         return self
 
@@ -313,21 +320,26 @@ def add_arguments(
         if listed and not all(c in d.spec.help for c in listed):
             help_text += f" (one of {', '.join(listed)})"
         common = dict(dest=dest_prefix + d.name, default=argparse.SUPPRESS, help=help_text)
+        metavar = d.spec.metavar or flag.lstrip("-").upper().replace("-", "_")
         if d.kind is bool and d.optional:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
-        elif d.kind is bool and default is True and not flag.startswith("--no-"):
-            group.add_argument("--no-" + flag[2:], action="store_false", **common)
-            flag = "--no-" + flag[2:]
+        elif d.kind is bool and (default is True or flag.startswith("--no-")):
+            flag = flag if flag.startswith("--no-") else "--no-" + flag[2:]
+            common["help"] = "turn off: " + d.spec.help
+            group.add_argument(flag, action="store_false", **common)
         elif d.kind is bool:
-            action = "store_false" if flag.startswith("--no-") else "store_true"
-            group.add_argument(flag, action=action, **common)
+            group.add_argument(flag, action="store_true", **common)
+        elif d.spec.repeat:  # --hp a=1 --hp b=2
+            group.add_argument(flag, action="append", metavar=metavar, **common)
         elif d.kind is tuple:
-            group.add_argument(flag, nargs="+", type=_parse(int, flag), metavar=d.spec.metavar or "N", **common)
+            group.add_argument(flag, nargs="+", type=_parse(d.item, flag),
+                               metavar=d.spec.metavar or "N", **common)
         elif d.kind is dict:
-            group.add_argument(flag, action=_KeyValue, metavar=d.spec.metavar or "NAME=VALUE", **common)
+            group.add_argument(flag, action=_KeyValue, metavar=d.spec.metavar or "NAME=VALUE",
+                               **common)
         else:
             kind = d.kind if d.kind in (int, float) else str
-            group.add_argument(flag, type=_parse(kind, flag), metavar=d.spec.metavar, **common)
+            group.add_argument(flag, type=_parse(kind, flag), metavar=metavar, **common)
         added[d.name] = flag
     if hasattr(parser, "setting_flags"):  # kzoo.utils.cli.ArgumentParser: errors name the flags
         parser.setting_flags.setdefault(cls, {}).update(added)

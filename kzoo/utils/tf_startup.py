@@ -5,8 +5,8 @@ CUDA stubs, CPU features, `cuInit` on machines without a GPU) -- before `absl` l
 `TF_CPP_MIN_LOG_LEVEL` does not silence them. `import kzoo` installs an import hook (`install`):
 the first `import tensorflow` of the process, whoever makes it, runs with file descriptor 2
 pointed at a temporary file, and every line that is not one of those known notices is written back
-to stderr afterwards. A TensorFlow imported before kzoo is left alone. `KZOO_TF_LOG=1` turns the
-filter off.
+to stderr afterwards; TensorFlow's INFO lines are off unless TF_CPP_MIN_LOG_LEVEL says otherwise. A
+TensorFlow imported before kzoo is left alone. `KZOO_TF_LOG=1` turns the filter off.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def install() -> None:
     or if KZOO_TF_LOG is set)."""
     if "tensorflow" in sys.modules or os.environ.get(TF_LOG_ENV, "") not in ("", "0"):
         return
+    # TensorFlow's INFO lines (buffer sizes, ...) are not for kzoo's users; warnings still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
 

@@ -53,10 +53,11 @@ def test_bad_argument_is_named_before_anything_is_written(tmp_path, overrides, m
 def test_errors_list_the_valid_values(tmp_path):
     with pytest.raises(ValueError) as err:
         _config(tmp_path, optimizer="lbfgs").validate()
-    assert all(repr(name) in str(err.value) for name in OPTIMIZERS)
+    assert all(name in str(err.value) for name in OPTIMIZERS)
+    assert "received optimizer='lbfgs'" in str(err.value)
     with pytest.raises(ValueError) as err:
         _config(tmp_path, schedule="exp").validate()
-    assert all(repr(name) in str(err.value) for name in SCHEDULES)
+    assert all(name in str(err.value) for name in SCHEDULES)
     with pytest.raises(ValueError) as err:
         _config(tmp_path, model="resnet_21").validate()
     assert "resnet20" in str(err.value)  # close matches and the full list

@@ -22,6 +22,7 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 def _recipe(name):
     spec = importlib.util.spec_from_file_location(f"recipe_{name}", RECIPES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
     spec.loader.exec_module(module)
     return module
 
@@ -126,13 +127,13 @@ def test_snn_recipe_methods_build_the_papers_networks():
 
 @pytest.fixture
 def fake_tune(monkeypatch, tmp_path):
-    """Replaces the search: records each call, returns a finished search's TuneResult."""
+    """Replaces the search: records each TuneConfig, returns a finished search's TuneResult."""
     import kzoo.tuning.driver
 
     calls = []
 
-    def tune(model, dataset, **kwargs):
-        calls.append(dict(model=model, dataset=dataset, **kwargs))
+    def tune(config):
+        calls.append(config)
         return kzoo.tuning.driver.TuneResult(
             project_dir=tmp_path, results={"best_trial": "0"}, best_values={"learning_rate": 0.1},
             test_metrics={"test_accuracy": 0.5 + 0.1 * len(calls), "test_loss": 1.0},
@@ -153,17 +154,19 @@ def test_cifar_recipes_tune_around_their_own_config(recipe, argv, model_kwargs, 
     flags += ["--tune-overwrite", "--hp", "learning_rate=0.01:0.3:log", "--export", "best"]
     assert module.main([*flags, *argv, "--epochs", "4"]) == 0
     (call,) = fake_tune
-    train_argv = [a for a in argv if a == "--no-augment"]  # --dropout is the recipe's own option
+    train_argv = [a for a in argv if a == "--no-augment"]  # --dropout is a builder argument
     expected = _config(module, recipe, ["--smoke", "--overwrite", "--epochs", "4", *train_argv])
-    training = call["training"]
-    assert (call["model"], call["dataset"]) == (expected.model, "digits")
+    training = call.training
+    assert (call.model, call.dataset) == (expected.model, "digits")
     assert (training.epochs, training.milestones, training.max_steps_per_epoch) == (4, expected.milestones, 3)
     assert (training.optimizer, training.gamma, training.weight_decay) == (
         expected.optimizer, expected.gamma, expected.weight_decay)
     assert training.model_kwargs == model_kwargs and training.overwrite
-    assert (call["max_trials"], call["epochs"], call["overwrite"]) == (3, 2, True)
-    assert (call["overrides"], call["export"], call["export_root"]) == (
-        ["learning_rate=0.01:0.3:log"], "best", "saved_models")
+    assert (call.max_trials, call.epochs, call.overwrite) == (3, 2, True)
+    # A smoke search and its export never share a name with real ones.
+    assert (call.overrides, call.export, call.export_root) == (
+        ["learning_rate=0.01:0.3:log"], "best-smoke", "saved_models")
+    assert call.project_name == f"{expected.model}_digits-smoke"
     assert "| " + expected.model in capsys.readouterr().out
 
 
@@ -172,10 +175,10 @@ def test_snn_recipe_tunes_each_method_on_each_dataset(fake_tune, tmp_path):
     argv = ["--smoke", "--tune", "--datasets", "iris", "wine", "--run-dir", str(tmp_path / "snn")]
     assert module.main([*argv, "--export", "snn", "--tune-validation-split", "0.2"]) == 0
     tasks = [f"{m}-{d}" for m in ("SNN", "BatchNorm") for d in ("iris", "wine")]
-    assert [c["project_name"] for c in fake_tune] == tasks
-    assert [c["export"] for c in fake_tune] == [f"snn-{t}" for t in tasks]
-    assert {c["validation_split"] for c in fake_tune} == {0.2}
-    snn = fake_tune[0]["training"]
+    assert [c.project_name for c in fake_tune] == [f"{t}-smoke" for t in tasks]
+    assert [c.export for c in fake_tune] == [f"snn-{t}-smoke" for t in tasks]
+    assert {c.validation_split for c in fake_tune} == {0.2}
+    snn = fake_tune[0].training
     assert (snn.model, snn.model_kwargs, snn.optimizer) == ("snn_mlp", {"dropout": 0.05, "depth": 2, "width": 16}, "sgd")
     results = json.loads((tmp_path / "snn" / "results.json").read_text())["results"]
     # The fake's test accuracies 0.6, 0.7 (SNN) and 0.8, 0.9 (BatchNorm) decide the ranking.
@@ -305,7 +308,8 @@ def test_kzoo_train_command(tmp_path, capsys):
         )
         == 2
     )
-    assert "learning_rate" in capsys.readouterr().err and not run.exists()
+    # The error names the flag the user typed, not the config field behind it.
+    assert "--lr must be > 0" in capsys.readouterr().err and not run.exists()
     assert main(["train", "--dataset", "digits"]) == 2
     argv = ["train", "--model", "plain_mlp", "--dataset", "digits", "--epochs", "1"]
     argv += ["--max-steps-per-epoch", "3", "--run-dir", str(run), "--verbose", "0"]

@@ -1,3 +1,5 @@
+import functools
+
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -182,7 +184,13 @@ def test_densenet_growth_rate_and_dropout():
 
 def test_densenet_bc_variant_calls_the_family_builder(monkeypatch):
     calls = []
-    monkeypatch.setattr(kzoo.models.densenet, "densenet", lambda **k: calls.append(k))
+    real = kzoo.models.densenet.densenet
+
+    @functools.wraps(real)  # keeps the signature the HyperModel reads its defaults from
+    def record(**kwargs):
+        calls.append(kwargs)
+
+    monkeypatch.setattr(kzoo.models.densenet, "densenet", record)
     hypermodel_for("densenet_bc_100_12", **SMALL_IMAGE).create(growth_rate=8, dropout=0.1)
     (kwargs,) = calls
     assert kwargs == dict(depth=100, bottleneck=True, compression=0.5, growth_rate=8, dropout=0.1,
@@ -292,7 +300,7 @@ def test_searched_width_and_growth_rate_retrain_through_the_registry(name):
     _check_retrainable(hm)  # the registered variant takes the tuned keyword arguments
     hp = kt.HyperParameters()
     kwargs = hm.model_kwargs(hp)
-    key = "width" if name.startswith("wrn") else "growth_rate"
+    key = "widen_factor" if name.startswith("wrn") else "growth_rate"
     kwargs[key] = 2
     model = create_model(name, **SMALL_IMAGE, **kwargs)
-    assert model.name == ("wrn_16_2" if key == "width" else "densenet_40_2")
+    assert model.name == ("wrn_16_2" if key == "widen_factor" else "densenet_40_2")

@@ -77,27 +77,38 @@ def test_results_do_not_collide_with_a_stale_temporary_file(tmp_path):
 
 @pytest.fixture
 def captured(monkeypatch):
+    """Replaces the search: records the TuneConfig each call builds."""
     calls = []
-    monkeypatch.setattr(kzoo.tuning.driver, "tune", lambda *a, **k: calls.append((a, k)))
+
+    def tune(config):
+        calls.append(config)
+        return kzoo.tuning.driver.TuneResult(project_dir=config.project_dir)
+
+    monkeypatch.setattr(kzoo.tuning.driver, "tune", tune)
     return calls
 
 
 def test_kzoo_tune_command_line(captured):
     args = build_parser().parse_args(
         ["tune", "snn_mlp", "--dataset", "wine", "--tuner", "bayesian", "--max-trials", "7",
-         "--hp", "dropout=0.05", "--hp", "depth=2:8:2", "--worker", "--port", "9123", "--seed", "3"]
+         "--hp", "dropout=0.05", "--hp", "depth=2:8:2", "--worker", "--port", "9123", "--seed", "3",
+         "--trial-epochs", "4", "--weight-decay", "1e-4"]
     )
-    tune_from_args(args)
-    (positional, kw), = captured
-    assert positional == ("snn_mlp", "wine")
-    assert (kw["tuner"], kw["max_trials"], kw["role"], kw["port"], kw["host"]) == (
+    assert args.func(args) == 0
+    (config,) = captured
+    assert (config.model, config.dataset) == ("snn_mlp", "wine")
+    assert (config.tuner, config.max_trials, config.role, config.port, config.host) == (
         "bayesian", 7, "worker", 9123, "127.0.0.1")
-    assert kw["overrides"] == ["dropout=0.05", "depth=2:8:2"]
-    assert (kw["seed"], kw["batch_size"], kw["retrain"], kw["overwrite"]) == (3, 128, True, False)
-    assert (kw["export"], kw["export_root"]) == (None, "saved_models")
+    assert config.overrides == ["dropout=0.05", "depth=2:8:2"]
+    # The training flags set the base of the trials; its length defaults to the trials'.
+    base = config.base_training()
+    assert (base.seed, base.batch_size, base.weight_decay, base.epochs) == (3, 128, 1e-4, 4)
+    assert (config.retrain, config.overwrite, config.export, config.export_root) == (
+        True, False, None, "saved_models")
     args = build_parser().parse_args(["tune", "plain_mlp", "--export", "digits_mlp", "--export-root", "out"])
-    tune_from_args(args)
-    assert (captured[1][1]["export"], captured[1][1]["export_root"]) == ("digits_mlp", "out")
+    args.func(args)
+    assert (captured[1].export, captured[1].export_root, captured[1].training) == (
+        "digits_mlp", "out", None)
 
 
 def test_recipe_options_do_not_clash(captured):
@@ -105,14 +116,17 @@ def test_recipe_options_do_not_clash(captured):
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--validation-split", type=float, default=0.1)
     add_tune_arguments(parser, with_model=False)
-    args = parser.parse_args(["--tune", "--overwrite", "--tune-overwrite", "--chief", "--no-retrain"])
+    args = parser.parse_args(["--tune", "--overwrite", "--tune-overwrite", "--chief", "--no-retrain",
+                              "--tune-validation-split", "0.2"])
     assert args.tune and args.overwrite and args.tune_overwrite
+    assert (args.validation_split, args.tune_validation_split) == (0.1, 0.2)
     config = TrainConfig("resnet20", "cifar10", "runs/r", verbose=2)
     tune_from_args(args, model="resnet20", dataset="cifar10", training=config)
-    (positional, kw), = captured
-    assert positional == ("resnet20", "cifar10")
-    assert (kw["role"], kw["retrain"], kw["training"], kw["batch_size"]) == ("chief", False, config, None)
-    assert kw["verbose"] == 2  # the recipe's verbosity
+    (tuning,) = captured
+    assert (tuning.model, tuning.dataset) == ("resnet20", "cifar10")
+    assert (tuning.role, tuning.retrain, tuning.training, tuning.overwrite) == (
+        "chief", False, config, True)
+    assert tuning.verbose == 2  # the recipe's verbosity
 
 
 def test_recipe_tuning_under_a_strategy_is_refused():
@@ -122,5 +136,5 @@ def test_recipe_tuning_under_a_strategy_is_refused():
     from kzoo.tuning.command import tune_recipe
 
     config = TrainConfig(model="plain_mlp", dataset="digits", run_dir="unused", strategy="mirrored")
-    with pytest.raises(ValueError, match=r"one device; received strategy='mirrored'"):
+    with pytest.raises(ValueError, match=r"one device, not under strategy; received strategy='mirrored'"):
         tune_recipe(argparse.Namespace(tune=True), config)

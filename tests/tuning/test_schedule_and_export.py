@@ -58,13 +58,13 @@ def test_a_trial_decays_at_its_own_milestones():
 
 def test_trials_and_retraining_use_rescaled_schedules(tmp_path, monkeypatch):
     seen = []
-    real = kzoo.tuning.driver.hypermodel_for
+    real = kzoo.tuning.hypermodels.hypermodel_for
 
     def spy(*args, **kwargs):
         seen.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(kzoo.tuning.driver, "hypermodel_for", spy)
+    monkeypatch.setattr(kzoo.tuning.hypermodels, "hypermodel_for", spy)
     base = TrainConfig("plain_mlp", "digits", str(tmp_path / "unused"), epochs=20, batch_size=32,
                        schedule="multistep", milestones=(10, 15), max_steps_per_epoch=2,
                        label_smoothing=0.1, tensorboard=False, verbose=0)

@@ -172,7 +172,7 @@ def test_make_tuner_rejects_bad_arguments(tmp_path, kwargs, match):
         (dict(model="plain_mpl"), "plain_mlp"),
         (dict(dataset="cifar11"), "dataset"),
         (dict(validation_split=0.0), "validation_split"),
-        (dict(epochs=0), "max_epochs"),
+        (dict(epochs=0), "epochs must be a positive integer; received epochs=0"),
         (dict(role="boss"), "role"),
         (dict(port=70000), "port"),
         (dict(training="fast"), "training"),
