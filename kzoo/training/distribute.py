@@ -200,47 +200,12 @@ def shard_by_data(dataset):
 
 @contextlib.contextmanager
 def keras_multiworker_fixes(strategy):
-    """Work around Keras 3's TensorFlow trainer under `MultiWorkerMirroredStrategy` (within the block).
-
-    Keras 3.15 cannot `fit` or `evaluate` with more than one worker (tensorflow/tensorflow#72388):
-    its per-step `reduce_per_replica(..., "mean")` reduces scalar logs along axis 0, and its
-    symbolic build passes an (x, y) tuple to `strategy.reduce`, which takes single tensors. Here
-    scalars are averaged over replicas without an axis and the build uses one replica's batch. Any
-    other strategy runs Keras unchanged.
-    """
-    import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
+    """Keras 3's trainer fixed for `MultiWorkerMirroredStrategy` within the block
+    (`kzoo.training.keras_private.multiworker_fit_fixes`); any other strategy runs Keras unchanged."""
     if not is_multi_worker(strategy):
         yield
         return
-    original_reduce = tf_trainer.reduce_per_replica
-    original_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+    from kzoo.training.keras_private import multiworker_fit_fixes
 
-    def first_value(v):
-        return v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction not in ("auto", "mean"):
-            return original_reduce(values, strategy, reduction)
-
-        def mean(v):
-            axis = None if first_value(v).shape.rank == 0 else 0
-            return strategy.reduce("MEAN", v, axis=axis)
-
-        return tf.nest.map_structure(mean, values)
-
-    def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if iterator is not None and data_batch is None:
-            for _, _, it in iterator:
-                data_batch = tf.nest.map_structure(first_value, next(it))
-                break
-        return original_build(self, data_batch=data_batch)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    try:
+    with multiworker_fit_fixes():
         yield
-    finally:
-        tf_trainer.reduce_per_replica = original_reduce
-        tf_trainer.TensorFlowTrainer._maybe_symbolic_build = original_build

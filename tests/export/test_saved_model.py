@@ -15,7 +15,6 @@ import kzoo
 from kzoo.export import (
     METADATA_FILE,
     ExportVerificationError,
-    _atomic,
     export_saved_model,
     list_versions,
     load_saved_model,
@@ -23,6 +22,7 @@ from kzoo.export import (
     verify_checksums,
 )
 from kzoo.export import saved_model as saved_model_module
+from kzoo.utils import publish as _atomic
 
 from .conftest import small_model
 

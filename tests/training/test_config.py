@@ -86,3 +86,21 @@ def test_fingerprint_ignores_where_and_how_loudly(tmp_path):
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != c.fingerprint()
     assert set(c.differences(a.to_dict())) == {"learning_rate"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, fingerprint",
+    [
+        (dict(model="resnet20", epochs=3, schedule="multistep", milestones=(1, 2),
+              model_kwargs={"dropout": 0.1}, weight_decay=1e-4),
+         "d89b365c4afd2079f52d3e7a09bf2597b0363517d8a5afc3e9bdc2c863ad8cfb"),
+        (dict(), "a0b7ac79d8d3825766018e310ea88fc157532521b93a229e644a0697653d9170"),
+        (dict(per_replica_batch=True, lr_scaling="linear", strategy="mirrored"),
+         "a0acbc5d374c53686d201551af10a9f387defbeca29208f5672dd82197391049"),
+    ],
+)
+def test_fingerprints_are_those_of_runs_made_before_the_settings_declarations(kwargs, fingerprint):
+    # Hashes computed by the TrainConfig of 2026-12-01 (before `setting(...)` declarations): run
+    # directories made then must still resume.
+    config = TrainConfig(**{"model": "plain_mlp", "dataset": "digits", "run_dir": "r", **kwargs})
+    assert config.fingerprint() == fingerprint
