@@ -48,6 +48,9 @@ def _cmd_info(args) -> int:
         from kzoo.export.command import info_for_path
 
         return info_for_path(args.name)
+    from kzoo.registry import get_entry
+
+    get_entry(args.name)  # an unknown name is refused before TensorFlow loads
     from kzoo.info import format_info, model_info
 
     kwargs = {}
@@ -75,7 +78,7 @@ def _cmd_table(args) -> int:
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="kzoo", description=__doc__.split("\n\n")[0])
     add_debug_flag(parser)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch pattern, e.g. 'wrn*'")
     p.set_defaults(func=_cmd_list)
@@ -125,8 +128,8 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    prog = f"kzoo {args.command}"
-    return run(prog, lambda: args.func(args), parser, argv)
+    chosen = parser._chosen_subparser(args)
+    return run(chosen.prog if chosen else parser.prog, lambda: args.func(args), parser, argv)
 
 
 if __name__ == "__main__":

@@ -74,11 +74,19 @@ def is_saved_model_path(target: str) -> bool:
 
 
 def _cmd_export(args) -> int:
+    from kzoo.export.paths import validate_name, validate_root
+
+    source = Path(args.source)
+    validate_name(args.name)
+    validate_root(args.root)
+    if not source.is_dir() and not (source.suffix == ".keras" and source.is_file()):
+        raise FileNotFoundError(
+            f"source={str(source)!r} is neither a run directory nor an existing .keras file."
+        )
     from kzoo.export.metadata import read_metadata
     from kzoo.export.saved_model import export_saved_model
     from kzoo.models.keras_files import load_keras
 
-    source = Path(args.source)
     common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
     if source.is_dir():
         from kzoo.export.from_run import export_run
@@ -121,6 +129,9 @@ def _tflite_line(version_dir, check: dict) -> str:
 
 
 def _cmd_predict(args) -> int:
+    from kzoo.export.paths import resolve_saved_model_dir
+
+    resolve_saved_model_dir(args.saved_model_dir)  # a wrong path is refused before TensorFlow loads
     from kzoo.export.loaded_model import load_saved_model
     from kzoo.export.predict import describe_predictions, read_input_files
 

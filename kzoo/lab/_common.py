@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 
 import matplotlib
 
+from kzoo.utils.cli import ArgumentParser, add_debug_flag
 from kzoo.utils.files import atomic_write_bytes
 
 matplotlib.use("Agg")
 
 
-def lesson_parser(lesson: str, description: str) -> argparse.ArgumentParser:
-    """The command line of a lab script: `--out`, `--seed`, `--smoke`."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", default=os.path.join("runs", "lab"), help="output directory")
+LAB_DIR = os.path.join("runs", "lab")
+SMOKE_DIR = os.path.join(LAB_DIR, "smoke")  # smoke results never overwrite real ones
+
+
+class LessonParser(ArgumentParser):
+    """A lab script's command line: `--out` defaults to runs/lab, or runs/lab/smoke with --smoke."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        if parsed.out is None:
+            parsed.out = SMOKE_DIR if parsed.smoke else LAB_DIR
+        return parsed
+
+
+def lesson_parser(lesson: str, description: str) -> LessonParser:
+    """The command line of a lab script: `--out`, `--seed`, `--smoke`, `--debug`."""
+    parser = LessonParser(prog=f"lab {lesson}", description=description)
+    parser.add_argument("--out", default=None,
+                        help=f"output directory (default {LAB_DIR}; {SMOKE_DIR} with --smoke)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--smoke", action="store_true", help="a tiny configuration (seconds)")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"a tiny configuration (seconds); results go to {SMOKE_DIR}")
+    add_debug_flag(parser)
     return parser
 
 
@@ -41,8 +58,12 @@ def flat_training_arrays(dataset: str, limit: int | None = None):
 
 
 
-def write_results(out_dir, lesson: str, numbers: dict, figure) -> dict:
-    """Write `<lesson>.json` and `<lesson>.png` atomically; return `numbers` with the two paths."""
+def write_results(out_dir, lesson: str, numbers: dict, figure, *, smoke: bool = False) -> dict:
+    """Write `<lesson>.json` and `<lesson>.png` atomically; return `numbers` with the two paths.
+
+    The JSON also records whether the run was a smoke run, so a report never mistakes a smoke
+    result for a real one.
+    """
     import io
 
     out = Path(out_dir)
@@ -52,7 +73,7 @@ def write_results(out_dir, lesson: str, numbers: dict, figure) -> dict:
 
     plt.close(figure)
     png, js = out / f"{lesson}.png", out / f"{lesson}.json"
-    result = dict(numbers, lesson=lesson, figure=str(png))
+    result = dict(numbers, lesson=lesson, figure=str(png), smoke=bool(smoke))
     atomic_write_bytes(png, buf.getvalue())
     atomic_write_bytes(js, json.dumps(result, indent=2, default=float).encode())
     return result

@@ -67,7 +67,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=8, width=64, epochs=None, activat
                    learning_rate=learning_rate, curves=curves, final_train_loss=final,
                    gap_to_sigmoid=gap, parameters=params, conclusion=conclusion,
                    claim_holds=claim)
-    return write_results(out_dir, LESSON, numbers, _figure(curves, depth, width))
+    return write_results(out_dir, LESSON, numbers, _figure(curves, depth, width), smoke=smoke)
 
 
 def _figure(curves, depth, width):

@@ -95,7 +95,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=10, width=64, epochs=None, target
                    seed=seed, learning_rates=list(learning_rates), val_accuracy=curves,
                    epochs_to_target=to_target, summary=summary, conclusion=conclusion,
                    claim_holds=bool(claim))
-    return write_results(out_dir, LESSON, numbers, _figure(curves, summary, target, depth, epochs))
+    return write_results(out_dir, LESSON, numbers, _figure(curves, summary, target, depth, epochs), smoke=smoke)
 
 
 def _figure(curves, summary, target, depth, epochs):

@@ -107,7 +107,7 @@ def run(out_dir, *, seed=0, smoke=False, depths=None, width=50, epochs=None, lea
                    transform_bias_init=transform_bias_init,
                    train_accuracy=final, curves=curves, gate_activity=gates,
                    seconds=seconds, margin=margin, claim_holds=bool(claim), conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _figure(n):

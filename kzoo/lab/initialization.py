@@ -95,7 +95,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=10, width=256, n=None) -> dict:
     numbers = dict(depth=depth, width=width, n=n, seed=seed, stats=stats,
                    last_over_first_std=ratio, he_relu_std_spread=he_spread, checks=checks,
                    conclusion=conclusion, claim_holds=bool(all(checks.values())))
-    return write_results(out_dir, LESSON, numbers, _figure(stats, hists, depth, width))
+    return write_results(out_dir, LESSON, numbers, _figure(stats, hists, depth, width), smoke=smoke)
 
 
 def _label(key):

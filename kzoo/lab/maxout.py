@@ -92,7 +92,7 @@ def run(out_dir, *, seed=0, smoke=False, pieces=4, epochs=None, targets=None) ->
     )
     numbers = dict(pieces=pieces, epochs=epochs, results=results, claim_holds=bool(claim),
                    conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers, fits))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers, fits), smoke=smoke)
 
 
 def _figure(n, fits):

@@ -188,7 +188,7 @@ def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=1
                    decay_final_loss=decay_final, decay_best=decay_best, decay_at_large=at_large,
                    claims=claims, claim_holds=bool(claims["best_rates_beat_sgd"]),
                    conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _fmt(v):

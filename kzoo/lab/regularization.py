@@ -176,7 +176,7 @@ def run(out_dir, *, seed=0, smoke=False, methods=METHODS, dataset="mnist1d", tra
                    results=results, gap=gap, narrower_gap=narrower, curves=curves,
                    early_stopping=early, claim_holds=claim,
                    conclusion=_conclusion(results, gap, early, train_size, dataset, epochs))
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _conclusion(results, gap, early, train_size, dataset, epochs):

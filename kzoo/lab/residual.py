@@ -130,7 +130,7 @@ def run(out_dir, *, seed=0, smoke=False, depths=None, epochs=None, learning_rate
                    final_loss=final_loss, final_error=final_error, degradation=degradation,
                    min_degradation=min_degradation, parameters=params, seconds=seconds,
                    claim_holds=bool(claim), conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _figure(n):

@@ -212,7 +212,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=None, width=256, draws=None, prob
                    train_depth=train_depth, epochs=epochs, learning_rates=list(learning_rates),
                    dataset="digits", training=training, best=best,
                    claim_holds=bool(claim), conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 COLORS = {"snn": "tab:blue", "relu_he": "tab:red", "relu_lecun": "tab:orange"}

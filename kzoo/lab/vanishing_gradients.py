@@ -80,7 +80,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=20, width=64, epochs=None, datase
     numbers = dict(depth=depth, width=width, epochs=epochs, dataset=dataset, seed=seed,
                    grad_norms=grad_norms, ratio=ratio, final_train_loss=final_loss,
                    conclusion=conclusion, claim_holds=bool(claim))
-    return write_results(out_dir, LESSON, numbers, _figure(grad_norms, depth, epochs))
+    return write_results(out_dir, LESSON, numbers, _figure(grad_norms, depth, epochs), smoke=smoke)
 
 
 def _figure(grad_norms, depth, epochs):

@@ -17,10 +17,7 @@ from keras import ops
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_positive_int, check_rate
-from kzoo.layers.batch_norm import FusedBatchNormalization
-
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
+from kzoo.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, FusedBatchNormalization
 
 
 def check_compression(value) -> float:

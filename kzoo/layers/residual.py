@@ -22,18 +22,8 @@ from keras import ops
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
-from kzoo.layers.batch_norm import FusedBatchNormalization, conv_then_norm
+from kzoo.layers.batch_norm import batch_norm, conv_then_norm
 from kzoo.layers.squeeze_excite import SqueezeExcite
-
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
-
-
-def batch_norm(name, dtype=None):
-    """Batch normalisation (fused kernel) with the papers' Torch/PyTorch momentum and epsilon."""
-    return FusedBatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype, name=name
-    )
 
 
 class _ResidualBlock(keras.layers.Layer):

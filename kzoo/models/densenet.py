@@ -12,10 +12,8 @@ import keras
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_positive_int, check_rate
-from kzoo.layers.batch_norm import FusedBatchNormalization
+from kzoo.layers.batch_norm import batch_norm
 from kzoo.layers.dense_block import (
-    BN_EPSILON,
-    BN_MOMENTUM,
     DenseBlock,
     TransitionBlock,
     check_compression,
@@ -123,10 +121,7 @@ def densenet(
         x = block(x)
         if b < NUM_BLOCKS:
             x = TransitionBlock(compression, name=f"transition{b}", **common)(x)
-    norm = FusedBatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="final_bn"
-    )
-    x = norm(x)
+    x = batch_norm("final_bn")(x)
     x = keras.layers.Activation("relu", name="final_relu")(x)
     outputs = apply_head(
         x,

@@ -27,6 +27,7 @@ from kzoo.layers import (
     WeightNormDense,
 )
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
+from kzoo.layers.batch_norm import batch_norm
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
 
 KINDS = ("mlp", "cnn")
@@ -178,7 +179,7 @@ def _activation_layer(activation, pieces, rank, name):
 
 def _norm_layer(norm, name):
     if norm == "batch":
-        return keras.layers.BatchNormalization(name=name)
+        return batch_norm(name)
     # Layer norm over the features (channels, per position for feature maps).
     return keras.layers.LayerNormalization(name=name)
 

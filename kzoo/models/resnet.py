@@ -6,7 +6,8 @@ import keras
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
-from kzoo.layers.residual import BasicBlock, BottleneckBlock, batch_norm
+from kzoo.layers.batch_norm import batch_norm
+from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
 
 CIFAR_SHAPE = (32, 32, 3)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers._initializers import fresh_initializer
-from kzoo.layers.residual import BasicBlock, BottleneckBlock, batch_norm
+from kzoo.layers.batch_norm import batch_norm
+from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
 
 IMAGENET_SHAPE = (224, 224, 3)

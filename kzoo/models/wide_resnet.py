@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers._validation import check_positive_int, check_rate
-from kzoo.layers.residual import BasicBlock, batch_norm
+from kzoo.layers.batch_norm import batch_norm
+from kzoo.layers.residual import BasicBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
 from kzoo.models.resnet import CIFAR_SHAPE, blocks_per_stage, stem_conv
 

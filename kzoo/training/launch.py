@@ -22,8 +22,11 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 from kzoo.training.distribute import LAUNCHED_WORKERS
+from kzoo.utils.errors import UserError
+from kzoo.utils.settings import REQUIRED, Settings, add_arguments, given, setting
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -88,7 +91,7 @@ def launch(
     Example:
         >>> launch(["recipes/quickstart.py", "--smoke", "--no-search", "--strategy", "multiworker"], 2)
     """
-    _check(command, workers, host, port, max_restarts)
+    LaunchConfig(workers, host, port, max_restarts, grace_seconds).validate(command)
     out = out or sys.stdout
     lock = threading.Lock()
 
@@ -199,24 +202,33 @@ def _describe(code: int) -> str:
     return f"exit code {code}"
 
 
-def _check(command, workers, host, port, max_restarts) -> None:
-    if not command:
-        raise ValueError("`command` is empty: give the recipe and its arguments after `--`.")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"`workers` must be a positive integer; received workers={workers!r}.")
-    if not isinstance(host, str) or not host:
-        raise ValueError(f"`host` must be an address such as '127.0.0.1'; received host={host!r}.")
-    if port is not None and (
-        isinstance(port, bool) or not isinstance(port, int) or not 0 < port <= 65536 - workers
-    ):
-        raise ValueError(
-            f"`port` must be an integer in 1..{65536 - workers} ({workers} workers use port .. "
-            f"port + {workers - 1}); received port={port!r}."
-        )
-    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-        raise ValueError(
-            f"`max_restarts` must be an integer >= 0; received max_restarts={max_restarts!r}."
-        )
+@dataclass
+class LaunchConfig(Settings):
+    """How `kzoo launch` starts the workers of one job (see `launch`)."""
+
+    workers: int = setting(REQUIRED, "number of worker processes", group="distribution", low=1,
+                           metavar="N")
+    host: str = setting(DEFAULT_HOST, "address the workers bind and reach each other on",
+                        group="distribution", metavar="ADDRESS")
+    port: int | None = setting(None, "first port (default: free ports)", group="distribution",
+                               low=1, high=65535, metavar="PORT")
+    max_restarts: int = setting(0, "restarts of the group after a failure", group="distribution",
+                                low=0, metavar="N")
+    grace_seconds: float = setting(10.0, "seconds stopped workers get before SIGKILL",
+                                   group="distribution", low=0.0, flag=None)
+
+    def validate(self, command) -> LaunchConfig:
+        if not command:
+            raise UserError("no command: give the recipe and its arguments after `--`")
+        self.validate_fields()
+        if not self.host:
+            raise self.error("{host} must be an address such as 127.0.0.1", "host")
+        if self.port is not None and self.port > 65536 - self.workers:
+            raise self.error(
+                f"{{port}} must be at most {65536 - self.workers} ({self.workers} workers use "
+                f"port .. port + {self.workers - 1})", "port",
+            )
+        return self
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -227,14 +239,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--workers", type=int, required=True, help="number of worker processes")
-    parser.add_argument("--port", type=int, default=None, help="first port (default: free ports)")
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address the workers bind [{DEFAULT_HOST}]"
-    )
-    parser.add_argument(
-        "--max-restarts", type=int, default=0, help="restarts of the group after a failure [0]"
-    )
+    add_arguments(parser, LaunchConfig)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- <recipe and its args>")
     parser.set_defaults(func=run)
     return parser
@@ -246,10 +251,9 @@ def run(args) -> int:
         command = command[1:]
     # SIGTERM unwinds like Ctrl-C, so the workers (in their own sessions) are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    try:
-        return launch(
-            command, args.workers, host=args.host, port=args.port, max_restarts=args.max_restarts
-        )
-    except ValueError as err:
-        print(f"kzoo launch: error: {err}", file=sys.stderr)
-        return 2
+    values = given(args, LaunchConfig)
+    if "workers" not in values:
+        raise UserError("--workers required (the number of worker processes)")
+    config = LaunchConfig(**values).validate(command)
+    return launch(command, config.workers, host=config.host, port=config.port,
+                  max_restarts=config.max_restarts)

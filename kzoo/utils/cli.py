@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,12 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         if message.startswith("unrecognized arguments:"):
             message += _suggestion(self, message.split(":", 1)[1].split())
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            valid = [c.strip(" '") for c in choice[2].split(",")]
+            close = difflib.get_close_matches(choice[1], valid, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]}?"
         message += f" (see {self.prog} --help)"
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -57,6 +64,7 @@ class ArgumentParser(argparse.ArgumentParser):
         return parsed
 
     def _chosen_subparser(self, parsed):
+        """The (innermost) subcommand parser `parsed` came from, or None."""
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):
                 name = getattr(parsed, action.dest, None)
