@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+from kzoo.utils.settings import Settings, setting
 
 # The models with a PyTorch twin in `kzoo.bench.torch_nets` (CIFAR shape, 10 classes).
 MODELS = ("resnet20", "resnet56", "wrn_16_8", "densenet_bc_100_12")
@@ -12,21 +13,22 @@ FRAMEWORKS = ("kzoo", "keras", "torch")
 
 
 @dataclass
-class BenchConfig:
-    """Settings of one benchmark run.
+class BenchConfig(Settings):
+    """Settings of one benchmark run, declared once (`kzoo bench --help` shows the same texts).
 
     Args:
         models: names from `MODELS`.
-        batch: training batch size (the issue's CIFAR protocol: 128).
+        batch: training batch size (the CIFAR protocol: 128).
         steps: training steps per round and configuration (the first of every round is not
             timed: it waits for the input pipeline to start); at most this many with `round_seconds`.
         round_seconds: if set, a model's step count is cut (to no fewer than 3) so that its slowest
-            configuration's round takes about this long, judged from the warm-up steps.
+            configuration's round takes about this long, judged from the warm-up steps (0 or
+            None: always `steps`).
         warmup: untimed training steps once per model and configuration (graph tracing, oneDNN
             kernel selection).
         repeats: rounds; each round runs every configuration once, alternating, so slow drifts of
             the machine's load hit all of them alike. Medians are over rounds.
-        serving_batch: batch of the serving throughput measurement (256 in the issue).
+        serving_batch: batch of the serving throughput measurement.
         latency_calls: timed batch-1 calls per round for the serving latency.
         throughput_calls: timed `serving_batch` calls per round; their median is the round's
             throughput.
@@ -47,76 +49,58 @@ class BenchConfig:
         >>> config = BenchConfig(models=("resnet20",), steps=10, repeats=3)
     """
 
-    models: tuple[str, ...] = MODELS
-    batch: int = 128
-    steps: int = 20
-    round_seconds: float | None = 6.0
-    warmup: int = 3
-    repeats: int = 3
-    serving_batch: int = 256
-    latency_calls: int = 20
-    throughput_calls: int = 4
-    image_size: int = 32
-    frameworks: tuple[str, ...] = FRAMEWORKS
-    serving: bool = True
-    ablations: bool = False
-    profile: bool = False
-    profile_steps: int = 5
-    out_dir: str = "bench_results"
-    seed: int = 0
+    models: tuple[str, ...] = setting(MODELS, f"models to time, from {', '.join(MODELS)}",
+                                      group="model", metavar="MODEL")
+    batch: int = setting(128, "training batch", group="optimisation", low=1)
+    steps: int = setting(20, "steps per round and configuration (at most, with --round-seconds)",
+                         group="run", low=2)
+    round_seconds: float | None = setting(
+        6.0, "cut a model's steps so its slowest round takes about this long (0 = always --steps)",
+        group="run", low=0.0, metavar="SECONDS",
+    )
+    warmup: int = setting(3, "untimed steps per model", group="run", low=0)
+    repeats: int = setting(3, "alternating rounds", group="run", low=1)
+    serving_batch: int = setting(256, "serving throughput batch", group="run", low=1)
+    latency_calls: int = setting(20, "batch-1 calls per round", group="run", low=1)
+    throughput_calls: int = setting(4, "serving-batch calls per round", group="run", low=1)
+    image_size: int = setting(32, "height and width of the synthetic images", group="data", low=4,
+                              flag=None)
+    frameworks: tuple[str, ...] = setting(
+        FRAMEWORKS, "frameworks to time, from kzoo, keras, torch (kzoo is required)", group="run",
+        metavar="NAME",
+    )
+    serving: bool = setting(True, "the serving measurements", group="run")
+    ablations: bool = setting(
+        False, "also time kzoo's path with float32 and without op determinism", group="run"
+    )
+    profile: bool = setting(
+        False, "also trace kzoo's training steps with TensorFlow's profiler and report self time "
+        "by op type (needs the [profile] extra for the summary)", group="run",
+    )
+    profile_steps: int = setting(5, "steps traced per model with --profile", group="run", low=1)
+    out_dir: str = setting("bench_results", "output directory", group="run", flag="--out",
+                           metavar="DIR")
+    seed: int = setting(0, "seed of the synthetic data and the models", group="run", low=0,
+                        flag=None)
 
     def validate(self) -> BenchConfig:
-        """Raise ValueError naming the first bad argument; return self when all are valid."""
+        """Raise `SettingError` naming the first bad setting; return self when all are valid."""
+        if self.round_seconds == 0:
+            self.round_seconds = None
+        self.validate_fields()
         models = tuple(self.models)
         if not models or any(m not in MODELS for m in models) or len(set(models)) != len(models):
-            raise ValueError(
-                f"`models` must be distinct names from {', '.join(MODELS)}; received "
-                f"models={self.models!r}."
-            )
+            raise self.error("{models} must be distinct names from " + ", ".join(MODELS), "models")
         frameworks = tuple(self.frameworks)
         if "kzoo" not in frameworks or any(f not in FRAMEWORKS for f in frameworks):
-            raise ValueError(
-                f"`frameworks` must include 'kzoo' and name only {', '.join(FRAMEWORKS)}; "
-                f"received frameworks={self.frameworks!r}."
+            raise self.error(
+                "{frameworks} must include kzoo and name only " + ", ".join(FRAMEWORKS),
+                "frameworks",
             )
-        for name in ("batch", "steps", "repeats", "serving_batch", "latency_calls", "throughput_calls",
-                     "profile_steps"):
-            _positive_int(name, getattr(self, name))
-        if self.steps < 2:
-            raise ValueError(f"`steps` must be at least 2 (one is untimed); received steps={self.steps!r}.")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"`warmup` must be an integer >= 0; received warmup={self.warmup!r}.")
-        if self.round_seconds is not None and (
-            isinstance(self.round_seconds, bool)
-            or not isinstance(self.round_seconds, (int, float))
-            or not self.round_seconds > 0
-        ):
-            raise ValueError(
-                f"`round_seconds` must be a number > 0 or None; received "
-                f"round_seconds={self.round_seconds!r}."
-            )
-        _positive_int("image_size", self.image_size)
-        if self.image_size < 4:
-            raise ValueError(
-                f"`image_size` must be at least 4 (two stride-2 stages); received "
-                f"image_size={self.image_size!r}."
-            )
-        for name in ("serving", "ablations", "profile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(
-                    f"`{name}` must be True or False; received {name}={getattr(self, name)!r}."
-                )
         if not str(self.out_dir):
-            raise ValueError("`out_dir` must be a non-empty path; received out_dir=''.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"`seed` must be an integer >= 0; received seed={self.seed!r}.")
+            raise self.error("{out_dir} must be a non-empty path", "out_dir")
         self.models, self.frameworks = models, frameworks
         return self
-
-    def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["models"], data["frameworks"] = list(self.models), list(self.frameworks)
-        return data
 
 
 def tiny(**overrides) -> BenchConfig:
@@ -135,8 +119,3 @@ def tiny(**overrides) -> BenchConfig:
         profile_steps=2,
     )
     return BenchConfig(**{**base, **overrides})
-
-
-def _positive_int(name, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")

@@ -363,7 +363,11 @@ def given(args: argparse.Namespace, cls, dest_prefix: str = "") -> dict[str, Any
         key = dest_prefix + d.name
         if hasattr(args, key):
             value = getattr(args, key)
-            out[d.name] = tuple(value) if d.kind is tuple and isinstance(value, list) else value
+            if d.kind is tuple and isinstance(value, list):
+                if d.item is str:  # `--models a,b c` and `--models a b c` alike
+                    value = [part for v in value for part in str(v).split(",") if part]
+                value = tuple(value)
+            out[d.name] = value
     return out
 
 
