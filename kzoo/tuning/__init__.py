@@ -11,6 +11,7 @@ Example:
 import importlib
 
 _EXPORTS = {
+    "kzoo.tuning.config": ("TuneConfig",),
     "kzoo.tuning.driver": ("TuneResult", "retrain_best", "schedule_for", "tune"),
     "kzoo.tuning.hypermodels": (
         "DenseNetHyperModel",
@@ -35,6 +36,7 @@ _EXPORTS = {
         "OBJECTIVES",
         "OPTIMIZER",
         "TUNERS",
+        "WIDEN_FACTOR",
         "WIDTH",
         "WIDEN_FACTOR",
         "overrides_to_hyperparameters",
