@@ -238,8 +238,8 @@ class TrainConfig(Settings):
             raise self.error(
                 "{lr_scaling} linear scales the learning rate with the global batch, which is "
                 "{batch_size} whatever the replicas unless {per_replica_batch} is set",
-                "per_replica_batch",
-                hint="Set {per_replica_batch}, or {lr_scaling} none.",
+                "lr_scaling",
+                hint="Add {per_replica_batch}, or use {lr_scaling} none.",
             )
         launched = int(os.environ.get(LAUNCHED_WORKERS, "1"))
         if launched > 1 and self.strategy != "multiworker":

@@ -99,7 +99,7 @@ def is_user_error(err: BaseException) -> bool:
     """True for a `UserError`, or an argument error that kzoo's own code raised."""
     if isinstance(err, UserError):
         return True
-    if not isinstance(err, _ARGUMENT_ERRORS):
+    if not isinstance(err, _ARGUMENT_ERRORS) or isinstance(err, UnicodeError):
         return False
     tb = err.__traceback__
     last = None

@@ -22,11 +22,10 @@ def test_the_builder_record_rebuilds_the_exported_architecture(finished_run, tmp
     rebuilt = kzoo.create_model(builder["name"], **builder["kwargs"])
     assert _trainable(rebuilt) == _trainable(model) == meta["model"]["trainable_params"]
     assert rebuilt.input_shape == (None, 8, 8, 1) and rebuilt.output_shape == (None, 10)
-    # The model_kwargs alone do not rebuild it; with classes only, the default input is RGB.
-    with pytest.raises(ValueError, match="`classes` is required"):
-        kzoo.create_model(builder["name"], depth=3, width=8)
-    rgb = kzoo.create_model(builder["name"], classes=10, depth=3, width=8)
-    assert rgb.input_shape[-1] == 3 and _trainable(rgb) != _trainable(model)
+    # The model_kwargs alone do not rebuild it: the default input is RGB (and 10 classes).
+    rgb = kzoo.create_model(builder["name"], depth=3, width=8)
+    assert rgb.input_shape[-1] == 3 and rgb.output_shape == (None, 10)
+    assert _trainable(rgb) != _trainable(model)
 
 
 def test_a_finished_run_is_reloaded_through_the_scan(finished_run, digits, tmp_path):

@@ -54,7 +54,7 @@ def _config(tmp_path, **overrides):
 @pytest.mark.parametrize(
     "overrides, tf_config_text, message",
     [
-        ({"strategy": "gpu"}, None, r"`strategy` must be one of None, 'mirrored', 'multiworker'"),
+        ({"strategy": "gpu"}, None, r"strategy must be one of mirrored, multiworker, tpu; received strategy='gpu'"),
         ({"strategy": "multiworker"}, None, "needs the TF_CONFIG environment variable"),
         ({"strategy": "multiworker"}, "{cluster: 1}", "TF_CONFIG is not valid JSON"),
         ({"strategy": "multiworker"}, json.dumps({"task": {"type": "worker"}}), "no `cluster`"),
@@ -75,8 +75,8 @@ def _config(tmp_path, **overrides):
             json.dumps({**TWO_WORKERS, "task": {"type": "ps", "index": 0}}),
             "must name a job of the cluster",
         ),
-        ({"lr_scaling": "sqrt"}, None, "`lr_scaling` must be one of 'none', 'linear'"),
-        ({"lr_scaling": "linear"}, None, "per_replica_batch=True"),
+        ({"lr_scaling": "sqrt"}, None, "lr_scaling must be one of none, linear; received lr_scaling='sqrt'"),
+        ({"lr_scaling": "linear"}, None, "unless per_replica_batch is set; received lr_scaling='linear'"),
         ({"per_replica_batch": "yes"}, None, "per_replica_batch"),
         ({"strategy": "mirrored", "diagnostics": True}, None, "diagnostics"),
     ],
@@ -95,7 +95,7 @@ def test_bad_distribution_settings_fail_before_anything_is_written(
 
 def test_workers_started_by_kzoo_launch_must_train_together(tmp_path, monkeypatch):
     monkeypatch.setenv("KZOO_LAUNCH_WORKERS", "2")
-    with pytest.raises(ValueError, match="started 2 workers of one job.*--strategy multiworker"):
+    with pytest.raises(ValueError, match="started 2 workers of one job.*Pass strategy multiworker"):
         train(_config(tmp_path, strategy="mirrored"))
     assert not (tmp_path / "run").exists()
 
@@ -119,7 +119,7 @@ def test_kzoo_train_reports_strategy_errors(tmp_path, capsys):
     assert main([*argv, "--strategy", "tpu"]) == 2
     assert "strategy='tpu' found no TPU" in capsys.readouterr().err
     assert main([*argv, "--lr-scaling", "linear"]) == 2
-    assert "per_replica_batch=True" in capsys.readouterr().err
+    assert "unless --per-replica-batch is set; received 'linear'" in capsys.readouterr().err
     assert not run.exists()
 
 
