@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keras
 
-from kzoo.layers._validation import check_choice
+from kzoo.utils.checks import check_choice, check_positive_int
 
 POOLINGS = (None, "avg", "max")
 
@@ -24,8 +24,7 @@ def validate_head_args(include_top, pooling, classes, classifier_activation) -> 
                 "`classes` is required when include_top=True (e.g. classes=10 for CIFAR-10); "
                 "received classes=None."
             )
-        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
-            raise ValueError(f"`classes` must be an integer >= 1; received classes={classes!r}.")
+        check_positive_int("classes", classes)
         if classifier_activation is not None:
             try:
                 keras.activations.get(classifier_activation)

@@ -26,9 +26,9 @@ from kzoo.layers import (
     WeightNormConv2D,
     WeightNormDense,
 )
-from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.layers.batch_norm import batch_norm
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.utils.checks import check_choice, check_number, check_positive_int, check_rate
 
 KINDS = ("mlp", "cnn")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "maxout")
@@ -125,11 +125,7 @@ def _validate(kind, depth, width, activation, norm, dropout, init, layer_type, p
 
 
 def _validate_extras(transform_bias_init, kernel_regularizer):
-    if isinstance(transform_bias_init, bool) or not isinstance(transform_bias_init, (int, float)):
-        raise ValueError(
-            "`transform_bias_init` must be a number; received "
-            f"transform_bias_init={transform_bias_init!r}."
-        )
+    check_number("transform_bias_init", transform_bias_init)
     try:
         keras.regularizers.get(kernel_regularizer)
     except (ValueError, TypeError) as err:

@@ -8,6 +8,7 @@ from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers.batch_norm import batch_norm
 from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.utils.checks import check_choice, check_int
 
 IMAGENET_SHAPE = (224, 224, 3)
 STAGE_FILTERS = (64, 128, 256, 512)
@@ -54,10 +55,7 @@ def resnet_imagenet(
         He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016, Table 1.
     """
     validate_head_args(include_top, pooling, classes, classifier_activation)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth not in DEPTHS:
-        raise ValueError(
-            f"`depth` must be one of {', '.join(map(str, DEPTHS))}; received depth={depth!r}."
-        )
+    check_choice("depth", check_int("depth", depth), tuple(DEPTHS))
     kernel_initializer = keras.initializers.get(kernel_initializer)
     kernel_regularizer = keras.regularizers.get(kernel_regularizer)
     # Five stride-2 steps: 32 pixels is the smallest input whose last stage is 1x1 of real data.

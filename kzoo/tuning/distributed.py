@@ -16,6 +16,8 @@ import contextlib
 import os
 import socket
 
+from kzoo.utils.checks import check_int
+
 ROLES = ("chief", "worker")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -47,8 +49,7 @@ def environment(role: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         raise ValueError(f"`role` must be one of {ROLES}; received role={role!r}.")
     if not isinstance(host, str) or not host:
         raise ValueError(f"`host` must be an address such as '127.0.0.1'; received host={host!r}.")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"`port` must be an integer in 1..65535; received port={port!r}.")
+    check_int("port", port, 1, 65535)
     if role == "chief":
         tuner_id = "chief"
     else:

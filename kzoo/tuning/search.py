@@ -26,6 +26,8 @@ import numpy as np
 
 from kzoo.tuning import distributed, state
 from kzoo.tuning.space import OBJECTIVES, TUNERS, overrides_to_hyperparameters
+from kzoo.utils.checks import check_positive_int
+from kzoo.utils.errors import SettingError
 
 SECONDS = "trial_seconds"
 EPOCHS = "trial_epochs"
@@ -158,19 +160,13 @@ def check_search_args(tuner, objective, max_trials, max_epochs, max_consecutive_
         raise ValueError(f"`tuner` must be one of {TUNERS}; received tuner={tuner!r}.")
     if objective not in OBJECTIVES:
         raise ValueError(f"`objective` must be one of {OBJECTIVES}; received objective={objective!r}.")
-    if tuner != "hyperband" and not (
-        (max_trials is None and tuner == "grid")
-        or (isinstance(max_trials, int) and not isinstance(max_trials, bool) and max_trials >= 1)
-    ):
-        raise ValueError(
-            f"`max_trials` must be an integer >= 1 (None only for grid); received max_trials={max_trials!r}."
-        )
-    for name, value in (
-        ("max_epochs", max_epochs),
-        ("max_consecutive_failed_trials", max_consecutive_failed_trials),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1; received {name}={value!r}.")
+    if tuner != "hyperband" and not (max_trials is None and tuner == "grid"):
+        if max_trials is None:
+            raise SettingError("{max_trials} must be an integer >= 1 (None only for grid)",
+                               names=("max_trials",), value=None)
+        check_positive_int("max_trials", max_trials)
+    check_positive_int("max_epochs", max_epochs)
+    check_positive_int("max_consecutive_failed_trials", max_consecutive_failed_trials)
 
 
 def make_tuner(

@@ -130,7 +130,9 @@ def test_norms():
     for norm in ("batch", "layer", "weight"):
         model = plain_net("mlp", depth=1, width=4, norm=norm, input_shape=(3,), classes=2)
         kinds[norm] = [type(layer).__name__ for layer in model.layers[1:-1]]
-    assert kinds["batch"] == ["Dense", "BatchNormalization", "Activation"]
+    assert kinds["batch"] == ["Dense", "FusedBatchNormalization", "Activation"]
+    bn = plain_net("mlp", depth=1, width=4, norm="batch", input_shape=(3,), classes=2).layers[2]
+    assert (bn.momentum, bn.epsilon) == (0.9, 1e-5)  # the papers' settings, as README says
     assert kinds["layer"] == ["Dense", "LayerNormalization", "Activation"]
     assert kinds["weight"] == ["WeightNormDense", "Activation"]
 
