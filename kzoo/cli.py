@@ -116,6 +116,12 @@ def build_parser() -> ArgumentParser:
     from kzoo.training.command import add_parser as add_train_parser
 
     add_train_parser(sub)
+    from kzoo.training.runs import add_parser as add_runs_parser
+
+    add_runs_parser(sub)
+    from kzoo.evaluation import add_parser as add_evaluate_parser
+
+    add_evaluate_parser(sub)
     from kzoo.training.launch import add_parser as add_launch_parser
 
     add_launch_parser(sub)

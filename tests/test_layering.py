@@ -15,7 +15,7 @@ LEVELS = [
     ("kzoo.layers", "kzoo.data"),
     ("kzoo.models", "kzoo.registry", "kzoo.counting", "kzoo.info", "kzoo.model_table"),
     ("kzoo.training",),
-    ("kzoo.export",),
+    ("kzoo.export", "kzoo.evaluation"),
     ("kzoo.tuning", "kzoo.lab"),
     ("kzoo.bench",),
     ("kzoo.cli", "kzoo.recipe"),
