@@ -82,10 +82,11 @@ def train(config: TrainConfig) -> TrainResult:
         try:
             if chief and state != "new":  # refuse a second writer before loading any data
                 state = _lock_run_dir(held, config, plan, state, strategy)
-            _check_workers_agree(config, strategy, state)
+            checkpoint = _resume_point(config, state)  # refused here, before any data is loaded
+            _check_workers_agree(config, strategy, state, checkpoint)
             if state == "finished":
                 return _load_finished(config)
-            return _build_and_fit(config, plan, state, strategy, held)
+            return _build_and_fit(config, plan, state, strategy, held, checkpoint)
         except KeyboardInterrupt as err:
             if isinstance(err, TrainingInterrupted):
                 raise
@@ -145,7 +146,14 @@ def _lock_run_dir(held, config, plan, state, strategy) -> str:
     return now
 
 
-def _build_and_fit(config, plan, state, strategy, held) -> TrainResult:
+def _resume_point(config: TrainConfig, state: str):
+    """The verified checkpoint a resumed run starts from (None: start at epoch 0)."""
+    if state != "resume":
+        return None
+    return find_checkpoint(Path(config.run_dir) / "checkpoint")
+
+
+def _build_and_fit(config, plan, state, strategy, held, checkpoint) -> TrainResult:
     import kzoo.data
     from kzoo.registry import create_model
 
@@ -179,9 +187,12 @@ def _build_and_fit(config, plan, state, strategy, held) -> TrainResult:
             state = _lock_run_dir(held, config, plan, state, strategy)
             if state == "finished":  # another process finished this run meanwhile
                 return _load_finished(config)
+            checkpoint = _resume_point(config, state)
         try:
             with distribute.keras_multiworker_fixes(strategy):
-                return _fit(config, plan, state, bundle, model, steps, strategy, write_dir)
+                return _fit(
+                    config, plan, state, bundle, model, steps, strategy, write_dir, checkpoint
+                )
         finally:
             if write_dir is not None:
                 shutil.rmtree(write_dir, ignore_errors=True)
@@ -223,12 +234,9 @@ def _plan(config: TrainConfig, replicas: int) -> _Plan:
     return _Plan(replicas, global_batch, factor)
 
 
-def _check_workers_agree(config: TrainConfig, strategy, state: str) -> None:
+def _check_workers_agree(config: TrainConfig, strategy, state: str, checkpoint) -> None:
     """Every worker must find the same run directory (finished or not, epochs done)."""
-    done = 0
-    if state == "resume" and distribute.is_multi_worker(strategy):
-        checkpoint = find_checkpoint(Path(config.run_dir) / "checkpoint")
-        done = checkpoint.epoch if checkpoint is not None else 0
+    done = checkpoint.epoch if checkpoint is not None else 0
     found = distribute.gather_from_workers(strategy, [int(state == "finished"), done])
     if any(f != found[0] for f in found):
         seen = "; ".join(
@@ -279,7 +287,9 @@ def compile_for_training(
     return model
 
 
-def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> TrainResult:
+def _fit(
+    config, plan, state, bundle, model, steps, strategy, write_dir, checkpoint
+) -> TrainResult:
     info = bundle.info
     if write_dir is None:
         run_dir = write_dir = rundir.prepare_run_dir(config, state, plan.replicas)
@@ -290,8 +300,8 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
     # overwritten one the chief may be emptying the directory right now.
     read_dir = run_dir if write_dir == run_dir or state == "resume" else write_dir
     # The data, the epoch counter, the history and early stopping all restart from the checkpoint
-    # that is loaded: the one whose weights match their checksum.
-    checkpoint = find_checkpoint(read_dir / "checkpoint")
+    # that is loaded: the one whose weights match their checksum (a new or overwritten run, and
+    # another worker's scratch directory, have none).
     initial_epoch = min(checkpoint.epoch, config.epochs) if checkpoint is not None else 0
     if checkpoint is not None and checkpoint.problem:
         print(
