@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -134,6 +135,47 @@ def error_lines(stderr: str) -> list[str]:
     """stderr without TensorFlow's start-up chatter (absl / oneDNN notices)."""
     noise = ("WARNING: All log messages", "I0000 ", "W0000 ", "E0000 ", "To enable the following")
     return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)]
+
+
+# `kzoo train` that stops after the history of epoch PAUSE_EPOCH (1-based) is written -- before that
+# epoch's checkpoint -- and waits while the file PAUSE_FILE exists (PAUSED_FILE marks the wait).
+# Training is unchanged: the pause only gives a test the moment to break something.
+PAUSED_KZOO = """
+import os, sys, time
+from kzoo.training import callbacks
+original = callbacks.HistoryWriter.on_epoch_end
+def paused(self, epoch, logs=None):
+    original(self, epoch, logs)
+    if epoch + 1 == int(os.environ["PAUSE_EPOCH"]):
+        open(os.environ["PAUSED_FILE"], "w").close()
+        while os.path.exists(os.environ["PAUSE_FILE"]):
+            time.sleep(0.05)
+callbacks.HistoryWriter.on_epoch_end = paused
+from kzoo.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def paused_kzoo(tmp_path, argv, epoch: int):
+    """Start `kzoo argv` paused at `epoch` (see PAUSED_KZOO); returns (process, release)."""
+    pause, paused = tmp_path / "pause", tmp_path / "paused"
+    pause.write_text("")
+    paused.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_KZOO, *argv],
+        env={**subprocess_env(), "PAUSE_FILE": str(pause), "PAUSED_FILE": str(paused),
+             "PAUSE_EPOCH": str(epoch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not paused.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            out, err = process.communicate()
+            raise AssertionError(f"kzoo ended before the pause (rc {process.returncode}): {err}")
+        time.sleep(0.05)
+    return process, lambda: pause.unlink()
 
 
 def metadata(run_dir, name="training_metadata.json") -> dict:

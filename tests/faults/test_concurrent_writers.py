@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from .conftest import (
     assert_weights_equal,
     cli_argv,
     error_lines,
+    paused_kzoo,
     quick,
     saved_weights,
     subprocess_env,
@@ -94,36 +94,10 @@ def test_lock_files_are_not_run_files_and_survive_overwrite(tmp_path, reference)
     assert json.loads((finished / "config.json").read_text())["config"]["learning_rate"] == 0.1
 
 
-PAUSED_TRAIN = """
-import os, sys, time
-from kzoo.training import callbacks
-original = callbacks.HistoryWriter.on_epoch_end
-def paused(self, epoch, logs=None):  # waits while the pause file exists; results unchanged
-    original(self, epoch, logs)
-    while os.path.exists(os.environ["PAUSE_FILE"]):
-        time.sleep(0.05)
-callbacks.HistoryWriter.on_epoch_end = paused
-from kzoo.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 @pytest.mark.slow
 def test_two_kzoo_train_processes_on_one_run_directory(tmp_path, reference, canary):
     run = tmp_path / "run"
-    pause = tmp_path / "pause"
-    pause.write_text("")
-    first = subprocess.Popen(  # a real `kzoo train`, paused after its first epoch
-        [sys.executable, "-c", PAUSED_TRAIN, *cli_argv(run)],
-        env={**subprocess_env(), "PAUSE_FILE": str(pause)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while not (run / HOLDER_FILE).exists() and time.monotonic() < deadline:
-        assert first.poll() is None, first.communicate()
-        time.sleep(0.05)
+    first, release = paused_kzoo(tmp_path, cli_argv(run), epoch=1)  # a real `kzoo train`
     user_file(run)
     second = subprocess.run(
         [sys.executable, "-m", "kzoo.cli", *cli_argv(run)],
@@ -132,7 +106,7 @@ def test_two_kzoo_train_processes_on_one_run_directory(tmp_path, reference, cana
         text=True,
         timeout=300,
     )
-    pause.unlink()
+    release()
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-3000:]
     assert second.returncode == 2, second.stderr[-3000:]
