@@ -178,5 +178,18 @@ def paused_kzoo(tmp_path, argv, epoch: int):
     return process, lambda: pause.unlink()
 
 
+# A run long enough to be signalled in the middle of an epoch (most of its time is in TF steps).
+LONGER = ["--epochs", "6", "--max-steps-per-epoch", "40"]
+
+
+@pytest.fixture(scope="session")
+def longer_reference(tmp_path_factory):
+    """Final weights of `kzoo train` with LONGER, uninterrupted."""
+    run = tmp_path_factory.mktemp("longer") / "run"
+    done = kzoo_command(*cli_argv(run, *LONGER), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return saved_weights(run)
+
+
 def metadata(run_dir, name="training_metadata.json") -> dict:
     return json.loads((Path(run_dir) / "checkpoint" / name).read_text())

@@ -14,6 +14,7 @@ from kzoo.training import callbacks, train
 from kzoo.training.engine import TrainingInterrupted
 
 from .conftest import (
+    LONGER,
     assert_weights_equal,
     cli_argv,
     error_lines,
@@ -42,18 +43,6 @@ def test_an_interrupt_during_training_is_one_line_with_exit_130(tmp_path, monkey
     assert issubclass(TrainingInterrupted, KeyboardInterrupt)
     with pytest.raises(TrainingInterrupted, match=r"^interrupted after epoch 1 of 3; rerun"):
         train(quick(run))
-
-
-# A run long enough to be signalled in the middle of an epoch (most of its time is in TF steps).
-LONGER = ["--epochs", "6", "--max-steps-per-epoch", "40"]
-
-
-@pytest.fixture(scope="module")
-def longer_reference(tmp_path_factory):
-    run = tmp_path_factory.mktemp("longer") / "run"
-    done = kzoo_command(*cli_argv(run, *LONGER), timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return saved_weights(run)
 
 
 @pytest.mark.slow
