@@ -53,10 +53,10 @@ def check_run_dir(config, replicas: int = 1) -> str:
         raise ValueError(
             f"`run_dir` must be a directory; received run_dir={str(run_dir)!r} (a file)."
         )
-    if not run_dir.exists() or not any(
-        e.name not in (LOCK_FILE, HOLDER_FILE) for e in run_dir.iterdir()
+    if not run_dir.exists() or all(
+        e.name in (LOCK_FILE, HOLDER_FILE) or is_leftover(e.name) for e in run_dir.iterdir()
     ):
-        return "new"
+        return "new"  # empty, or holding only what a process killed while starting left
     links = linked_entries(run_dir)
     if run_dir / CONFIG in links:
         raise _link_error(run_dir / CONFIG)
@@ -97,6 +97,16 @@ RUN_ENTRIES = (
 )
 
 
+def is_leftover(name: str) -> bool:
+    """Whether `name` is a temporary file kzoo writes in a run directory (left by a killed process):
+    `.tmp-<pid>-<entry>` (`atomic_save`) or `.<entry>.<random>.tmp` (`atomic_write_bytes`)."""
+    if name.startswith(".tmp-"):
+        return name[len(".tmp-"):].partition("-")[2] in RUN_ENTRIES
+    if name.startswith(".") and name.endswith(".tmp"):
+        return name[1:].rsplit(".", 2)[0] in (*RUN_ENTRIES, HOLDER_FILE)
+    return False
+
+
 def linked_entries(run_dir) -> list[Path]:
     """kzoo's entries of `run_dir` that are symbolic links, and any link under checkpoint/ and logs/."""
     run_dir = Path(run_dir)
@@ -134,26 +144,33 @@ def run_dir_lock(run_dir):
         raise
 
 
-def _remove_run_files(run_dir: Path) -> None:
-    """Delete kzoo's entries (and its leftover hidden temporary files); keep everything else."""
+def _remove_run_files(run_dir: Path, keep=(CONFIG,)) -> None:
+    """Delete kzoo's entries and leftover temporary files; keep everything else.
+
+    config.json is kept for `prepare_run_dir` to replace (atomically) once the rest is gone: a
+    process killed half-way leaves a directory that is still recognisably a run directory, and
+    the same command (with `overwrite`) goes on removing.
+    """
     for entry in run_dir.iterdir():
-        leftover_tmp = entry.name.startswith(".") and (
-            entry.name.endswith(".tmp") or entry.name.startswith(".tmp-")
-        )
-        if entry.name not in RUN_ENTRIES and not leftover_tmp:
+        if entry.name in keep or not (entry.name in RUN_ENTRIES or is_leftover(entry.name)):
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
+            shutil.rmtree(entry)  # does not follow links inside
         else:
-            entry.unlink()
+            entry.unlink()  # a link itself, never its target
 
 
 def prepare_run_dir(config, state: str, replicas: int = 1) -> Path:
-    """Create (or, for "overwrite", empty) the run directory and write config.json."""
+    """Create (or, for "overwrite", empty) the run directory and write config.json.
+
+    A resumed run directory loses the temporary files a killed process left in it.
+    """
     run_dir = Path(config.run_dir)
     try:
         if state == "overwrite":
             _remove_run_files(run_dir)
+        elif state == "resume":
+            _remove_run_files(run_dir, keep=RUN_ENTRIES)
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         if is_storage_fault(err):

@@ -82,15 +82,21 @@ def test_lock_files_are_not_run_files_and_survive_overwrite(tmp_path, reference)
     run.mkdir()
     (run / LOCK_FILE).write_text("")
     (run / HOLDER_FILE).write_text("{}")
+    (run / f".{HOLDER_FILE}.x1b2.tmp").write_text("{")  # killed while writing the holder
     assert rundir.check_run_dir(quick(run)) == "new"  # a folder holding only a lock is empty
+    (run / ".my.tmp").write_text("the user's")  # not one of kzoo's temporary files
+    with pytest.raises(ValueError, match="not a kzoo run directory"):
+        rundir.check_run_dir(quick(run))
 
     finished = tmp_path / "finished"
     unfinished_copy(reference, finished)
     (finished / LOCK_FILE).write_text("")
+    (finished / ".tmp-99-model.keras").write_text("partial")  # left by a killed run
+    (finished / ".my.tmp").write_text("the user's")
     other = quick(finished, learning_rate=0.1, overwrite=True)
     assert rundir.check_run_dir(other) == "overwrite"
     rundir.prepare_run_dir(other, "overwrite")
-    assert sorted(p.name for p in finished.iterdir()) == [LOCK_FILE, "config.json"]
+    assert sorted(p.name for p in finished.iterdir()) == [LOCK_FILE, ".my.tmp", "config.json"]
     assert json.loads((finished / "config.json").read_text())["config"]["learning_rate"] == 0.1
 
 

@@ -110,3 +110,66 @@ def test_random_kill_9s_then_the_same_command_equal_an_uninterrupted_run(
     assert not list(run.rglob("*.tmp")), context
     assert (run / "my_notes.txt").read_text() == "the user's own notes\n", context
     canary.assert_untouched()
+
+
+def _record_every_state(run: Path, monkeypatch) -> list[dict]:
+    """The run directory's files before every file operation: what a kill there leaves."""
+    states = []
+
+    def snapshot():
+        if run.is_dir():
+            states.append({
+                p.relative_to(run): p.read_bytes()
+                for p in run.rglob("*") if p.is_file() and not p.is_symlink()
+            })
+
+    def wrap(module, name):
+        original = getattr(module, name)
+
+        def operation(*args, **kwargs):
+            snapshot()
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, operation)
+
+    for name in ("replace", "rename", "link", "unlink", "remove", "rmdir", "fsync"):
+        wrap(os, name)
+    return states
+
+
+def _restore(state: dict, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for relative, data in state.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_bytes(data)
+
+
+@pytest.mark.slow
+def test_a_kill_before_any_file_operation_of_a_run_then_the_same_command_ends_exactly(
+    tmp_path, reference, monkeypatch
+):
+    from kzoo.training import train
+
+    from .conftest import quick, unfinished_copy
+
+    # Record an --overwrite run (removing another config's files, then training 2 epochs) ...
+    run = unfinished_copy(reference, tmp_path / "run")
+    user_file(run)
+    states = _record_every_state(run, monkeypatch)
+    other = dict(learning_rate=0.1, epochs=2, overwrite=True)
+    expected = train(quick(run, **other)).model.get_weights()
+    monkeypatch.undo()
+    unique = list({tuple(sorted(s.items())): s for s in states}.values())
+    print(f"{len(states)} file operations, {len(unique)} distinct states")
+    assert len(unique) > 20
+    # ... then, from each state a kill could leave, the same command again.
+    for index, state in enumerate(unique):
+        folder = tmp_path / f"killed-{index}"
+        _restore(state, folder)
+        result = train(quick(folder, **other))
+        where = f"state {index}: {sorted(str(p) for p in state)}"
+        assert_weights_equal(result.model.get_weights(), expected)
+        assert [r["epoch"] for r in result.history] == [1, 2], where
+        hidden = {p.name for p in folder.rglob(".*")}
+        assert hidden <= {".kzoo.lock", ".kzoo.lock.json"}, (where, hidden)
+        assert (folder / "my_notes.txt").read_text() == "the user's own notes\n", where
