@@ -129,7 +129,10 @@ def _why(directory: Path) -> str:
         return f"{str(path)!r} is a symbolic link"
     if not os.path.exists(path):
         return f"{str(path)!r} is missing"
-    return f"{str(path)!r} does not match the sha256 in {METADATA} (truncated or changed)"
+    return (
+        f"{str(path)!r} does not match the sha256 in {METADATA} (truncated, changed, or its save "
+        "was interrupted)"
+    )
 
 
 def _read_metadata(path: Path) -> tuple[dict | None, str]:

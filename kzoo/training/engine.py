@@ -339,8 +339,8 @@ def _fit(
             DiagnosticsCallback(
                 x_probe,
                 y_probe,
-                run_dir / "diagnostics.json",
-                log_dir=run_dir / "logs" / "diagnostics" if config.tensorboard else None,
+                write_dir / "diagnostics.json",
+                log_dir=write_dir / "logs" / "diagnostics" if config.tensorboard else None,
                 initial_epoch=initial_epoch,
             )
         )

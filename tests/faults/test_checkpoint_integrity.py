@@ -13,6 +13,7 @@ from kzoo.training import train
 from kzoo.training.checkpoint import CheckpointError, find_checkpoint, save_checkpoint
 
 from .conftest import (
+    FINISHED_ONLY,
     assert_weights_equal,
     metadata,
     quick,
@@ -207,3 +208,17 @@ def test_resume_point_is_read_with_the_checksum_of_the_file_not_through_a_link(t
         find_checkpoint(tmp_path)
     assert ckpt.sha256_of(canary.folder / "copy.weights.h5")  # the copy itself is fine
     canary.assert_untouched()
+
+
+def test_the_best_weights_of_early_stopping_carry_a_checksum_too(tmp_path):
+    run = tmp_path / "run"
+    config = quick(run, early_stopping_patience=5)
+    train(config)
+    best = run / "best.weights.h5"
+    assert metadata(run)["best_weights_sha256"] == ckpt.sha256_of(best)
+    for name in FINISHED_ONLY:
+        (run / name).unlink()
+    _flip_a_bit(best)
+    with pytest.raises(CheckpointError, match=r"best\.weights\.h5' does not match the sha256"):
+        train(config)
+    assert not (run / "metrics.json").exists()
