@@ -22,6 +22,7 @@ from .conftest import (
 )
 
 LATEST = "latest.weights.h5"
+METADATA = "training_metadata.json"
 
 
 def _truncate(path):
@@ -181,6 +182,10 @@ def test_a_kill_at_any_step_of_a_save_leaves_the_old_or_the_new_checkpoint(tmp_p
         # The directory repaired by the restore is a sound base for the next save.
         assert find_checkpoint(crashed).is_latest, where
         assert not [p for p in crashed.iterdir() if p.name.startswith(".")], where
+        save_checkpoint(crashed, restored, {"epoch": 3, "iterations": 4, "seed_states": []})
+        assert find_checkpoint(crashed).epoch == 3, where
+        names = sorted(p.name for p in crashed.iterdir())
+        assert names == sorted([LATEST, f"{LATEST}.bkp", METADATA, f"{METADATA}.bkp"]), where
 
 
 def ckpt_callback(directory, found):
