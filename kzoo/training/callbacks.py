@@ -11,6 +11,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kzoo.training.checkpoint import (
+    CheckpointError,
+    estimate_bytes,
+    find_checkpoint,
+    remove_leftovers,
+    repair,
+    save_checkpoint,
+    sha256_of,
+)
 from kzoo.training.optimizers import current_learning_rate
 from kzoo.utils.files import (
     atomic_save,
@@ -21,7 +30,7 @@ from kzoo.utils.files import (
     read_json,
 )
 
-METADATA = "training_metadata.json"
+_FIND = object()  # AtomicBackupAndRestore: find the checkpoint at on_train_begin
 
 
 def seed_state_variables(model: keras.Model) -> list:
@@ -33,21 +42,21 @@ def seed_state_variables(model: keras.Model) -> list:
     return [v for v in model.variables if id(v) not in weight_ids]
 
 
-def completed_epochs(backup_dir) -> int:
-    """The number of finished epochs recorded by the checkpoint in `backup_dir` (0 if none)."""
-    metadata = read_json(Path(backup_dir) / METADATA, default={})
-    return int(metadata.get("epoch", 0))
-
-
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """`keras.callbacks.BackupAndRestore` whose checkpoints survive a kill at any instant.
+    """`keras.callbacks.BackupAndRestore` whose checkpoints survive a kill at any instant and are
+    loaded only when their checksum matches.
 
-    Keras writes the weights file in place and then the epoch metadata: a kill during or between
-    the two leaves a torn file or weights one epoch ahead of the metadata. Here each file is written
-    to a temporary name and `os.replace`d; the previous weights stay as a hard link, and loading
-    checks the optimiser step count against the metadata and falls back to them on a mismatch. The
-    metadata also carries the layers' random-seed states (which `save_weights` leaves out), so a
-    resumed run draws the same dropout masks as an uninterrupted one.
+    Keras writes the weights file in place and then the epoch metadata, and on a weights file it
+    cannot read it silently loads the previous one while the epoch counter stays; a kill during or
+    between the two writes leaves a torn file or weights one epoch ahead of the metadata. Here the
+    files are written as `kzoo.training.checkpoint` describes (temporary name, fsync, rename; the
+    metadata records the weights' sha256), and the checkpoint loaded is the one `find_checkpoint`
+    verified, the same one the engine built the data and the epoch counter from. The metadata also
+    carries the layers' random-seed states (which `save_weights` leaves out), so a resumed run
+    draws the same dropout masks as an uninterrupted one.
+
+    Only the public hooks of Keras' class are overridden (`on_train_begin`, `on_epoch_end`); it
+    stays a `BackupAndRestore` for code that looks for one.
 
     Under multi-worker training every worker saves at the end of each epoch (saving can read
     variables that are aggregated across workers), but only the chief into `backup_dir`; the
@@ -58,60 +67,72 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     Args:
         backup_dir: the checkpoint directory (`run_dir/checkpoint`), read at restore.
         write_dir: where this process saves; None means `backup_dir` (the chief, one device).
+        checkpoint: the verified checkpoint to restore (`find_checkpoint(backup_dir)`, None for a
+            fresh start); omitted, `on_train_begin` finds it.
+        extra_metadata: a function returning more entries for each save's metadata (e.g. the
+            checksum of the best weights so far).
     """
 
-    def __init__(self, backup_dir, write_dir=None):
+    def __init__(self, backup_dir, write_dir=None, checkpoint=_FIND, extra_metadata=None):
         super().__init__(
             backup_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
         )
         self.write_dir = str(write_dir or backup_dir)
+        self.checkpoint = checkpoint
+        self.extra_metadata = extra_metadata
+        self.saved_epoch = None
 
-    def _save_model(self):
-        directory = self.write_dir
-        os.makedirs(directory, exist_ok=True)
+    @property
+    def owns_backup_dir(self) -> bool:
+        return os.path.abspath(self.write_dir) == os.path.abspath(self.backup_dir)
+
+    def on_train_begin(self, logs=None):
+        if self.checkpoint is _FIND:
+            self.checkpoint = find_checkpoint(self.backup_dir)
+        found = self.checkpoint
+        if self.owns_backup_dir:
+            remove_leftovers(self.write_dir, keep_weights=found is not None)
+            if found is not None:
+                repair(found)
+        self.saved_epoch = found.epoch if found is not None else 0
+        if found is None:
+            return
+        model = self.model
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # its variables must exist to load
+        if found.weights.name.endswith(".weights.h5"):
+            model.load_weights(str(found.weights))
+        else:  # Keras loads by suffix: a .bkp file is read through a link with the right one
+            os.makedirs(self.write_dir, exist_ok=True)
+            alias = os.path.join(self.write_dir, f".restore-{os.getpid()}.weights.h5")
+            link_or_copy(found.weights, alias)
+            try:
+                model.load_weights(alias)
+            finally:
+                os.unlink(alias)
+        iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        if iterations != found.metadata["iterations"]:
+            raise CheckpointError(
+                f"{str(found.weights)!r} holds optimiser step {iterations} but its metadata says "
+                f"{found.metadata['iterations']}; delete {str(self.backup_dir)!r} to restart the run"
+            )
+        for variable, value in zip(
+            seed_state_variables(model), found.metadata.get("seed_states", []), strict=True
+        ):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+
+    def on_epoch_end(self, epoch, logs=None):
         metadata = {
-            "epoch": self._current_epoch,
-            "batch": self._last_batch_seen,
+            "epoch": epoch + 1,
+            "batch": 0,
             "iterations": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
             "seed_states": [
                 keras.ops.convert_to_numpy(v).tolist() for v in seed_state_variables(self.model)
             ],
+            **(self.extra_metadata() if self.extra_metadata is not None else {}),
         }
-        incoming = os.path.join(directory, "incoming.weights.h5")
-        weights_path = os.path.join(directory, os.path.basename(self._weights_path))
-        metadata_path = os.path.join(directory, os.path.basename(self._training_metadata_path))
-        self.model.save_weights(incoming, overwrite=True)
-        for path in (weights_path, metadata_path):
-            if os.path.exists(path):
-                link_or_copy(path, f"{path}.bkp")
-        os.replace(incoming, weights_path)
-        atomic_write_json(metadata_path, metadata)
-
-    def _load_model(self):
-        metadata = read_json(self._training_metadata_path)
-        if metadata is None:
-            # Nothing finished yet; a weights file without its metadata is not trusted.
-            return
-        super()._load_model()
-        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        if iterations != metadata["iterations"]:
-            # Killed between replacing the weights and the metadata: the previous weights match.
-            # Keras loads by suffix, so they are linked under a .weights.h5 name (the chief
-            # repairs the checkpoint; another worker links into its own directory).
-            target = os.path.join(self.write_dir, os.path.basename(self._weights_path))
-            os.makedirs(self.write_dir, exist_ok=True)
-            link_or_copy(self._prev_weights_path, target)
-            self.model.load_weights(target)
-            iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-            if iterations != metadata["iterations"]:
-                raise RuntimeError(
-                    f"The checkpoint in {self.backup_dir} is inconsistent (optimiser step {iterations}, "
-                    f"metadata step {metadata['iterations']}); delete it to restart the run."
-                )
-        for variable, value in zip(
-            seed_state_variables(self.model), metadata.get("seed_states", []), strict=True
-        ):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
+        save_checkpoint(self.write_dir, self.model, metadata)
+        self.saved_epoch = epoch + 1
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -122,20 +143,25 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     already run are replayed from the history at `on_train_begin`, and the best weights are written
     (atomically) to `best_path` and restored from there at the end.
 
+    The sha256 of the best weights goes into each checkpoint's metadata (`best_weights_sha256`);
+    at the end the file is loaded only if it still matches, else the run is refused naming it.
+
     Args:
         best_path: file for the best weights (`.weights.h5`).
         past_logs: the logs of the epochs already finished, in order.
         restore_from: the chief's best weights file, for a worker whose `best_path` is its own
             temporary file (after a restart it may hold none); None means `best_path`.
+        best_sha256: the checksum of the best weights recorded by the checkpoint resumed from.
         **kwargs: `keras.callbacks.EarlyStopping` arguments (`monitor`, `patience`, ...).
     """
 
-    def __init__(self, best_path, past_logs=(), restore_from=None, **kwargs):
+    def __init__(self, best_path, past_logs=(), restore_from=None, best_sha256=None, **kwargs):
         kwargs.pop("restore_best_weights", None)
         super().__init__(restore_best_weights=False, **kwargs)
         self.best_path = str(best_path)
         self.restore_from = str(restore_from or best_path)
         self.past_logs = list(past_logs)
+        self.best_sha256 = best_sha256
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -146,14 +172,35 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         best_before = self.best
         super().on_epoch_end(epoch, logs)
         if self.best is not best_before and self.best_epoch == epoch:
-            atomic_save(self.best_path, lambda p: self.model.save_weights(p, overwrite=True))
+            atomic_save(
+                self.best_path,
+                lambda p: self.model.save_weights(p, overwrite=True),
+                needed=estimate_bytes(self.model.weights),
+            )
+            self.best_sha256 = sha256_of(self.best_path)
+
+    def metadata(self) -> dict:
+        """What a checkpoint records about the best weights."""
+        return {"best_weights_sha256": self.best_sha256}
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
-        for path in (self.best_path, self.restore_from):
-            if os.path.exists(path):
-                self.model.load_weights(path)
-                break
+        for path in dict.fromkeys((self.best_path, self.restore_from)):
+            if not os.path.lexists(path):
+                continue
+            if self.best_sha256 is not None and sha256_of(path) != self.best_sha256:
+                raise CheckpointError(
+                    f"{path!r} does not match the sha256 its checkpoint recorded (truncated or "
+                    "changed); the best weights of this run are lost: delete the run directory "
+                    "to train it again"
+                )
+            self.model.load_weights(path)
+            return
+        if self.best_sha256 is not None:
+            raise CheckpointError(
+                f"{self.restore_from!r} is missing: the best weights of this run are lost; "
+                "delete the run directory to train it again"
+            )
 
 
 class HistoryWriter(keras.callbacks.Callback):

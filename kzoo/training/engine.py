@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -19,16 +23,17 @@ from kzoo.training.callbacks import (
     AtomicBackupAndRestore,
     HistoryWriter,
     ResumableEarlyStopping,
-    completed_epochs,
     load_history,
     plot_curves,
     write_history,
 )
+from kzoo.training.checkpoint import estimate_bytes, find_checkpoint
 from kzoo.training.config import TrainConfig
 from kzoo.training.diagnostics import DiagnosticsCallback
 from kzoo.training.optimizers import decay_only_kernels, make_optimizer
 from kzoo.training.precision import precision_policy
 from kzoo.training.regularization import with_kernel_l2
+from kzoo.utils.errors import UserError
 from kzoo.utils.files import atomic_save, atomic_write_json, read_json
 
 
@@ -72,9 +77,83 @@ def train(config: TrainConfig) -> TrainResult:
     strategy = distribute.strategy_for(config.strategy)
     plan = _plan(config, strategy.num_replicas_in_sync)
     state = rundir.check_run_dir(config, plan.replicas)
-    _check_workers_agree(config, strategy, state)
-    if state == "finished":
-        return _load_finished(config)
+    chief = distribute.is_chief(strategy)
+    with contextlib.ExitStack() as held, _terminate_as_interrupt():
+        try:
+            if chief and state != "new":  # refuse a second writer before loading any data
+                state = _lock_run_dir(held, config, plan, state, strategy)
+            checkpoint = _resume_point(config, state)  # refused here, before any data is loaded
+            _check_workers_agree(config, strategy, state, checkpoint)
+            if state == "finished":
+                return _load_finished(config)
+            return _build_and_fit(config, plan, state, strategy, held, checkpoint)
+        except KeyboardInterrupt as err:
+            if isinstance(err, TrainingInterrupted):
+                raise
+            raise TrainingInterrupted(_interrupted_message(config)) from None
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped `train`; the message says after which epoch and how to resume.
+
+    A `KeyboardInterrupt`, so `except KeyboardInterrupt` still catches it; the command line prints
+    its message as one line and exits with status 130.
+    """
+
+
+def _interrupted_message(config: TrainConfig) -> str:
+    """What a rerun resumes from: the epoch of the checkpoint on disk (verified as a resume would)."""
+    try:
+        found = find_checkpoint(Path(config.run_dir) / "checkpoint")
+        done = found.epoch if found is not None else 0
+    except (OSError, ValueError):
+        done = 0
+    return (
+        f"interrupted after epoch {done} of {config.epochs}; rerun the same command to resume"
+    )
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt while training (when nobody else handles it), so a
+    terminated run ends like Ctrl-C: files closed, the lock released, one line."""
+    installed = False
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+            installed = True
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt("terminated")
+
+
+def _lock_run_dir(held, config, plan, state, strategy) -> str:
+    """Take the run directory's write lock for the rest of `train`; return its state, read again
+    under the lock (another process may have changed it in the meantime)."""
+    held.enter_context(rundir.run_dir_lock(config.run_dir))
+    now = rundir.check_run_dir(config, plan.replicas)
+    if now != state and distribute.is_multi_worker(strategy):
+        raise UserError(
+            f"run directory {str(config.run_dir)!r} changed while the workers started (another "
+            "process wrote it); rerun the job"
+        )
+    return now
+
+
+def _resume_point(config: TrainConfig, state: str):
+    """The verified checkpoint a resumed run starts from (None: start at epoch 0)."""
+    if state != "resume":
+        return None
+    return find_checkpoint(Path(config.run_dir) / "checkpoint")
+
+
+def _build_and_fit(config, plan, state, strategy, held, checkpoint) -> TrainResult:
     import kzoo.data
     from kzoo.registry import create_model
 
@@ -104,9 +183,16 @@ def train(config: TrainConfig) -> TrainResult:
         write_dir = None
         if not distribute.is_chief(strategy):
             write_dir = _worker_dir(config, strategy)
+        elif state == "new":
+            state = _lock_run_dir(held, config, plan, state, strategy)
+            if state == "finished":  # another process finished this run meanwhile
+                return _load_finished(config)
+            checkpoint = _resume_point(config, state)
         try:
             with distribute.keras_multiworker_fixes(strategy):
-                return _fit(config, plan, state, bundle, model, steps, strategy, write_dir)
+                return _fit(
+                    config, plan, state, bundle, model, steps, strategy, write_dir, checkpoint
+                )
         finally:
             if write_dir is not None:
                 shutil.rmtree(write_dir, ignore_errors=True)
@@ -148,13 +234,9 @@ def _plan(config: TrainConfig, replicas: int) -> _Plan:
     return _Plan(replicas, global_batch, factor)
 
 
-def _check_workers_agree(config: TrainConfig, strategy, state: str) -> None:
+def _check_workers_agree(config: TrainConfig, strategy, state: str, checkpoint) -> None:
     """Every worker must find the same run directory (finished or not, epochs done)."""
-    done = (
-        0
-        if state in ("new", "overwrite")
-        else completed_epochs(Path(config.run_dir) / "checkpoint")
-    )
+    done = checkpoint.epoch if checkpoint is not None else 0
     found = distribute.gather_from_workers(strategy, [int(state == "finished"), done])
     if any(f != found[0] for f in found):
         seen = "; ".join(
@@ -205,7 +287,9 @@ def compile_for_training(
     return model
 
 
-def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> TrainResult:
+def _fit(
+    config, plan, state, bundle, model, steps, strategy, write_dir, checkpoint
+) -> TrainResult:
     info = bundle.info
     if write_dir is None:
         run_dir = write_dir = rundir.prepare_run_dir(config, state, plan.replicas)
@@ -215,8 +299,16 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
     # Another worker restores what the chief saved, and only in a resumed run: in a new or
     # overwritten one the chief may be emptying the directory right now.
     read_dir = run_dir if write_dir == run_dir or state == "resume" else write_dir
-    backup = AtomicBackupAndRestore(str(read_dir / "checkpoint"), write_dir / "checkpoint")
-    initial_epoch = min(completed_epochs(read_dir / "checkpoint"), config.epochs)
+    # The data, the epoch counter, the history and early stopping all restart from the checkpoint
+    # that is loaded: the one whose weights match their checksum (a new or overwritten run, and
+    # another worker's scratch directory, have none).
+    initial_epoch = min(checkpoint.epoch, config.epochs) if checkpoint is not None else 0
+    if checkpoint is not None and checkpoint.problem:
+        print(
+            f"kzoo: {checkpoint.problem}; resuming from the checkpoint of epoch "
+            f"{checkpoint.epoch} ({checkpoint.weights.name})",
+            file=sys.stderr,
+        )
     past_rows = load_history(read_dir, initial_epoch)
     write_history(write_dir, past_rows)
     history = HistoryWriter(write_dir, past_rows)
@@ -227,11 +319,18 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
             write_dir / "best.weights.h5",
             past_logs=past_rows,
             restore_from=read_dir / "best.weights.h5",
+            best_sha256=checkpoint.metadata.get("best_weights_sha256") if checkpoint else None,
             monitor=config.early_stopping_monitor,
             patience=config.early_stopping_patience,
             verbose=1 if config.verbose else 0,
         )
         callbacks.append(stopper)
+    backup = AtomicBackupAndRestore(
+        str(read_dir / "checkpoint"),
+        write_dir / "checkpoint",
+        checkpoint=checkpoint,
+        extra_metadata=stopper.metadata if stopper is not None else None,
+    )
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(write_dir / "logs")))
     if config.diagnostics:
@@ -240,8 +339,8 @@ def _fit(config, plan, state, bundle, model, steps, strategy, write_dir) -> Trai
             DiagnosticsCallback(
                 x_probe,
                 y_probe,
-                run_dir / "diagnostics.json",
-                log_dir=run_dir / "logs" / "diagnostics" if config.tensorboard else None,
+                write_dir / "diagnostics.json",
+                log_dir=write_dir / "logs" / "diagnostics" if config.tensorboard else None,
                 initial_epoch=initial_epoch,
             )
         )
@@ -308,7 +407,7 @@ def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) ->
         # schedule. It is made outside the strategy's scope, so it holds plain variables.
         final = keras.models.clone_model(model)
         final.set_weights(model.get_weights())
-        atomic_save(run_dir / "model.keras", final.save)
+        atomic_save(run_dir / "model.keras", final.save, needed=estimate_bytes(final.weights))
         atomic_write_json(run_dir / rundir.METRICS, metrics)
     return TrainResult(
         model=model, history=list(rows), metrics=metrics, run_dir=run_dir or Path(config.run_dir)

@@ -11,14 +11,25 @@ Layout of a run directory:
     curves.png           loss / accuracy curves
     model.keras          the final model
     metrics.json         final test metrics (written last: its presence marks a finished run)
+    .kzoo.lock(.json)    the write lock and its holder (PID, host) while a process trains
+
+One process writes a run directory at a time (`run_dir_lock`). kzoo follows no link inside a run
+directory: a symbolic link in place of one of its files or folders (or anywhere under checkpoint/
+and logs/) is refused by name before anything is read or written, and `overwrite` removes the link
+itself, never what it points to. A `run_dir` that is itself a link is followed: it is the path the
+user chose.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
-from kzoo.utils.files import atomic_write_json, read_json
+from kzoo.utils.errors import UserError
+from kzoo.utils.files import atomic_write_json, is_storage_fault, read_json, storage_error
+from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE, folder_lock
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -42,23 +53,32 @@ def check_run_dir(config, replicas: int = 1) -> str:
         raise ValueError(
             f"`run_dir` must be a directory; received run_dir={str(run_dir)!r} (a file)."
         )
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return "new"
+    if not run_dir.exists() or all(
+        e.name in (LOCK_FILE, HOLDER_FILE) or is_leftover(e.name) for e in run_dir.iterdir()
+    ):
+        return "new"  # empty, or holding only what a process killed while starting left
+    links = linked_entries(run_dir)
+    if run_dir / CONFIG in links:
+        raise _link_error(run_dir / CONFIG)
     saved = read_json(run_dir / CONFIG)
     if saved is None:
         raise ValueError(
             f"run_dir={str(run_dir)!r} is not empty and holds no {CONFIG}: it is not a kzoo run "
             "directory, so nothing will be written there. Choose another run_dir."
         )
+    if not isinstance(saved, dict):
+        raise UserError(f"{str(run_dir / CONFIG)!r} is not a kzoo run config; choose another run_dir")
     if saved.get("fingerprint") != config.fingerprint():
         if config.overwrite:
-            return "overwrite"
+            return "overwrite"  # the links go with kzoo's other files, their targets stay
         diffs = config.differences(saved.get("config", {}))
         shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
         raise ValueError(
             f"run_dir={str(run_dir)!r} holds a run made by a different config ({shown or 'changed'}). "
             "Use another run_dir, or overwrite=True (--overwrite) to replace that run."
         )
+    if links:
+        raise _link_error(links[0])
     started = saved.get("replicas", 1)
     if config.per_replica_batch and started != replicas:
         raise ValueError(
@@ -77,26 +97,85 @@ RUN_ENTRIES = (
 )
 
 
-def _remove_run_files(run_dir: Path) -> None:
-    """Delete kzoo's entries (and its leftover hidden temporary files); keep everything else."""
+def is_leftover(name: str) -> bool:
+    """Whether `name` is a temporary file kzoo writes in a run directory (left by a killed process):
+    `.tmp-<pid>-<entry>` (`atomic_save`) or `.<entry>.<random>.tmp` (`atomic_write_bytes`)."""
+    if name.startswith(".tmp-"):
+        return name[len(".tmp-"):].partition("-")[2] in RUN_ENTRIES
+    if name.startswith(".") and name.endswith(".tmp"):
+        return name[1:].rsplit(".", 2)[0] in (*RUN_ENTRIES, HOLDER_FILE)
+    return False
+
+
+def linked_entries(run_dir) -> list[Path]:
+    """kzoo's entries of `run_dir` that are symbolic links, and any link under checkpoint/ and logs/."""
+    run_dir = Path(run_dir)
+    found = [run_dir / name for name in RUN_ENTRIES if (run_dir / name).is_symlink()]
+    for folder in ("checkpoint", "logs"):
+        top = run_dir / folder
+        if top.is_symlink() or not top.is_dir():
+            continue
+        for parent, dirs, files in os.walk(top):  # os.walk does not descend into linked folders
+            found += [Path(parent, n) for n in sorted(dirs + files) if Path(parent, n).is_symlink()]
+    return found
+
+
+def _link_error(path: Path) -> UserError:
+    return UserError(
+        f"{str(path)!r} is a symbolic link; kzoo reads and writes only the run directory's own "
+        "files, never through a link: remove the link (or use another run_dir) and rerun"
+    )
+
+
+@contextmanager
+def run_dir_lock(run_dir):
+    """Hold the run directory's write lock (`kzoo.utils.locks.folder_lock`) for the block.
+
+    Raises:
+        FolderBusyError: another live process trains in `run_dir` (its PID and host named).
+        StorageError: the lock cannot be written (read-only file system, no space, permissions).
+    """
+    try:
+        with folder_lock(run_dir, what="run directory") as folder:
+            yield folder
+    except OSError as err:
+        if is_storage_fault(err):
+            raise storage_error(err, Path(run_dir) / LOCK_FILE, what="lock") from err
+        raise
+
+
+def _remove_run_files(run_dir: Path, keep=(CONFIG,)) -> None:
+    """Delete kzoo's entries and leftover temporary files; keep everything else.
+
+    config.json is kept for `prepare_run_dir` to replace (atomically) once the rest is gone: a
+    process killed half-way leaves a directory that is still recognisably a run directory, and
+    the same command (with `overwrite`) goes on removing.
+    """
     for entry in run_dir.iterdir():
-        leftover_tmp = entry.name.startswith(".") and (
-            entry.name.endswith(".tmp") or entry.name.startswith(".tmp-")
-        )
-        if entry.name not in RUN_ENTRIES and not leftover_tmp:
+        if entry.name in keep or not (entry.name in RUN_ENTRIES or is_leftover(entry.name)):
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
+            shutil.rmtree(entry)  # does not follow links inside
         else:
-            entry.unlink()
+            entry.unlink()  # a link itself, never its target
 
 
 def prepare_run_dir(config, state: str, replicas: int = 1) -> Path:
-    """Create (or, for "overwrite", empty) the run directory and write config.json."""
+    """Create (or, for "overwrite", empty) the run directory and write config.json.
+
+    A resumed run directory loses the temporary files a killed process left in it.
+    """
     run_dir = Path(config.run_dir)
-    if state == "overwrite":
-        _remove_run_files(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if state == "overwrite":
+            _remove_run_files(run_dir)
+        elif state == "resume":
+            _remove_run_files(run_dir, keep=RUN_ENTRIES)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        if is_storage_fault(err):
+            raise storage_error(err, run_dir, what="prepare") from err
+        raise
     if state in ("new", "overwrite"):
         atomic_write_json(
             run_dir / CONFIG,
