@@ -14,7 +14,9 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "kzoo.training.config": ("OPTIMIZERS", "SCHEDULES", "TrainConfig"),
         "kzoo.training.diagnostics": ("DiagnosticsCallback", "layer_diagnostics"),
-        "kzoo.training.engine": ("TrainResult", "train", "compile_for_training", "train_batches"),
+        "kzoo.training.engine": (
+            "TrainResult", "TrainingInterrupted", "train", "compile_for_training", "train_batches",
+        ),
         "kzoo.training.optimizers": (
             "InverseSqrtDecay", "LinearWarmup", "make_optimizer", "make_schedule",
         ),

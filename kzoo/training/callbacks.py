@@ -249,12 +249,14 @@ def load_history(run_dir, epochs_done: int) -> list[dict]:
     return [r for r in rows if r["epoch"] <= epochs_done]
 
 
-def plot_curves(rows, path) -> None:
-    """Loss, accuracy (training and validation) and learning rate per epoch as a PNG (atomic)."""
+def plot_curves(rows, path, title: str | None = None) -> None:
+    """Loss, accuracy (training and validation) and learning rate per epoch as a PNG (atomic), under
+    `title` (model, dataset and the headline number); epochs on integer ticks."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     epochs = [r["epoch"] for r in rows]
     panels = [("loss", "loss (training objective)"), ("accuracy", "accuracy")]
@@ -267,10 +269,13 @@ def plot_curves(rows, path) -> None:
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)

@@ -236,20 +236,11 @@ def repair(checkpoint: Checkpoint) -> None:
 
 def _link(src, dst) -> None:
     try:
-        if os.path.lexists(dst) and _same_file(src, dst):
-            # Already one file (after a repair): rename() between two links of one file does
-            # nothing, which would leave link_or_copy's temporary name behind.
-            return
         link_or_copy(src, dst)
     except OSError as err:
         if is_storage_fault(err):
             raise storage_error(err, dst) from err
         raise
-
-
-def _same_file(a, b) -> bool:
-    sa, sb = os.lstat(a), os.lstat(b)
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def remove_leftovers(directory, keep_weights: bool) -> None:

@@ -363,7 +363,7 @@ def _fit(
             validation_data=validation,
             shuffle=False,  # the data bundle shuffles each epoch by (seed, epoch)
             callbacks=callbacks,
-            verbose=config.verbose,
+            verbose=fit_verbosity(config.verbose),
         )
     else:  # every epoch already ran: restore the final state without training
         with strategy.scope():  # the optimiser's variables are made here
@@ -402,7 +402,9 @@ def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) ->
             metrics[f"final_{key}"] = rows[-1][key]
     if run_dir is not None:
         if rows:
-            plot_curves(rows, run_dir / "curves.png")
+            title = (f"{config.model} on {config.dataset}: test accuracy "
+                     f"{metrics['test_accuracy']:.4f} after {len(rows)} epochs")
+            plot_curves(rows, run_dir / "curves.png", title=title)
         # The saved model is an uncompiled copy: loading it needs neither the optimiser nor the
         # schedule. It is made outside the strategy's scope, so it holds plain variables.
         final = keras.models.clone_model(model)
@@ -454,6 +456,14 @@ def train_batches(bundle, initial_epoch: int, epochs: int, steps: int) -> tf.dat
     for part in parts[1:]:
         data = data.concatenate(part)
     return data
+
+
+def fit_verbosity(verbose: int) -> int:
+    """Keras' verbosity for `fit`: the progress bar (1) only on a terminal; written to a file or
+    a pipe it would be kilobytes of escape codes per line, so there it is one line per epoch (2)."""
+    if verbose == 1 and not sys.stdout.isatty():
+        return 2
+    return verbose
 
 
 def one_hot_labels(num_classes: int):

@@ -1,9 +1,9 @@
 """Every use of Keras' private API, in one place, behind a version guard.
 
 kzoo patches two functions of Keras' TensorFlow trainer during multi-worker training
-(tensorflow/tensorflow#72388) and subclasses `keras.callbacks.BackupAndRestore` through its private
-attributes (atomic checkpoints). Private names can change in any Keras release, so every such use
-goes through this module, which first checks that the installed Keras is one these uses were tested
+(tensorflow/tensorflow#72388); nothing else in kzoo touches a private Keras name (the checkpoint
+callback subclasses `BackupAndRestore` through its public hooks only). Private names can change in
+any Keras release, so every such use goes through this module, which first checks that the installed Keras is one these uses were tested
 against (`TESTED_KERAS`; pyproject.toml's `keras` bound matches) and otherwise fails loudly,
 instead of training silently wrong.
 """

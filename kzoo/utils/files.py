@@ -187,7 +187,17 @@ def read_json(path, default=None, *, max_bytes: int = MAX_JSON_BYTES):
 
 
 def link_or_copy(src, dst) -> None:
-    """Atomically make `dst` a copy of `src` (a hard link when the file system allows)."""
+    """Atomically make `dst` a copy of `src` (a hard link when the file system allows).
+
+    Nothing is done when `dst` already is `src` (two links of one file): rename() between two links
+    of one file does nothing, which would leave the temporary name behind.
+    """
+    try:
+        a, b = os.lstat(src), os.lstat(dst)
+        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+            return
+    except FileNotFoundError:
+        pass
     tmp = f"{dst}.tmp"
     if os.path.lexists(tmp):
         os.remove(tmp)

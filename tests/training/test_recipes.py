@@ -112,7 +112,7 @@ def test_snn_recipe_methods_build_the_papers_networks():
         classes |= {layer.__class__.__name__ for layer in model.layers}
     assert {
         "AlphaDropout",
-        "BatchNormalization",
+        "FusedBatchNormalization",
         "LayerNormalization",
         "WeightNormDense",
         "Highway",
