@@ -2,7 +2,6 @@ import os
 
 import pytest
 
-from kzoo.export import _atomic
 from kzoo.export.paths import (
     list_versions,
     next_version,
@@ -10,6 +9,7 @@ from kzoo.export.paths import (
     validate_name,
     validate_root,
 )
+from kzoo.utils import publish as _atomic
 
 
 def _version(model_dir, name, content="v"):
