@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kzoo.export.contract import RAW_DTYPES
@@ -74,17 +75,17 @@ def is_saved_model_path(target: str) -> bool:
 
 
 def _cmd_export(args) -> int:
+    from kzoo.export.paths import check_export_target
+
+    # Refuse a link or a taken version before loading anything (export_saved_model checks again).
+    check_export_target(args.root, args.name, args.version, args.force)
     from kzoo.export.metadata import read_metadata
     from kzoo.export.saved_model import export_saved_model
     from kzoo.models.keras_files import load_keras
 
     source = Path(args.source)
     common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
-    if source.is_dir():
-        from kzoo.export.from_run import export_run
-
-        path = export_run(source, args.name, **common)
-    elif source.suffix == ".keras" and source.is_file():
+    if source.suffix == ".keras" and os.path.lexists(source):
         path = export_saved_model(
             load_keras(source, compile=False),
             args.name,
@@ -98,6 +99,10 @@ def _cmd_export(args) -> int:
         )
         if args.mean is None and args.std is None:
             print("note: no --mean/--std given: the signature feeds inputs to the model unchanged")
+    elif source.is_dir():
+        from kzoo.export.from_run import export_run
+
+        path = export_run(source, args.name, **common)
     else:
         raise FileNotFoundError(
             f"source={str(source)!r} is neither a run directory nor an existing .keras file."
@@ -145,12 +150,13 @@ def describe_saved_model(path) -> list[str]:
     norm = sig["normalization"]
     model = meta.get("model", {})
     builder = model.get("builder") or {}
+    params = model.get("trainable_params")
     lines += [
         f"name: {meta['name']}  version: {meta['version']}  "
         f"(published: {', '.join(map(str, list_versions(version_dir.parent))) or '-'})",
         f"created: {meta['created']}",
         f"model: {builder.get('name', model.get('name'))}  trainable params: "
-        f"{model.get('trainable_params', '?'):,}",
+        f"{'?' if params is None else format(params, ',')}",
         f"signature {sig['key']}: {sig['input']['name']} {sig['input']['dtype']} "
         f"{_shape(sig['input']['shape'])} -> "
         + ", ".join(f"{k} {v['dtype']} {_shape(v['shape'])}" for k, v in sig["outputs"].items()),
@@ -171,9 +177,13 @@ def describe_saved_model(path) -> list[str]:
     lines.append(
         f"checksums: {len(meta['files'])} files OK"
         if not problems
-        else "checksums: MISMATCH -- " + "; ".join(problems)
+        else "checksums: MISMATCH -- " + "; ".join(_short_list(problems))
     )
     return lines
+
+
+def _short_list(items: list[str], limit: int = 20) -> list[str]:
+    return items if len(items) <= limit else [*items[:limit], f"... {len(items) - limit} more"]
 
 
 def info_for_path(path) -> int:

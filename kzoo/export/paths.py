@@ -48,6 +48,25 @@ def validate_root(root) -> Path:
     return Path(root)
 
 
+def check_export_target(root, name, version=None, force: bool = False) -> None:
+    """Refuse, before anything is loaded, an export whose name or version is a link, or whose
+    version exists without `force` (a cheap early check; the export itself checks again)."""
+    model_dir = Path(os.path.realpath(validate_root(root))) / validate_name(name)
+    if version is not None:
+        validate_version(version)
+    for path in (model_dir, model_dir / str(version)) if version is not None else (model_dir,):
+        if os.path.islink(path):
+            raise LinkRefusedError(
+                f"{str(path)!r} is a symbolic link; kzoo does not follow links inside the export "
+                "root (it would publish, and with --force delete, wherever the link points)"
+            )
+    if version is not None and not force and os.path.lexists(model_dir / str(version)):
+        raise FileExistsError(
+            f"{str(model_dir / str(version))!r} already exists; pass force=True (--force) to "
+            "replace it or choose another version."
+        )
+
+
 def _numeric_entries(model_dir: Path) -> list[tuple[int, os.DirEntry]]:
     try:
         entries = list(os.scandir(model_dir))
