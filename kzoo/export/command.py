@@ -80,14 +80,17 @@ def _cmd_export(args) -> int:
     # Refuse a link or a taken version before loading anything (export_saved_model checks again).
     check_export_target(args.root, args.name, args.version, args.force)
     from kzoo.export.metadata import read_metadata
-    from kzoo.export.saved_model import export_saved_model
-    from kzoo.models.keras_files import load_keras
 
     source = Path(args.source)
     common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
     if source.suffix == ".keras" and os.path.lexists(source):
+        from kzoo.models.keras_files import load_keras
+
+        model = load_keras(source, compile=False)  # a refused file never imports the exporter
+        from kzoo.export.saved_model import export_saved_model
+
         path = export_saved_model(
-            load_keras(source, compile=False),
+            model,
             args.name,
             mean=args.mean,
             std=args.std,

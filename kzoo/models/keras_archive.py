@@ -36,7 +36,9 @@ MEMBER_CAPS = {
 }
 MAX_ARCHIVE_BYTES = (2 << 30) + (32 << 20)
 MAX_MEMBERS = len(MEMBER_CAPS)
-# The central directory of MAX_MEMBERS entries with names up to 64 KiB each stays far below this.
+# Bounds on what zipfile may parse: enough to name the member that does not belong, far below a
+# directory of millions of entries.
+MAX_LISTED_ENTRIES = 64
 MAX_CENTRAL_DIRECTORY_BYTES = 1 << 20
 _CHUNK = 1 << 20
 _EOCD = struct.Struct("<4s4H2LH")
@@ -133,7 +135,7 @@ def _check_end_record(f, size: int) -> None:
         raise ArchiveRefused(None, "uses ZIP64 records, which an archive of at most 2 GiB never needs")
     if disk or cd_disk or entries_here != entries:
         raise ArchiveRefused(None, "is a multi-disk zip archive")
-    if entries > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY_BYTES:
+    if entries > MAX_LISTED_ENTRIES or cd_size > MAX_CENTRAL_DIRECTORY_BYTES:
         raise ArchiveRefused(
             None, f"declares {entries:,} entries in a {cd_size:,}-byte directory; a .keras file "
             f"holds at most {MAX_MEMBERS} ({', '.join(MEMBER_CAPS)})"
@@ -141,8 +143,6 @@ def _check_end_record(f, size: int) -> None:
 
 
 def _check_members(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
-    if len(infos) > MAX_MEMBERS:
-        raise ArchiveRefused(None, f"holds {len(infos)} entries; a .keras file holds at most {MAX_MEMBERS}")
     found: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
@@ -169,6 +169,8 @@ def _check_members(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
                 "kzoo reads"
             )
         found[name] = info
+    if len(infos) > MAX_MEMBERS:
+        raise ArchiveRefused(None, f"holds {len(infos)} entries; a .keras file holds at most {MAX_MEMBERS}")
     for required in (CONFIG_FILE, WEIGHTS_FILE):
         if required not in found:
             raise ArchiveRefused(required, "is missing; not a .keras model file")

@@ -56,13 +56,6 @@ def load_keras(path, *, compile: bool = True):
     Example:
         >>> model = kzoo.export.load_keras("runs/digits/model.keras")
     """
-    from keras.src.saving import object_registration
-
-    import kzoo.layers  # noqa: F401  registers kzoo's layers and blocks before deserialising
-    import kzoo.training.optimizers  # noqa: F401  kzoo's learning-rate schedules
-    from kzoo.models import keras_state
-    from kzoo.models.keras_weights import WeightsRefused, check_weights_file
-
     path = _check_suffix(path)
     shown = str(path)
     fd = _open(path)
@@ -72,8 +65,17 @@ def load_keras(path, *, compile: bool = True):
             contents = _read(fd, path, weights_dir=private)
         finally:
             os.close(fd)
+        config = _config(contents.config, contents.metadata, shown, registered=None)
+        # Only a file that passed every check above imports TensorFlow and kzoo's parts.
+        from keras.src.saving import object_registration
+
+        import kzoo.layers  # noqa: F401  registers kzoo's layers and blocks before deserialising
+        import kzoo.training.optimizers  # noqa: F401  kzoo's learning-rate schedules
+        from kzoo.models import keras_state
+        from kzoo.models.keras_weights import WeightsRefused, check_weights_file
+
         registered = {k for k in object_registration.GLOBAL_CUSTOM_OBJECTS if k.startswith("kzoo>")}
-        config = _config(contents.config, contents.metadata, shown, registered=registered)
+        _refuse_entries(find_unsafe_entries(config, registered=registered), shown)
         before = keras_state.snapshot()
         try:
             model = _build(config, compile, shown)
@@ -162,14 +164,17 @@ def _config(data: bytes, metadata: bytes | None, shown: str, registered) -> dict
             raise _refusal(shown, METADATA_FILE, str(err)) from None
         if not isinstance(info, dict):
             raise _refusal(shown, METADATA_FILE, "is not a JSON object")
-    problems = find_unsafe_entries(config, registered=registered)
+    _refuse_entries(find_unsafe_entries(config, registered=registered), shown)
+    return config
+
+
+def _refuse_entries(problems: list[str], shown: str) -> None:
     if problems:
         raise UnsafeModelFileError(
             f"Refusing to load {shown!r}: its {CONFIG_FILE} names what a kzoo model may not "
             "(code outside the parts of a model, which loading could run). Offending entries:\n  "
             + "\n  ".join(problems)
         )
-    return config
 
 
 def _refusal(shown: str, member: str | None, rule: str) -> UnsafeModelFileError:
