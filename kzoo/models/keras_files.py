@@ -90,14 +90,14 @@ def load_keras(path, *, compile: bool = True):
                     shown, WEIGHTS_FILE, f"does not fit the model its config builds ({_first(err)})"
                 ) from None
         finally:
+            # Checked however the build ended; a change outranks any other refusal.
             changed = keras_state.changed_settings(before)
             if changed:
                 keras_state.restore(before)
-        if changed:
-            raise _refusal(
-                shown, CONFIG_FILE, "building the model changed Keras' process-wide settings ("
-                + ", ".join(changed) + "); they were put back"
-            )
+                raise _refusal(
+                    shown, CONFIG_FILE, "building the model changed Keras' process-wide settings ("
+                    + ", ".join(changed) + "); they were put back"
+                )
         return model
     finally:
         shutil.rmtree(private, ignore_errors=True)
