@@ -17,8 +17,8 @@ _VERSION_RE = re.compile(r"[1-9][0-9]{0,17}")
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
-class LinkRefusedError(UserError):
-    """A path inside an export root or model directory is a symbolic link, which kzoo never follows."""
+class ExportPathError(UserError):
+    """A path of the export layout is a symbolic link (never followed) or not a directory."""
 
 
 def validate_name(name) -> str:
@@ -51,20 +51,26 @@ def validate_root(root) -> Path:
 def check_export_target(root, name, version=None, force: bool = False) -> None:
     """Refuse, before anything is loaded, an export whose name or version is a link, or whose
     version exists without `force` (a cheap early check; the export itself checks again)."""
-    model_dir = Path(os.path.realpath(validate_root(root))) / validate_name(name)
+    real_root = Path(os.path.realpath(validate_root(root)))
+    model_dir = real_root / validate_name(name)
     if version is not None:
         validate_version(version)
+    if real_root.exists() and not real_root.is_dir():
+        raise ExportPathError(f"the export root {str(real_root)!r} is not a directory")
     for path in (model_dir, model_dir / str(version)) if version is not None else (model_dir,):
         if os.path.islink(path):
-            raise LinkRefusedError(
+            raise ExportPathError(
                 f"{str(path)!r} is a symbolic link; kzoo does not follow links inside the export "
                 "root (it would publish, and with --force delete, wherever the link points)"
             )
-    if version is not None and not force and os.path.lexists(model_dir / str(version)):
-        raise FileExistsError(
-            f"{str(model_dir / str(version))!r} already exists; pass force=True (--force) to "
-            "replace it or choose another version."
-        )
+    if version is not None and os.path.lexists(model_dir / str(version)):
+        if not force:
+            raise FileExistsError(
+                f"{str(model_dir / str(version))!r} already exists; pass force=True (--force) to "
+                "replace it or choose another version."
+            )
+        if not os.path.isdir(model_dir / str(version)):
+            raise ExportPathError(f"{str(model_dir / str(version))!r} is not a version directory")
 
 
 def _numeric_entries(model_dir: Path) -> list[tuple[int, os.DirEntry]]:
@@ -91,7 +97,7 @@ def resolve_saved_model_dir(path) -> Path:
     """A version directory as given, or the latest version of a `<root>/<name>/` directory.
 
     The path given may itself be a link; inside a model directory no link is followed: a latest
-    version that is a symbolic link is refused (LinkRefusedError), not skipped for an older one.
+    version that is a symbolic link is refused (ExportPathError), not skipped for an older one.
     Raises FileNotFoundError naming the path when neither holds a SavedModel.
     """
     path = Path(path)
@@ -104,7 +110,7 @@ def resolve_saved_model_dir(path) -> Path:
     if entries:
         version, entry = entries[-1]
         if entry.is_symlink():
-            raise LinkRefusedError(
+            raise ExportPathError(
                 f"{str(path / entry.name)!r} is a symbolic link; kzoo does not follow links inside a "
                 "model directory (name a version directory itself to use it)"
             )
@@ -147,7 +153,10 @@ class ExportDir:
         self._root_fd: int | None = None
 
     def __enter__(self) -> ExportDir:
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ExportPathError(f"the export root {str(self.root)!r} is not a directory") from None
         try:
             os.mkdir(self.path)
             self.created = True
@@ -162,7 +171,7 @@ class ExportDir:
             opened = os.fstat(self.fd)
             if (opened.st_dev, opened.st_ino) != self._identity:
                 self.close()
-                raise LinkRefusedError(f"{str(self.path)!r} changed while it was being opened")
+                raise ExportPathError(f"{str(self.path)!r} changed while it was being opened")
         return self
 
     def _open_root(self) -> int:
@@ -183,12 +192,12 @@ class ExportDir:
     @staticmethod
     def _refuse_unless_directory(info: os.stat_result, path) -> None:
         if stat.S_ISLNK(info.st_mode):
-            raise LinkRefusedError(
+            raise ExportPathError(
                 f"{str(path)!r} is a symbolic link; kzoo does not follow links inside the export "
                 "root (it would publish, and with --force delete, wherever the link points)"
             )
         if not stat.S_ISDIR(info.st_mode):
-            raise LinkRefusedError(f"{str(path)!r} is not a directory")
+            raise ExportPathError(f"{str(path)!r} is not a directory")
 
     def where(self, entry: str = "") -> str:
         """A path for `entry` inside this directory that no later rename or link redirects."""
@@ -204,7 +213,7 @@ class ExportDir:
         info = os.lstat(self.path)
         self._refuse_unless_directory(info, self.path)
         if (info.st_dev, info.st_ino) != self._identity:
-            raise LinkRefusedError(f"{str(self.path)!r} was replaced during the export")
+            raise ExportPathError(f"{str(self.path)!r} was replaced during the export")
 
     def lstat(self, entry: str) -> os.stat_result | None:
         """`entry`'s own status (a link is not followed), or None if there is none."""
@@ -220,7 +229,7 @@ class ExportDir:
         """`lstat(entry)`, refusing a symbolic link."""
         info = self.lstat(entry)
         if info is not None and stat.S_ISLNK(info.st_mode):
-            raise LinkRefusedError(
+            raise ExportPathError(
                 f"{str(self.path / entry)!r} is a symbolic link; kzoo does not follow links inside "
                 "the export root"
             )

@@ -90,9 +90,13 @@ def _open_regular(path: Path):
         raise UserError(f"{path}: is a directory, not an input file") from None
     except OSError as err:
         raise UserError(f"{path}: cannot be opened ({err.strerror or err})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        raise UserError(f"{path}: is not a regular file (a FIFO, device or directory); not read")
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else (
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file"
+        )
+        raise UserError(f"{path}: is {kind}, not a regular input file; not read")
     return os.fdopen(fd, "rb")
 
 
@@ -164,6 +168,8 @@ def _read_image(f, path: Path, shape: tuple) -> np.ndarray:
         raise UserError(f"{path}: is {size:,} bytes, more than the {MAX_IMAGE_FILE_BYTES:,} kzoo reads")
     data = f.read(MAX_IMAGE_FILE_BYTES + 1)
     # Pillow reads only the header here (the pixels are decoded lazily, and never by this code).
+    # Pillow's own bomb guard would refuse before saying the size; the pixel cap below is kzoo's.
+    pillow_cap, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -172,6 +178,8 @@ def _read_image(f, path: Path, shape: tuple) -> np.ndarray:
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
             SyntaxError) as err:
         raise UserError(f"{path}: not an image kzoo can read ({_first(err)})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_cap
     if kind not in _IMAGE_FORMATS:
         raise UserError(f"{path}: is a {kind} image; kzoo reads {', '.join(_IMAGE_FORMATS)}")
     want_h, want_w = shape[0], shape[1]

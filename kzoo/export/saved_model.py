@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from kzoo.export.errors import ExportVerificationError
 from kzoo.export.metadata import FORMAT, FORMAT_VERSION, library_versions, utc_now, write_metadata
 from kzoo.export.paths import (
     ExportDir,
-    LinkRefusedError,
+    ExportPathError,
     next_version,
     validate_name,
     validate_root,
@@ -116,7 +117,7 @@ def export_saved_model(
 
     model_dir = root / name
     if os.path.islink(model_dir):  # refused again, race-free, once the directory is open
-        raise LinkRefusedError(
+        raise ExportPathError(
             f"{str(model_dir)!r} is a symbolic link; kzoo does not follow links inside the export "
             "root (it would publish, and with --force delete, wherever the link points)"
         )
@@ -184,6 +185,8 @@ def _export_locked(export_dir: ExportDir, version, force: bool, build_record) ->
                 f"{str(export_dir.path / str(version))!r} already exists; pass force=True "
                 "(--force) to replace it or choose another version."
             )
+        if existing is not None and not stat.S_ISDIR(existing.st_mode):
+            raise ExportPathError(f"{str(export_dir.path / str(version))!r} is not a version directory")
     publish.remove_stale_staging_dirs(export_dir.path, dir_fd=export_dir.fd)  # killed exports'
     staging = publish.make_staging_dir(Path(export_dir.where()))
     try:
