@@ -47,7 +47,7 @@ def export_run(
         )
     saved = _read(run_dir / "config.json")
     config = _field(saved, "config", dict, run_dir / "config.json")
-    _optional(config, "model", str, run_dir / "config.json")
+    _field(config, "model", str, run_dir / "config.json")
     _optional(config, "model_kwargs", dict, run_dir / "config.json")
     norm = _check_normalization(_read(run_dir / "normalization.json"), run_dir / "normalization.json")
     metrics = _check_metrics(_read(run_dir / "metrics.json"), run_dir / "metrics.json")
@@ -102,8 +102,14 @@ def _read(path: Path) -> dict:
     except OSError as err:
         raise RunFileError(f"{str(path)!r} cannot be read ({err.strerror or err})") from None
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise RunFileError(f"{str(path)!r} is not a regular file")
+        if info.st_size > MAX_RUN_JSON_BYTES:
+            raise RunFileError(
+                f"{str(path)!r} is {info.st_size:,} bytes, more than the {MAX_RUN_JSON_BYTES:,} "
+                "kzoo reads from a run's JSON file"
+            )
         data = f.read(MAX_RUN_JSON_BYTES + 1)
     try:
         value = loads_bounded(data, max_bytes=MAX_RUN_JSON_BYTES, finite=True)
@@ -115,7 +121,7 @@ def _read(path: Path) -> dict:
 
 
 def _field(data: dict, key: str, kind, path: Path):
-    if key not in data:
+    if data.get(key) is None:
         raise RunFileError(f"{str(path)!r}: `{key}` is missing; not a file kzoo.training wrote")
     return _optional(data, key, kind, path)
 
@@ -129,20 +135,22 @@ def _optional(data: dict, key: str, kind, path: Path):
 
 
 def _check_normalization(norm: dict, path: Path) -> dict:
-    """The fields of normalization.json the export uses, each of the type training writes."""
-    _optional(norm, "raw_dtype", str, path)
+    """The fields of normalization.json the export uses, each of the type training writes; the
+    ones that change what the served model computes are required (a default would be silently
+    wrong)."""
+    _field(norm, "raw_dtype", str, path)
     _optional(norm, "dataset", str, path)
     _optional(norm, "num_classes", int, path)
-    names = _optional(norm, "class_names", list, path)
+    names = _field(norm, "class_names", list, path)
     if names is not None and not all(isinstance(n, str) for n in names):
         raise RunFileError(f"{str(path)!r}: `class_names` must be a list of strings; received {_short(names)}")
     shape = _optional(norm, "input_shape", list, path)
     if shape is not None and not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise RunFileError(f"{str(path)!r}: `input_shape` must be positive integers; received {_short(shape)}")
     for key in ("mean", "std"):
-        value = norm.get(key)
+        value = _field(norm, key, (int, float, list), path)
         flat = value if isinstance(value, list) else [value]
-        if value is not None and not all(
+        if not flat or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat
         ):
             raise RunFileError(f"{str(path)!r}: `{key}` must be numbers; received {_short(value)}")
