@@ -16,7 +16,8 @@ TRUST_NOTE = (
 )
 INFO_NOTE = (
     "For an exported SavedModel, kzoo info reads only assets.extra/kzoo_metadata.json and checks the "
-    "files' sha256 checksums against it; it does not load or run the graph. " + TRUST_NOTE
+    "files' sha256 checksums against it, following no link inside the version (links and FIFOs are "
+    "reported, not read); it does not load or run the graph. " + TRUST_NOTE
 )
 
 
@@ -129,10 +130,20 @@ def _tflite_line(version_dir, check: dict) -> str:
 
 
 def _cmd_predict(args) -> int:
-    from kzoo.export.loaded_model import load_saved_model
+    from kzoo.export.metadata import read_metadata
+    from kzoo.export.paths import resolve_saved_model_dir
     from kzoo.export.predict import describe_predictions, read_input_files
 
-    served = load_saved_model(args.saved_model_dir)
+    # The inputs' headers are checked against the metadata's input spec before TensorFlow starts,
+    # and again, in full, against the loaded signature.
+    version_dir = resolve_saved_model_dir(args.saved_model_dir)
+    meta = read_metadata(version_dir)
+    if meta is not None and meta["signature"]["input"]["dtype"] in RAW_DTYPES:
+        spec = meta["signature"]["input"]
+        read_input_files(args.inputs, tuple(spec["shape"][1:]), spec["dtype"], headers_only=True)
+    from kzoo.export.loaded_model import load_saved_model
+
+    served = load_saved_model(version_dir)
     for label, batch in read_input_files(args.inputs, served.input_shape, served.input_dtype):
         for line in describe_predictions(label, served.predict(batch, label), served.class_names):
             print(line)

@@ -6,7 +6,6 @@ import os
 import stat
 from pathlib import Path
 
-from kzoo.export.saved_model import export_saved_model
 from kzoo.models.keras_files import load_keras
 from kzoo.utils.bounded_json import BoundedJSONError, loads_bounded
 from kzoo.utils.errors import UserError
@@ -52,6 +51,9 @@ def export_run(
     norm = _check_normalization(_read(run_dir / "normalization.json"), run_dir / "normalization.json")
     metrics = _check_metrics(_read(run_dir / "metrics.json"), run_dir / "metrics.json")
     model = load_keras(run_dir / "model.keras", compile=False)
+    # Imported only now: a run refused above never loads TensorFlow.
+    from kzoo.export.saved_model import export_saved_model
+
     return export_saved_model(
         model,
         name,

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 from kzoo.utils.errors import UserError
+from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE
 
 # An allow-list rather than a deny-list: separators, `..`, absolute paths, NUL, empty and hidden names
 # all fail it, and so does anything a file system or a URL might read differently.
@@ -57,7 +58,10 @@ def check_export_target(root, name, version=None, force: bool = False) -> None:
         validate_version(version)
     if real_root.exists() and not real_root.is_dir():
         raise ExportPathError(f"the export root {str(real_root)!r} is not a directory")
-    for path in (model_dir, model_dir / str(version)) if version is not None else (model_dir,):
+    inside = [model_dir / LOCK_FILE, model_dir / HOLDER_FILE]
+    if version is not None:
+        inside.append(model_dir / str(version))
+    for path in (model_dir, *inside):
         if os.path.islink(path):
             raise ExportPathError(
                 f"{str(path)!r} is a symbolic link; kzoo does not follow links inside the export "

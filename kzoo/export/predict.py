@@ -52,14 +52,17 @@ def check_inputs(inputs, shape: tuple, dtype: str, source: str = "inputs") -> np
     return x.astype(dtype, copy=False)
 
 
-def read_input_files(paths, shape: tuple, dtype: str) -> list[tuple[str, np.ndarray]]:
+def read_input_files(
+    paths, shape: tuple, dtype: str, *, headers_only: bool = False
+) -> list[tuple[str, np.ndarray]]:
     """`(label, batch)` pairs: one per .npy file (a batch or one example), one per image file.
 
     Nothing is allocated or decoded before its header has been checked: a file must be a regular
     file; a .npy file's header (dtype, shape) must describe plain numbers that fit the model's input
     and the bytes the file holds (never unpickled: `allow_pickle=False`); an image's header must give
     the model's height and width (images are never resized) before it is decoded, with its channels
-    converted to the model's (1 = grayscale, 3 = RGB, 4 = RGBA).
+    converted to the model's (1 = grayscale, 3 = RGB, 4 = RGBA). With `headers_only`, only those
+    checks run (nothing is read past a header, TensorFlow is not imported) and nothing is returned.
     """
     if not paths:
         raise ValueError("`inputs` must name at least one .npy or image file; received none.")
@@ -73,10 +76,11 @@ def read_input_files(paths, shape: tuple, dtype: str) -> list[tuple[str, np.ndar
             )
         with _open_regular(path) as f:
             if suffix == ".npy":
-                array = _read_npy(f, path, shape, dtype)
+                array = _read_npy(f, path, shape, dtype, headers_only)
             else:
-                array = _read_image(f, path, shape)
-        batches.append((str(path), check_inputs(array, shape, dtype, str(path))))
+                array = _read_image(f, path, shape, headers_only)
+        if not headers_only:
+            batches.append((str(path), check_inputs(array, shape, dtype, str(path))))
     return batches
 
 
@@ -100,7 +104,7 @@ def _open_regular(path: Path):
     return os.fdopen(fd, "rb")
 
 
-def _read_npy(f, path: Path, shape: tuple, dtype: str) -> np.ndarray:
+def _read_npy(f, path: Path, shape: tuple, dtype: str, headers_only: bool = False):
     from numpy.lib import format as npy
 
     try:
@@ -131,6 +135,8 @@ def _read_npy(f, path: Path, shape: tuple, dtype: str) -> np.ndarray:
             f"{path}: its header declares {declared:,} bytes of data but the file holds {held:,}; "
             "the file is damaged"
         )
+    if headers_only:
+        return None
     data = f.read(declared)
     order = "F" if fortran else "C"
     return np.frombuffer(data, dtype=array_dtype).reshape(array_shape, order=order)
@@ -153,7 +159,7 @@ def _check_shape(array_shape, array_dtype, shape, dtype, path) -> None:
         )
 
 
-def _read_image(f, path: Path, shape: tuple) -> np.ndarray:
+def _read_image(f, path: Path, shape: tuple, headers_only: bool = False):
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -192,6 +198,8 @@ def _read_image(f, path: Path, shape: tuple) -> np.ndarray:
         raise UserError(
             f"{path}: is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} kzoo decodes"
         )
+    if headers_only:
+        return None
     import tensorflow as tf
 
     try:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ def run_cli_subprocess(case: Case) -> None:
 
     result = subprocess.run(
         [sys.executable, "-m", "kzoo.cli", *case.argv], env=env, cwd=REPO, capture_output=True,
-        text=True, timeout=300, preexec_fn=limit,
+        text=True, timeout=120, preexec_fn=limit,
     )
     assert_refused(result.returncode, result.stdout, _without_tf_noise(result.stderr), case)
     case.check()
@@ -168,6 +169,64 @@ def version_copy(published, tmp_path):
     target = tmp_path / "models" / "tiny" / "1"
     shutil.copytree(published, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def genuine_run(genuine, tmp_path_factory):
+    """A finished run directory as kzoo.training leaves it, written with its own helpers."""
+    from kzoo.training import TrainConfig, rundir
+    from kzoo.utils.files import atomic_write_json
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    config = TrainConfig(
+        model="plain_cnn", dataset="digits", run_dir=str(run_dir), epochs=1,
+        model_kwargs={"depth": 3, "width": 4}, tensorboard=False, verbose=0,
+    )
+    rundir.prepare_run_dir(config, rundir.check_run_dir(config))
+    atomic_write_json(run_dir / "normalization.json", {
+        "dataset": "digits", "kind": "image", "input_shape": [8, 8, 1], "num_classes": 3,
+        "class_names": ["cat", "dog", "owl"], "mean": [MEAN], "std": [STD], "raw_dtype": "uint8",
+    })
+    shutil.copyfile(genuine.path, run_dir / "model.keras")
+    atomic_write_json(run_dir / "metrics.json", {
+        "test_accuracy": 0.5, "test_loss": 1.0, "epochs_run": 1, "stopped_early": False,
+        "fingerprint": config.fingerprint(), "dataset": "digits",
+    })
+    return run_dir
+
+
+@pytest.fixture
+def run_copy(genuine_run, tmp_path):
+    target = tmp_path / "run"
+    shutil.copytree(genuine_run, target)
+    return target
+
+
+_HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from kzoo.utils.locks import folder_lock
+    with folder_lock(sys.argv[1], what="export"):
+        print("held", flush=True)
+        time.sleep(300)
+    """
+)
+
+
+@pytest.fixture
+def name_held_by_another_process(tmp_path):
+    """`<root>/m` locked by a live exporter (another process holding kzoo's folder lock)."""
+    model_dir = tmp_path / "root" / "m"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(model_dir)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ and a link squatting on a version number, are left alone while the export publis
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -18,7 +16,7 @@ from kzoo.export import export_saved_model, list_versions
 from kzoo.utils import publish
 from kzoo.utils.errors import UserError
 
-from .conftest import REPO, Case, assert_untouched, run_api, run_cli_in_process
+from .conftest import Case, assert_untouched, run_api, run_cli_in_process
 
 
 def _case(tmp_path, g, outside, name, match, version=None, force=False, check=None) -> Case:
@@ -102,33 +100,6 @@ def test_refused_by_the_python_api(make, tmp_path, genuine, outside):
 @pytest.mark.parametrize("make", CASES, ids=lambda f: f.__name__)
 def test_refused_by_kzoo_export(make, tmp_path, genuine, outside, capsys):
     run_cli_in_process(make(tmp_path, genuine, outside), capsys)
-
-
-_HOLD = textwrap.dedent(
-    """
-    import sys, time
-    from kzoo.utils.locks import folder_lock
-    with folder_lock(sys.argv[1], what="export"):
-        print("held", flush=True)
-        time.sleep(300)
-    """
-)
-
-
-@pytest.fixture
-def name_held_by_another_process(tmp_path):
-    """`<root>/m` locked by a live exporter (another process holding kzoo's folder lock)."""
-    model_dir = tmp_path / "root" / "m"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(model_dir)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        yield holder
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_concurrent_export_to_the_same_name_is_refused(

@@ -8,45 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
 from kzoo.export import export_run, list_versions
 from kzoo.utils.errors import UserError
 
-from .conftest import MEAN, STD, Case, run_api, run_cli_in_process
-
-
-@pytest.fixture(scope="session")
-def genuine_run(genuine, tmp_path_factory):
-    """A finished run directory as kzoo.training leaves it, written with its own helpers."""
-    from kzoo.training import TrainConfig, rundir
-    from kzoo.utils.files import atomic_write_json
-
-    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    config = TrainConfig(
-        model="plain_cnn", dataset="digits", run_dir=str(run_dir), epochs=1,
-        model_kwargs={"depth": 3, "width": 4}, tensorboard=False, verbose=0,
-    )
-    rundir.prepare_run_dir(config, rundir.check_run_dir(config))
-    atomic_write_json(run_dir / "normalization.json", {
-        "dataset": "digits", "kind": "image", "input_shape": [8, 8, 1], "num_classes": 3,
-        "class_names": ["cat", "dog", "owl"], "mean": [MEAN], "std": [STD], "raw_dtype": "uint8",
-    })
-    shutil.copyfile(genuine.path, run_dir / "model.keras")
-    atomic_write_json(run_dir / "metrics.json", {
-        "test_accuracy": 0.5, "test_loss": 1.0, "epochs_run": 1, "stopped_early": False,
-        "fingerprint": config.fingerprint(), "dataset": "digits",
-    })
-    return run_dir
-
-
-@pytest.fixture
-def run_copy(genuine_run, tmp_path):
-    target = tmp_path / "run"
-    shutil.copytree(genuine_run, target)
-    return target
+from .conftest import Case, run_api, run_cli_in_process
 
 
 def _edit(path, edit):
