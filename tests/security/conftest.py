@@ -143,6 +143,17 @@ def assert_refused(rc: int, out: str, err: str, case: Case) -> None:
         assert re.search(case.match, out), f"{case.match!r} not in:\n{out}"
 
 
+@pytest.fixture(autouse=True)
+def _seed_and_clear():
+    """The suite-wide fixture without its garbage collection (0.6 s a test here, where most cases
+    build nothing): Keras' graph state is still reset after each test."""
+    import keras
+
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
 @pytest.fixture(scope="session")
 def genuine(tmp_path_factory):
     """A genuine `.keras` file, its members and the model it holds."""

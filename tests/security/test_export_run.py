@@ -12,7 +12,6 @@ import os
 import pytest
 
 from kzoo.export import export_run, list_versions
-from kzoo.utils.errors import UserError
 
 from .conftest import Case, run_api, run_cli_in_process
 
@@ -31,7 +30,7 @@ def _case(run_dir, match) -> Case:
 
     return Case(
         argv=["export", str(run_dir), "--name", "m", "--root", str(root)],
-        api=lambda: export_run(run_dir, "m", root=root), match=match, error=UserError,
+        api=lambda: export_run(run_dir, "m", root=root), match=match, error=ValueError,
         check=nothing_published,
     )
 

@@ -15,7 +15,6 @@ import shutil
 import pytest
 
 from kzoo.export.command import describe_saved_model
-from kzoo.utils.errors import UserError
 
 from .conftest import Case, run_api, run_cli_in_process
 
@@ -33,8 +32,9 @@ def _reported(version, match) -> Case:
 
 
 def _refused(target, match, check=None) -> Case:
+    # UserError is a ValueError: what a Python caller catches.
     return Case(argv=["info", str(target)], api=lambda: describe_saved_model(target), match=match,
-                error=UserError, check=check or (lambda: None))
+                error=ValueError, check=check or (lambda: None))
 
 
 def _edit_meta(version, edit):

@@ -87,7 +87,7 @@ def config_declares_more_than_the_cap(tmp_path, g):
         if m.name == "config.json":
             m.size = 100 << 20
     write_zip(path, members)
-    return _export_case(tmp_path, path, r"config\.json declares 104,857,600 bytes")
+    return _export_case(tmp_path, path, r"config\.json (declares 104,857,600 bytes|is implausibly large)")
 
 
 def bad_crc(tmp_path, g):
@@ -103,7 +103,7 @@ def bad_crc(tmp_path, g):
 def truncated_archive(tmp_path, g):
     path = tmp_path / "cut.keras"
     write_zip(path, _genuine(g.parts), truncate_to=20_000)
-    return _export_case(tmp_path, path, r"is not a zip archive")
+    return _export_case(tmp_path, path, r"(is not a zip archive|not a zip file)")
 
 
 def member_shorter_than_declared(tmp_path, g):
@@ -260,3 +260,25 @@ def test_the_genuine_archive_loads(genuine):
     x = np.linspace(0, 1, 4 * 64, dtype="float32").reshape(4, 8, 8, 1)
     loaded = load_keras(path)
     np.testing.assert_allclose(loaded(x), genuine.model(x), atol=1e-6)
+
+
+def test_kzoo_train_on_a_finished_run_refuses_a_model_linked_to_dev_zero(tmp_path):
+    """The same loader guards `train()` reloading a finished run (it used to copy /dev/zero until
+    the disk was full)."""
+    from kzoo.training import TrainConfig, rundir, train
+    from kzoo.utils.files import atomic_write_json
+
+    from .conftest import deadline, file_size_limit
+
+    config = TrainConfig(
+        model="plain_cnn", dataset="digits", run_dir=str(tmp_path / "run"), epochs=1,
+        model_kwargs={"depth": 3, "width": 4}, tensorboard=False, verbose=0,
+    )
+    run_dir = rundir.prepare_run_dir(config, rundir.check_run_dir(config))
+    (run_dir / "model.keras").symlink_to("/dev/zero")
+    atomic_write_json(run_dir / rundir.METRICS, {"test_accuracy": 0.5})
+    assert rundir.check_run_dir(config) == "finished"
+    with deadline(60), file_size_limit(64 << 20):
+        with pytest.raises(UnsafeModelFileError, match=r"model\.keras': is a device"):
+            train(config)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "metrics.json", "model.keras"]
