@@ -89,9 +89,12 @@ def _builder_kwargs(config: dict, norm: dict) -> dict:
 
 # A run's JSON files are small; kzoo reads them with bounded size and depth, NaN refused.
 MAX_RUN_JSON_BYTES = 16 << 20
-# What kzoo.training writes in metrics.json besides numbers.
-_TEXT_METRICS = ("dataset", "fingerprint", "precision_policy", "strategy")
+# metrics.json holds measurements (numbers) and a few labels (model, dataset, fingerprint...); a
+# key named like a measurement must hold a number.
 _REQUIRED_METRICS = ("test_accuracy",)
+_NUMERIC_PREFIXES = ("test_", "final_", "val_", "epochs_")
+_NUMERIC_SUFFIXES = ("_accuracy", "_loss", "_entropy", "_seconds", "_rate", "_size", "_params")
+_NUMERIC_KEYS = ("replicas",)
 
 
 class RunFileError(UserError):
@@ -160,16 +163,21 @@ def _check_normalization(norm: dict, path: Path) -> dict:
 
 
 def _check_metrics(metrics: dict, path: Path) -> dict:
-    """metrics.json: the test accuracy and every other measurement a finite number (NaN was refused
-    when parsing); the few text fields training writes stay text."""
+    """metrics.json: the test accuracy and every measurement a finite number (NaN was refused when
+    parsing); labels may be text; nothing is a list or an object."""
     for key in _REQUIRED_METRICS:
         _field(metrics, key, (int, float), path)
     for key, value in metrics.items():
-        if key in _TEXT_METRICS:
-            _optional(metrics, key, str, path)
-        elif value is not None and not isinstance(value, (int, float)):
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        measurement = (key.startswith(_NUMERIC_PREFIXES) or key.endswith(_NUMERIC_SUFFIXES)
+                       or key in _NUMERIC_KEYS)
+        if measurement and not number:
+            raise RunFileError(f"{str(path)!r}: `{key}` must be a number; received {_short(value)}")
+        if not (number or isinstance(value, (str, bool))):
             raise RunFileError(
-                f"{str(path)!r}: `{key}` must be a number; received {_short(value)}"
+                f"{str(path)!r}: `{key}` must be a number or a label; received {_short(value)}"
             )
     return metrics
 

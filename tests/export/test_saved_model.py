@@ -23,7 +23,7 @@ from kzoo.export import (
 )
 from kzoo.export import saved_model as saved_model_module
 from kzoo.utils import publish as _atomic
-from kzoo.utils.locks import LOCK_FILE
+from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE
 
 from .conftest import small_model
 
@@ -38,8 +38,9 @@ def _export(model, digits, root, **kwargs):
 
 
 def _entries(model_dir):
-    """What a model directory holds besides the lock file of one writer per name."""
-    return [n for n in os.listdir(model_dir) if n != LOCK_FILE]
+    """What a model directory holds besides the lock files of one writer per name (a killed
+    exporter leaves its holder record; the next export replaces and removes it)."""
+    return [n for n in os.listdir(model_dir) if n not in (LOCK_FILE, HOLDER_FILE)]
 
 
 def _manual(model, digits, x):
