@@ -19,7 +19,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "scan_keras_file",
         ),
         "kzoo.export.metadata": ("METADATA_FILE", "read_metadata", "verify_checksums"),
-        "kzoo.export.paths": ("list_versions", "next_version", "validate_name", "validate_version"),
+        "kzoo.export.metadata_check": ("MetadataError",),
+        "kzoo.export.paths": (
+            "ExportPathError", "list_versions", "next_version", "validate_name", "validate_version",
+        ),
         "kzoo.export.from_run": ("export_run",),
         "kzoo.export.errors": ("ExportVerificationError", "TFLiteMismatchError"),
         "kzoo.export.saved_model": ("export_saved_model",),

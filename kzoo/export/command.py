@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kzoo.export.contract import RAW_DTYPES
@@ -15,7 +16,8 @@ TRUST_NOTE = (
 )
 INFO_NOTE = (
     "For an exported SavedModel, kzoo info reads only assets.extra/kzoo_metadata.json and checks the "
-    "files' sha256 checksums against it; it does not load or run the graph. " + TRUST_NOTE
+    "files' sha256 checksums against it, following no link inside the version (links and FIFOs are "
+    "reported, not read); it does not load or run the graph. " + TRUST_NOTE
 )
 
 
@@ -74,27 +76,21 @@ def is_saved_model_path(target: str) -> bool:
 
 
 def _cmd_export(args) -> int:
-    from kzoo.export.paths import validate_name, validate_root
+    from kzoo.export.paths import check_export_target
 
-    source = Path(args.source)
-    validate_name(args.name)
-    validate_root(args.root)
-    if not source.is_dir() and not (source.suffix == ".keras" and source.is_file()):
-        raise FileNotFoundError(
-            f"source={str(source)!r} is neither a run directory nor an existing .keras file."
-        )
+    # Refuse a link or a taken version before loading anything (export_saved_model checks again).
+    check_export_target(args.root, args.name, args.version, args.force)
     from kzoo.export.metadata import read_metadata
-    from kzoo.export.saved_model import export_saved_model
-    from kzoo.models.keras_files import load_keras
 
     common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
-    if source.is_dir():
-        from kzoo.export.from_run import export_run
+    if source.suffix == ".keras" and os.path.lexists(source):
+        from kzoo.models.keras_files import load_keras
 
-        path = export_run(source, args.name, **common)
-    elif source.suffix == ".keras" and source.is_file():
+        model = load_keras(source, compile=False)  # a refused file never imports the exporter
+        from kzoo.export.saved_model import export_saved_model
+
         path = export_saved_model(
-            load_keras(source, compile=False),
+            model,
             args.name,
             mean=args.mean,
             std=args.std,
@@ -106,6 +102,10 @@ def _cmd_export(args) -> int:
         )
         if args.mean is None and args.std is None:
             print("note: no --mean/--std given: the signature feeds inputs to the model unchanged")
+    elif source.is_dir():
+        from kzoo.export.from_run import export_run
+
+        path = export_run(source, args.name, **common)
     else:
         raise FileNotFoundError(
             f"source={str(source)!r} is neither a run directory nor an existing .keras file."
@@ -129,13 +129,20 @@ def _tflite_line(version_dir, check: dict) -> str:
 
 
 def _cmd_predict(args) -> int:
+    from kzoo.export.metadata import read_metadata
     from kzoo.export.paths import resolve_saved_model_dir
-
-    resolve_saved_model_dir(args.saved_model_dir)  # a wrong path is refused before TensorFlow loads
-    from kzoo.export.loaded_model import load_saved_model
     from kzoo.export.predict import describe_predictions, read_input_files
 
-    served = load_saved_model(args.saved_model_dir)
+    # The inputs' headers are checked against the metadata's input spec before TensorFlow starts,
+    # and again, in full, against the loaded signature.
+    version_dir = resolve_saved_model_dir(args.saved_model_dir)
+    meta = read_metadata(version_dir)
+    if meta is not None and meta["signature"]["input"]["dtype"] in RAW_DTYPES:
+        spec = meta["signature"]["input"]
+        read_input_files(args.inputs, tuple(spec["shape"][1:]), spec["dtype"], headers_only=True)
+    from kzoo.export.loaded_model import load_saved_model
+
+    served = load_saved_model(version_dir)
     for label, batch in read_input_files(args.inputs, served.input_shape, served.input_dtype):
         for line in describe_predictions(label, served.predict(batch, label), served.class_names):
             print(line)
@@ -156,12 +163,13 @@ def describe_saved_model(path) -> list[str]:
     norm = sig["normalization"]
     model = meta.get("model", {})
     builder = model.get("builder") or {}
+    params = model.get("trainable_params")
     lines += [
         f"name: {meta['name']}  version: {meta['version']}  "
         f"(published: {', '.join(map(str, list_versions(version_dir.parent))) or '-'})",
         f"created: {meta['created']}",
         f"model: {builder.get('name', model.get('name'))}  trainable params: "
-        f"{model.get('trainable_params', '?'):,}",
+        f"{'?' if params is None else format(params, ',')}",
         f"signature {sig['key']}: {sig['input']['name']} {sig['input']['dtype']} "
         f"{_shape(sig['input']['shape'])} -> "
         + ", ".join(f"{k} {v['dtype']} {_shape(v['shape'])}" for k, v in sig["outputs"].items()),
@@ -182,9 +190,13 @@ def describe_saved_model(path) -> list[str]:
     lines.append(
         f"checksums: {len(meta['files'])} files OK"
         if not problems
-        else "checksums: MISMATCH -- " + "; ".join(problems)
+        else "checksums: MISMATCH -- " + "; ".join(_short_list(problems))
     )
     return lines
+
+
+def _short_list(items: list[str], limit: int = 20) -> list[str]:
+    return items if len(items) <= limit else [*items[:limit], f"... {len(items) - limit} more"]
 
 
 def info_for_path(path) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 from pathlib import Path
 
-from kzoo.export.saved_model import export_saved_model
 from kzoo.models.keras_files import load_keras
+from kzoo.utils.bounded_json import BoundedJSONError, loads_bounded
+from kzoo.utils.errors import UserError
 
 RUN_FILES = ("config.json", "normalization.json", "model.keras", "metrics.json")
 
@@ -36,16 +38,22 @@ def export_run(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run_dir={str(run_dir)!r} is not a directory.")
-    missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
+    missing = [f for f in RUN_FILES if not os.path.lexists(run_dir / f)]
     if missing:
         raise FileNotFoundError(
             f"run_dir={str(run_dir)!r} is not a finished kzoo run: missing {', '.join(missing)} "
             "(metrics.json appears when training has finished)."
         )
-    config = _read(run_dir / "config.json").get("config", {})
-    norm = _read(run_dir / "normalization.json")
-    metrics = _read(run_dir / "metrics.json")
+    saved = _read(run_dir / "config.json")
+    config = _field(saved, "config", dict, run_dir / "config.json")
+    _field(config, "model", str, run_dir / "config.json")
+    _optional(config, "model_kwargs", dict, run_dir / "config.json")
+    norm = _check_normalization(_read(run_dir / "normalization.json"), run_dir / "normalization.json")
+    metrics = _check_metrics(_read(run_dir / "metrics.json"), run_dir / "metrics.json")
     model = load_keras(run_dir / "model.keras", compile=False)
+    # Imported only now: a run refused above never loads TensorFlow.
+    from kzoo.export.saved_model import export_saved_model
+
     return export_saved_model(
         model,
         name,
@@ -79,11 +87,101 @@ def _builder_kwargs(config: dict, norm: dict) -> dict:
     return {**{k: v for k, v in data.items() if v is not None}, **config.get("model_kwargs", {})}
 
 
+# A run's JSON files are small; kzoo reads them with bounded size and depth, NaN refused.
+MAX_RUN_JSON_BYTES = 16 << 20
+# metrics.json holds measurements (numbers) and a few labels (model, dataset, fingerprint...); a
+# key named like a measurement must hold a number.
+_REQUIRED_METRICS = ("test_accuracy",)
+_NUMERIC_PREFIXES = ("test_", "final_", "val_", "epochs_")
+_NUMERIC_SUFFIXES = ("_accuracy", "_loss", "_entropy", "_seconds", "_rate", "_size", "_params")
+_NUMERIC_KEYS = ("replicas",)
+
+
+class RunFileError(UserError):
+    """A file of the run directory is not what kzoo.training writes; names the file and field."""
+
+
 def _read(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{str(path)!r} is not valid JSON ({err}).") from err
-    if not isinstance(data, dict):
-        raise ValueError(f"{str(path)!r} must hold a JSON object.")
-    return data
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise RunFileError(f"{str(path)!r} cannot be read ({err.strerror or err})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RunFileError(f"{str(path)!r} is not a regular file")
+        if info.st_size > MAX_RUN_JSON_BYTES:
+            raise RunFileError(
+                f"{str(path)!r} is {info.st_size:,} bytes, more than the {MAX_RUN_JSON_BYTES:,} "
+                "kzoo reads from a run's JSON file"
+            )
+        data = f.read(MAX_RUN_JSON_BYTES + 1)
+    try:
+        value = loads_bounded(data, max_bytes=MAX_RUN_JSON_BYTES, finite=True)
+    except BoundedJSONError as err:
+        raise RunFileError(f"{str(path)!r} {err}") from None
+    if not isinstance(value, dict):
+        raise RunFileError(f"{str(path)!r} must hold a JSON object; received {_short(value)}")
+    return value
+
+
+def _field(data: dict, key: str, kind, path: Path):
+    if data.get(key) is None:
+        raise RunFileError(f"{str(path)!r}: `{key}` is missing; not a file kzoo.training wrote")
+    return _optional(data, key, kind, path)
+
+
+def _optional(data: dict, key: str, kind, path: Path):
+    value = data.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise RunFileError(f"{str(path)!r}: `{key}` must be {names}; received {_short(value)}")
+    return value
+
+
+def _check_normalization(norm: dict, path: Path) -> dict:
+    """The fields of normalization.json the export uses, each of the type training writes; the
+    ones that change what the served model computes are required (a default would be silently
+    wrong)."""
+    _field(norm, "raw_dtype", str, path)
+    _optional(norm, "dataset", str, path)
+    _optional(norm, "num_classes", int, path)
+    names = _field(norm, "class_names", list, path)
+    if names is not None and not all(isinstance(n, str) for n in names):
+        raise RunFileError(f"{str(path)!r}: `class_names` must be a list of strings; received {_short(names)}")
+    shape = _optional(norm, "input_shape", list, path)
+    if shape is not None and not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise RunFileError(f"{str(path)!r}: `input_shape` must be positive integers; received {_short(shape)}")
+    for key in ("mean", "std"):
+        value = _field(norm, key, (int, float, list), path)
+        flat = value if isinstance(value, list) else [value]
+        if not flat or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat
+        ):
+            raise RunFileError(f"{str(path)!r}: `{key}` must be numbers; received {_short(value)}")
+    return norm
+
+
+def _check_metrics(metrics: dict, path: Path) -> dict:
+    """metrics.json: the test accuracy and every measurement a finite number (NaN was refused when
+    parsing); labels may be text; nothing is a list or an object."""
+    for key in _REQUIRED_METRICS:
+        _field(metrics, key, (int, float), path)
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        measurement = (key.startswith(_NUMERIC_PREFIXES) or key.endswith(_NUMERIC_SUFFIXES)
+                       or key in _NUMERIC_KEYS)
+        if measurement and not number:
+            raise RunFileError(f"{str(path)!r}: `{key}` must be a number; received {_short(value)}")
+        if not (number or isinstance(value, (str, bool))):
+            raise RunFileError(
+                f"{str(path)!r}: `{key}` must be a number or a label; received {_short(value)}"
+            )
+    return metrics
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -10,6 +10,8 @@ from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
 from kzoo.export.metadata import read_metadata
 from kzoo.export.paths import resolve_saved_model_dir
 from kzoo.export.predict import check_inputs
+from kzoo.export.version_files import scan_version
+from kzoo.utils.errors import UserError
 
 
 class ServedModel:
@@ -32,6 +34,12 @@ class ServedModel:
 
         self.path: Path = resolve_saved_model_dir(path)
         self.metadata: dict | None = read_metadata(self.path)
+        inside = scan_version(self.path, checksums=False)
+        if inside.problems():
+            raise UserError(
+                f"Refusing to load {str(self.path)!r}: it holds files kzoo does not follow or read ("
+                + "; ".join(inside.problems()[:5]) + ")"
+            )
         self._loaded = tf.saved_model.load(str(self.path))
         if SIGNATURE_KEY not in self._loaded.signatures:
             raise ValueError(

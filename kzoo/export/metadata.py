@@ -15,7 +15,13 @@ import os
 import platform
 from pathlib import Path
 
+from kzoo.export.metadata_check import MetadataError, check_metadata
+from kzoo.export.version_files import LinkInsideError, open_inside, scan_version
+from kzoo.utils.bounded_json import BoundedJSONError, loads_bounded
+
 METADATA_FILE = "assets.extra/kzoo_metadata.json"
+# The metadata holds the model's Keras config (about 0.5 MB for resnet1202) and a checksum per file.
+MAX_METADATA_BYTES = 16 << 20
 FORMAT = "kzoo-saved-model"
 FORMAT_VERSION = 1
 
@@ -29,21 +35,28 @@ def sha256_file(path) -> str:
 
 
 def file_checksums(version_dir) -> dict[str, str]:
-    """sha256 of every file under `version_dir` except the metadata file, by POSIX relative path."""
-    version_dir = Path(version_dir)
-    sums = {}
-    for path in sorted(p for p in version_dir.rglob("*") if p.is_file()):
-        rel = path.relative_to(version_dir).as_posix()
-        if rel != METADATA_FILE:
-            sums[rel] = sha256_file(path)
-    return sums
+    """sha256 of every file under `version_dir` except the metadata file, by POSIX relative path.
+
+    Raises ValueError if the directory holds a link or a special file (an export never does).
+    """
+    found = scan_version(version_dir, skip=METADATA_FILE)
+    if found.problems():
+        raise ValueError(f"{str(version_dir)!r}: " + "; ".join(found.problems()))
+    return found.checksums
 
 
 def verify_checksums(version_dir, metadata: dict) -> list[str]:
-    """Problems found comparing the files on disk with `metadata["files"]` (empty list = all match)."""
+    """Problems found comparing the files on disk with `metadata["files"]` (empty list = all match).
+
+    Links and special files inside the version are problems, never read; paths in the metadata are
+    only compared with what the walk found, never opened.
+    """
     expected = metadata.get("files", {})
-    actual = file_checksums(version_dir)
-    problems = [f"missing: {rel}" for rel in sorted(set(expected) - set(actual))]
+    found = scan_version(version_dir, skip=METADATA_FILE)
+    actual = found.checksums
+    problems = found.problems()
+    unreadable = set(found.links) | set(found.special)
+    problems += [f"missing: {rel}" for rel in sorted(set(expected) - set(actual) - unreadable)]
     problems += [f"unexpected: {rel}" for rel in sorted(set(actual) - set(expected))]
     problems += [
         f"checksum differs: {rel}"
@@ -83,12 +96,39 @@ def write_metadata(version_dir, metadata: dict) -> Path:
 
 
 def read_metadata(version_dir) -> dict | None:
-    """The metadata of an exported version, or None for a SavedModel exported without it."""
-    path = Path(version_dir) / METADATA_FILE
-    if not path.is_file():
+    """The metadata of an exported version, or None for a SavedModel exported without it.
+
+    Read without following a link inside the version (a link is refused), at most
+    `MAX_METADATA_BYTES`, with NaN and infinities refused, and checked to have the fields kzoo
+    reads (`metadata_check`). Raises MetadataError (a UserError) naming the file and the rule.
+    """
+    shown = str(Path(version_dir) / METADATA_FILE)
+    try:
+        fd = open_inside(version_dir, METADATA_FILE)
+    except LinkInsideError as err:
+        raise MetadataError(
+            f"{str(Path(version_dir) / err.filename)!r} is a symbolic link; kzoo reads metadata "
+            "only from inside the version"
+        ) from None
+    except OSError as err:
+        raise MetadataError(f"{shown!r} cannot be read ({err.strerror or err})") from None
+    if fd is None:
         return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_METADATA_BYTES:
+            raise MetadataError(
+                f"{shown!r} is {size:,} bytes, more than the {MAX_METADATA_BYTES:,} kzoo reads"
+            )
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_METADATA_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        meta = loads_bounded(data, max_bytes=MAX_METADATA_BYTES, finite=True)
+    except BoundedJSONError as err:
+        raise MetadataError(f"{shown!r} {err}") from None
+    return check_metadata(meta, repr(shown))
 
 
 def utc_now() -> str:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from kzoo.export.errors import ExportVerificationError
 from kzoo.export.metadata import FORMAT, FORMAT_VERSION, library_versions, utc_now, write_metadata
-from kzoo.export.paths import next_version, validate_name, validate_root, validate_version
+from kzoo.export.paths import (
+    ExportDir,
+    ExportPathError,
+    next_version,
+    validate_name,
+    validate_root,
+    validate_version,
+)
 from kzoo.export.signature import (
     INPUT_NAME,
     SIGNATURE_KEY,
@@ -20,6 +29,8 @@ from kzoo.export.signature import (
     probe_inputs,
 )
 from kzoo.utils import publish
+from kzoo.utils.files import STORAGE_ERRNOS, is_storage_fault, storage_error
+from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE, folder_lock
 
 
 def export_saved_model(
@@ -49,7 +60,10 @@ def export_saved_model(
     `tf.saved_model.load` and compared with the in-memory model on a probe batch, and only then
     renamed into place; on any failure nothing new is visible and earlier versions are untouched.
     Staging directories left in `<root>/<name>/` by killed exports (their process is gone) are
-    deleted first; those of exports still running are left alone.
+    deleted first; those of exports still running are left alone. One export per name at a time
+    (a second one is refused, naming the holder); `<name>` and the version must not be symbolic links
+    (refused, never followed); a full or read-only disk ends in a one-line StorageError with the
+    staging directory removed.
 
     Args:
         model: a built single-input keras.Model that outputs (batch, classes).
@@ -102,21 +116,24 @@ def export_saved_model(
     expected = _reference_probabilities(model, raw, probe, from_logits)
 
     model_dir = root / name
-    if version is not None and not force and (model_dir / str(version)).exists():
+    if os.path.islink(model_dir):  # refused again, race-free, once the directory is open
+        raise ExportPathError(
+            f"{str(model_dir)!r} is a symbolic link; kzoo does not follow links inside the export "
+            "root (it would publish, and with --force delete, wherever the link points)"
+        )
+    if version is not None and not force and os.path.lexists(model_dir / str(version)):
         raise FileExistsError(
             f"{str(model_dir / str(version))!r} already exists; pass force=True (--force) to "
             "replace it or choose another version."
         )
-    created_model_dir = not model_dir.exists()
-    publish.remove_stale_staging_dirs(model_dir)  # left by exports that were killed
-    staging = publish.make_staging_dir(model_dir)
-    try:
+
+    def build_record(staging: Path) -> dict:
         build_export_archive(model, raw, from_logits=from_logits).write_out(
             str(staging), verbose=False
         )
         verification = verify_saved_model(staging, probe, expected, atol=atol)
         tflite_check = _add_tflite(staging, probe, atol) if tflite else None
-        record = {
+        return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "name": name,
@@ -144,24 +161,62 @@ def export_saved_model(
             "versions": library_versions(),
             "extra": extra["metadata"] or {},
         }
-        return _publish(staging, model_dir, version, force, record)
+
+    try:
+        with ExportDir(root, name) as export_dir:
+            for entry in (LOCK_FILE, HOLDER_FILE):
+                export_dir.refuse_link(entry)
+            with folder_lock(export_dir.path, what="export"):
+                return _export_locked(export_dir, version, force, build_record)
+    except BaseException as err:
+        code = storage_errno(err)
+        if code is None:
+            raise
+        target = model_dir / (str(version) if version is not None else "")
+        raise storage_error(OSError(code, os.strerror(code)), target, what="export to") from err
+
+
+def _export_locked(export_dir: ExportDir, version, force: bool, build_record) -> Path:
+    """The export, with `<root>/<name>` open and locked: stage, verify, publish."""
+    if version is not None:
+        existing = export_dir.refuse_link(str(version))
+        if existing is not None and not force:
+            raise FileExistsError(
+                f"{str(export_dir.path / str(version))!r} already exists; pass force=True "
+                "(--force) to replace it or choose another version."
+            )
+        if existing is not None and not stat.S_ISDIR(existing.st_mode):
+            raise ExportPathError(f"{str(export_dir.path / str(version))!r} is not a version directory")
+    publish.remove_stale_staging_dirs(export_dir.path, dir_fd=export_dir.fd)  # killed exports'
+    staging = publish.make_staging_dir(Path(export_dir.where()))
+    try:
+        record = build_record(staging)
+        return _publish(staging, export_dir, version, force, record)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created_model_dir:
-            _remove_if_empty(model_dir)
+        if export_dir.fd is not None:
+            shutil.rmtree(staging.name, ignore_errors=True, dir_fd=export_dir.fd)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _publish(staging: Path, model_dir: Path, version, force: bool, record: dict) -> Path:
+def _publish(staging: Path, export_dir: ExportDir, version, force: bool, record: dict) -> Path:
     # With an automatic version, a concurrent export may claim the number first: take the next one.
     for _ in range(100):
-        chosen = version if version is not None else next_version(model_dir)
+        chosen = version if version is not None else next_version(export_dir.where())
         record["version"] = chosen
         write_metadata(staging, record)
         publish.fsync_tree(staging)
-        target = model_dir / str(chosen)
+        target = export_dir.path / str(chosen)
         try:
-            publish.publish_dir(staging, target, replace=force and version is not None)
+            if export_dir.fd is not None:
+                publish.publish_dir(
+                    staging.name, str(chosen), replace=force and version is not None,
+                    dir_fd=export_dir.fd,
+                )
+            else:
+                export_dir.check_unchanged()
+                publish.publish_dir(staging, target, replace=force and version is not None)
             return target
         except FileExistsError:
             if version is not None:
@@ -169,7 +224,7 @@ def _publish(staging: Path, model_dir: Path, version, force: bool, record: dict)
                     f"{str(target)!r} already exists; pass force=True (--force) to replace it or "
                     "choose another version."
                 ) from None
-    raise RuntimeError(f"Could not claim a free version under {str(model_dir)!r}.")
+    raise RuntimeError(f"Could not claim a free version under {str(export_dir.path)!r}.")
 
 
 def verify_saved_model(path, probe, expected, *, atol=1e-5) -> dict:
@@ -274,8 +329,16 @@ def _numpy_to_builtin(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
-def _remove_if_empty(path: Path) -> None:
-    try:
-        path.rmdir()
-    except OSError:
-        pass
+def storage_errno(err: BaseException) -> int | None:
+    """The errno of a storage fault (full, read-only, quota, permissions) behind `err`, if any.
+
+    TensorFlow reports them as its own errors, with the C library's message in the text.
+    """
+    if is_storage_fault(err):
+        return err.errno
+    if type(err).__module__.startswith("tensorflow"):
+        text = str(err)
+        for code in STORAGE_ERRNOS:
+            if os.strerror(code) in text:
+                return code
+    return None

@@ -1,83 +1,130 @@
-"""Save and load `.keras` files; loading refuses archives that could run foreign code.
+"""Save and load `.keras` files; loading refuses, before Keras deserialises anything, every file that
+could run foreign code, read other files, exhaust memory or disk, or change Keras for what runs next.
 
-Keras' `safe_mode=True` already refuses Python lambdas. Loading here first reads the archive's
-`config.json` as plain JSON and refuses, before Keras deserialises anything, every config that names a
-`Lambda` layer or a class or function from outside `keras` and `kzoo` -- so a crafted file cannot even
-make Keras import a module of its choosing.
+`load_keras` reads the archive once, bounded (`kzoo.models.keras_archive`: a regular file, only the
+three members Keras writes, every size counted as it inflates), parses `config.json` with its size
+and depth capped, and refuses any entry that is not a part of a model (`keras_allowlist`: layers,
+activations, initializers, regularizers, constraints, losses, metrics, optimizers, the model classes,
+dtype policies and kzoo's registered objects). Keras then builds the model from that config with
+`safe_mode=True`; the weights file is checked against the model's variables (`keras_weights`) before
+Keras reads a value from it; Keras' process-wide settings are compared before and after
+(`keras_state`). Every refusal is an `UnsafeModelFileError` naming the member and the rule.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
-CONFIG_FILE = "config.json"
-# Any `keras.*` module passes this list, so a config naming one of Keras' own loaders or switches
-# (e.g. `keras.models.load_model`, `keras.config.enable_unsafe_deserialization`, as in CVE-2025-8747
-# and CVE-2025-9906) is stopped only by Keras' safe_mode itself. kzoo relies on the fixes in the
-# Keras releases that pyproject.toml's `keras>=3.15` pin requires: do not lower the pin without
-# narrowing this list.
-ALLOWED_PACKAGES = ("keras", "kzoo")
-# Layers that run code or load graphs from elsewhere: a model zoo checkpoint never needs them.
-REFUSED_CLASSES = ("Lambda", "__lambda__", "TFSMLayer")
-_MAX_CONFIG_BYTES = 64 << 20
+from kzoo.models import keras_archive
+from kzoo.models.keras_allowlist import find_unsafe_entries  # noqa: F401  (public through kzoo.export)
+from kzoo.models.keras_archive import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, ArchiveRefused
+from kzoo.utils.bounded_json import BoundedJSONError, loads_bounded
+from kzoo.utils.errors import UserError
+
+MAX_CONFIG_DEPTH = 64
 
 
-class UnsafeModelFileError(ValueError):
-    """A `.keras` file that kzoo refuses to load, and why."""
-
-
-def _package(dotted: str) -> str:
-    return dotted.split(".", 1)[0]
-
-
-def find_unsafe_entries(config) -> list[str]:
-    """Describe every entry of a `.keras` config that is not plain keras/kzoo; empty when safe."""
-    problems = []
-
-    def walk(node, where):
-        if isinstance(node, list):
-            for i, item in enumerate(node):
-                walk(item, f"{where}[{i}]")
-            return
-        if not isinstance(node, dict):
-            return
-        class_name = node.get("class_name")
-        if class_name in REFUSED_CLASSES:
-            problems.append(f"{where}: class_name={class_name!r} (runs arbitrary code)")
-        module = node.get("module")
-        if module is not None and (not isinstance(module, str) or _package(module) not in ALLOWED_PACKAGES):
-            problems.append(f"{where}: module={module!r} (outside {' / '.join(ALLOWED_PACKAGES)})")
-        registered = node.get("registered_name")
-        if registered is not None and (
-            not isinstance(registered, str)
-            or (">" in registered and registered.split(">", 1)[0] not in ALLOWED_PACKAGES)
-        ):
-            problems.append(f"{where}: registered_name={registered!r} (not a keras/kzoo object)")
-        function = node.get("function")
-        if function is not None and not isinstance(function, dict) and (
-            not isinstance(function, str) or _package(function) not in ALLOWED_PACKAGES
-        ):
-            problems.append(f"{where}: function={function!r} (outside keras / kzoo)")
-        for key, value in node.items():
-            walk(value, f"{where}.{key}")
-
-    walk(config, "config")
-    return problems
+class UnsafeModelFileError(UserError):
+    """A `.keras` file that kzoo refuses to load, naming the member and the rule (a ValueError)."""
 
 
 def scan_keras_file(path) -> dict:
-    """Read a `.keras` archive's config.json without deserialising it; refuse unsafe ones.
+    """Check a `.keras` archive and its `config.json` without building anything; return the config.
 
-    Returns the parsed config. Raises UnsafeModelFileError (a ValueError) naming every offending
-    entry, or when the file is not a well-formed `.keras` archive.
+    Every member is inflated (bounded) and checked, the weights discarded. Raises
+    UnsafeModelFileError (a ValueError) naming every offending entry.
     """
     path = _check_suffix(path)
-    return _scan(path, shown=str(path))
+    fd = _open(path)
+    try:
+        contents = _read(fd, path, weights_dir=None)
+    finally:
+        os.close(fd)
+    return _config(contents.config, contents.metadata, str(path), registered=None)
+
+
+def load_keras(path, *, compile: bool = True):
+    """Load a `.keras` file that passes every check above, always with `safe_mode=True`.
+
+    The archive is read once, through one open file: what was checked is what gets built, even if
+    the file is replaced meanwhile. The weights are unpacked to a private temporary directory
+    (mode 0700), deleted afterwards.
+
+    Example:
+        >>> model = kzoo.export.load_keras("runs/digits/model.keras")
+    """
+    path = _check_suffix(path)
+    shown = str(path)
+    fd = _open(path)
+    private = Path(tempfile.mkdtemp(prefix="kzoo-load-"))  # mode 0700
+    try:
+        try:
+            contents = _read(fd, path, weights_dir=private)
+        finally:
+            os.close(fd)
+        config = _config(contents.config, contents.metadata, shown, registered=None)
+        # Only a file that passed every check above imports TensorFlow and kzoo's parts.
+        from keras.src.saving import object_registration
+
+        import kzoo.layers  # noqa: F401  registers kzoo's layers and blocks before deserialising
+        import kzoo.training.optimizers  # noqa: F401  kzoo's learning-rate schedules
+        from kzoo.models import keras_state
+        from kzoo.models.keras_weights import WeightsRefused, check_weights_file
+
+        registered = {k for k in object_registration.GLOBAL_CUSTOM_OBJECTS if k.startswith("kzoo>")}
+        _refuse_entries(find_unsafe_entries(config, registered=registered), shown)
+        before = keras_state.snapshot()
+        try:
+            model = _build(config, compile, shown)
+            try:
+                check_weights_file(contents.weights, model)
+            except WeightsRefused as err:
+                raise _refusal(shown, WEIGHTS_FILE, str(err)) from None
+            try:
+                model.load_weights(contents.weights)
+            except (ValueError, TypeError, KeyError, OSError, RuntimeError) as err:
+                raise _refusal(
+                    shown, WEIGHTS_FILE, f"does not fit the model its config builds ({_first(err)})"
+                ) from None
+        finally:
+            # Checked however the build ended; a change outranks any other refusal.
+            changed = keras_state.changed_settings(before)
+            if changed:
+                keras_state.restore(before)
+                raise _refusal(
+                    shown, CONFIG_FILE, "building the model changed Keras' process-wide settings ("
+                    + ", ".join(changed) + "); they were put back"
+                )
+        return model
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _build(config: dict, compile: bool, shown: str):
+    """The model `config` describes, built by Keras in safe mode, as `keras.saving.load_model`
+    does before it reads the weights."""
+    import keras
+    from keras.src.saving.serialization_lib import ObjectSharingScope
+
+    if not compile:
+        config = {**config, "compile_config": None}
+    try:
+        with ObjectSharingScope():
+            model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except RecursionError:
+        raise _refusal(shown, CONFIG_FILE, "nests objects too deeply to build") from None
+    except Exception as err:  # noqa: BLE001  Keras signals refusals and bad configs many ways
+        raise _refusal(
+            shown, CONFIG_FILE, f"Keras refused to build it in safe mode ({_first(err)})"
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise _refusal(shown, CONFIG_FILE, f"describes a {type(model).__name__}, not a model")
+    if not model.built:
+        raise _refusal(shown, CONFIG_FILE, "describes a model without inputs (not built)")
+    return model
 
 
 def _check_suffix(path) -> Path:
@@ -87,55 +134,57 @@ def _check_suffix(path) -> Path:
     return path
 
 
-def _scan(path: Path, shown: str) -> dict:
-    """`scan_keras_file` of `path`, with messages naming `shown` (the file the user gave)."""
-    if not zipfile.is_zipfile(path):
-        raise UnsafeModelFileError(f"{shown!r} is not a .keras archive (not a zip file).")
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-        if len(names) != len(set(names)):
-            raise UnsafeModelFileError(f"{shown!r} holds duplicate entries; refusing to load it.")
-        if CONFIG_FILE not in names:
-            raise UnsafeModelFileError(f"{shown!r} has no {CONFIG_FILE}; not a .keras archive.")
-        if archive.getinfo(CONFIG_FILE).file_size > _MAX_CONFIG_BYTES:
-            raise UnsafeModelFileError(f"{shown!r}: {CONFIG_FILE} is implausibly large.")
-        try:
-            config = json.loads(archive.read(CONFIG_FILE))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UnsafeModelFileError(f"{shown!r}: {CONFIG_FILE} is not JSON ({err}).") from err
-    problems = find_unsafe_entries(config)
-    if problems:
-        raise UnsafeModelFileError(
-            f"Refusing to load {shown!r}: its config names code outside keras and kzoo, which "
-            "loading could run. Offending entries:\n  " + "\n  ".join(problems)
+def _open(path: Path) -> int:
+    try:
+        return keras_archive.open_regular_file(path)
+    except ArchiveRefused as err:
+        raise _refusal(str(path), None, err.rule) from None
+
+
+def _read(fd: int, path: Path, weights_dir):
+    try:
+        return keras_archive.read_archive(fd, weights_dir)
+    except ArchiveRefused as err:
+        raise _refusal(str(path), err.member, err.rule) from None
+
+
+def _config(data: bytes, metadata: bytes | None, shown: str, registered) -> dict:
+    try:
+        config = loads_bounded(
+            data, max_bytes=keras_archive.MEMBER_CAPS[CONFIG_FILE], max_depth=MAX_CONFIG_DEPTH
         )
+    except BoundedJSONError as err:
+        raise _refusal(shown, CONFIG_FILE, str(err)) from None
+    if not isinstance(config, dict):
+        raise _refusal(shown, CONFIG_FILE, "is not a JSON object")
+    if metadata is not None:
+        try:
+            info = loads_bounded(metadata, max_bytes=keras_archive.MEMBER_CAPS[METADATA_FILE])
+        except BoundedJSONError as err:
+            raise _refusal(shown, METADATA_FILE, str(err)) from None
+        if not isinstance(info, dict):
+            raise _refusal(shown, METADATA_FILE, "is not a JSON object")
+    _refuse_entries(find_unsafe_entries(config, registered=registered), shown)
     return config
 
 
-def load_keras(path, *, compile: bool = True):
-    """Load a `.keras` file after `scan_keras_file` accepts it, always with `safe_mode=True`.
+def _refuse_entries(problems: list[str], shown: str) -> None:
+    if problems:
+        raise UnsafeModelFileError(
+            f"Refusing to load {shown!r}: its {CONFIG_FILE} names what a kzoo model may not "
+            "(code outside the parts of a model, which loading could run). Offending entries:\n  "
+            + "\n  ".join(problems)
+        )
 
-    The file is first copied, once, to a private temporary file (mode 0600); that copy is scanned and
-    that same copy is loaded, then deleted. So whoever can write `path` cannot swap in another
-    archive between the scan and the load.
 
-    Example:
-        >>> model = kzoo.export.load_keras("runs/digits/model.keras")
-    """
-    import keras
+def _refusal(shown: str, member: str | None, rule: str) -> UnsafeModelFileError:
+    where = f"{member} " if member else ""
+    return UnsafeModelFileError(f"Refusing to load {shown!r}: {where}{rule}.")
 
-    import kzoo.layers  # noqa: F401  registers kzoo's layers and blocks before deserialising
 
-    path = _check_suffix(path)
-    with open(path, "rb") as source:
-        fd, private = tempfile.mkstemp(prefix="kzoo-load-", suffix=".keras")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as copy:
-                shutil.copyfileobj(source, copy)
-            _scan(Path(private), shown=str(path))
-            return keras.saving.load_model(private, compile=compile, safe_mode=True)
-        finally:
-            os.unlink(private)
+def _first(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:300]
 
 
 def save_keras(model, path, *, overwrite: bool = False):
@@ -166,3 +215,9 @@ def save_keras(model, path, *, overwrite: bool = False):
             os.unlink(tmp)
         raise
     return path
+
+
+__all__ = [
+    "CONFIG_FILE", "METADATA_FILE", "UnsafeModelFileError", "find_unsafe_entries", "load_keras",
+    "save_keras", "scan_keras_file",
+]

@@ -16,10 +16,12 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 import uuid
 from pathlib import Path
 
+from kzoo.utils.errors import UserError
 from kzoo.utils.files import fsync_dir, fsync_tree  # noqa: F401  (fsync_tree: for publishers)
 
 _AT_FDCWD = -100
@@ -44,16 +46,27 @@ def _renameat2():
 _RENAMEAT2 = _renameat2()
 
 
-def _rename2(src: Path, dst: Path, flags: int) -> bool:
-    """True if renameat2 did it; False if unsupported here; OSError if it refused (e.g. EEXIST)."""
+def _rename2(src, dst, flags: int, dir_fd: int | None = None) -> bool:
+    """True if renameat2 did it; False if unsupported here; OSError if it refused (e.g. EEXIST).
+
+    With `dir_fd`, `src` and `dst` are names inside that directory.
+    """
     if _RENAMEAT2 is None:
         return False
-    if _RENAMEAT2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+    at = _AT_FDCWD if dir_fd is None else dir_fd
+    if _RENAMEAT2(at, os.fsencode(src), at, os.fsencode(dst), flags) == 0:
         return True
     err = ctypes.get_errno()
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
         return False  # old kernel or a file system without the flag
     raise OSError(err, os.strerror(err), str(dst))
+
+
+def _lstat(path, dir_fd: int | None):
+    try:
+        return os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
 
 
 def make_staging_dir(parent: Path) -> Path:
@@ -80,28 +93,33 @@ def _host_token() -> str:
     return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
 
 
-def remove_stale_staging_dirs(parent: Path) -> list[Path]:
+def remove_stale_staging_dirs(parent: Path, *, dir_fd: int | None = None) -> list[Path]:
     """Delete the staging directories in `parent` that are provably abandoned; return them.
 
     A staging directory is abandoned when the process that made it (on this host and in this PID
     namespace, as its name records) no longer exists: it was killed before it could clean up. Any
     directory whose owner may still be running -- a live PID, one we may not signal, another host's
     or namespace's, or a name not made by `make_staging_dir` -- is left alone. (A recycled PID only
-    makes a leftover look alive, so it is kept, never a live one deleted.)
+    makes a leftover look alive, so it is kept, never a live one deleted.) With `dir_fd` (`parent`
+    opened as a directory), entries are found and deleted relative to it; links are never followed.
     """
     removed = []
-    if os.name != "posix" or not parent.is_dir():
+    if os.name != "posix" or (dir_fd is None and not parent.is_dir()):
         return removed  # without POSIX signals there is no safe liveness check: keep everything
     host = _host_token()
-    for entry in os.scandir(parent):
+    for entry in os.scandir(parent if dir_fd is None else dir_fd):
         match = _STAGING_RE.fullmatch(entry.name)
         if match is None or match["host"] != host or not entry.is_dir(follow_symlinks=False):
             continue
         if _process_exists(int(match["pid"])):
             continue
-        shutil.rmtree(entry.path, ignore_errors=True)  # a concurrent exporter may be removing it too
-        if not os.path.lexists(entry.path):
-            removed.append(Path(entry.path))
+        # A concurrent exporter may be removing it too: errors are ignored, the result checked.
+        if dir_fd is None:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            shutil.rmtree(entry.name, ignore_errors=True, dir_fd=dir_fd)
+        if _lstat(entry.name if dir_fd is not None else entry.path, dir_fd) is None:
+            removed.append(Path(parent) / entry.name)
     return removed
 
 
@@ -115,29 +133,41 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-
-
-
-
-def publish_dir(staging: Path, target: Path, *, replace: bool = False) -> None:
+def publish_dir(staging, target, *, replace: bool = False, dir_fd: int | None = None) -> None:
     """Move the complete `staging` directory to `target`.
 
     Without `replace`, an existing `target` raises FileExistsError and is left alone. With `replace`,
-    an existing `target` is swapped out only now that its successor is complete, then deleted.
+    an existing `target` is swapped out only now that its successor is complete, then deleted. A
+    `target` that is a symbolic link is never replaced (nor what it points to deleted). With `dir_fd`,
+    `staging` and `target` are names inside that open directory, so no path is resolved again.
     """
-    if not replace:
-        if not _rename2(staging, target, _RENAME_NOREPLACE):
-            if target.exists():
+    existing = _lstat(target, dir_fd)
+    if existing is not None and stat.S_ISLNK(existing.st_mode):
+        raise UserError(f"{str(target)!r} is a symbolic link; refusing to replace it")
+    if existing is not None and replace and not stat.S_ISDIR(existing.st_mode):
+        raise UserError(f"{str(target)!r} is not a directory; refusing to replace it")
+    if not replace or existing is None:
+        if not _rename2(staging, target, _RENAME_NOREPLACE, dir_fd):
+            if _lstat(target, dir_fd) is not None:
                 raise FileExistsError(errno.EEXIST, "already exists", str(target))
-            os.rename(staging, target)
-    elif not target.exists():
-        publish_dir(staging, target, replace=False)
-        return
-    elif _rename2(staging, target, _RENAME_EXCHANGE):
-        shutil.rmtree(staging)  # now holds the replaced version
+            os.rename(staging, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    elif _rename2(staging, target, _RENAME_EXCHANGE, dir_fd):
+        _rmtree(staging, dir_fd)  # now holds the replaced version
     else:
-        aside = target.with_name(f"{STAGING_PREFIX}old-{uuid.uuid4().hex}")
-        os.rename(target, aside)
-        os.rename(staging, target)
-        shutil.rmtree(aside)
-    fsync_dir(target.parent)
+        aside = f"{STAGING_PREFIX}old-{uuid.uuid4().hex}"
+        if dir_fd is None:
+            aside = str(Path(target).with_name(aside))
+        os.rename(target, aside, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        os.rename(staging, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        _rmtree(aside, dir_fd)
+    if dir_fd is None:
+        fsync_dir(Path(target).parent)
+    else:
+        os.fsync(dir_fd)
+
+
+def _rmtree(path, dir_fd: int | None) -> None:
+    if dir_fd is None:
+        shutil.rmtree(path)
+    else:
+        shutil.rmtree(path, dir_fd=dir_fd)

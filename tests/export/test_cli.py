@@ -90,7 +90,7 @@ def test_predict_refuses_wrong_images_and_files(exported, tmp_path, capsys):
     big = tmp_path / "big.png"
     big.write_bytes(tf.io.encode_png(np.zeros((16, 16, 1), np.uint8)).numpy())
     assert main(["predict", str(exported["dir"]), str(big)]) == 2
-    assert "received shape (16, 16, 1) with dtype uint8" in capsys.readouterr().err
+    assert "is 16x16 pixels; the model takes 8x8 images" in capsys.readouterr().err
     text = tmp_path / "inputs.txt"
     text.write_text("1 2 3")
     assert main(["predict", str(exported["dir"]), str(text)]) == 2
@@ -98,7 +98,7 @@ def test_predict_refuses_wrong_images_and_files(exported, tmp_path, capsys):
     pickled = tmp_path / "object.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     assert main(["predict", str(exported["dir"]), str(pickled)]) == 2
-    assert "not a plain NumPy array file" in capsys.readouterr().err
+    assert "holds dtype object, not plain numbers" in capsys.readouterr().err
 
 
 def test_info_describes_a_saved_model_and_checks_its_files(exported, tmp_path, capsys):

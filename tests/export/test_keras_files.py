@@ -68,15 +68,15 @@ def _lambda_archive(tmp_path, canary):
 
 @pytest.fixture
 def load_model_calls(monkeypatch):
-    """Records every call that reaches Keras' loader."""
+    """Records every call that reaches Keras' deserialiser (where building a model starts)."""
     calls = []
-    real = keras.saving.load_model
+    real = keras.saving.deserialize_keras_object
 
     def recording(*args, **kwargs):
         calls.append((args, kwargs))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(keras.saving, "load_model", recording)
+    monkeypatch.setattr(keras.saving, "deserialize_keras_object", recording)
     return calls
 
 
@@ -95,6 +95,13 @@ def test_save_and_load_round_trip_a_kzoo_model(digits, tmp_path, load_model_call
     x = (digits["x"][:16].astype("float32") - digits["mean"]) / digits["std"]
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     assert loaded.count_params() == model.count_params()
+    # The same state as Keras' own loader gives: weights and the optimizer's slots.
+    reference = keras.saving.load_model(path, safe_mode=True)
+    for ours, theirs in ((loaded, reference), (loaded, model)):
+        assert len(ours.optimizer.variables) == len(theirs.optimizer.variables) > 1
+        for a, b in zip(ours.weights + ours.optimizer.variables,
+                        theirs.weights + theirs.optimizer.variables, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_the_crafted_lambda_archive_really_runs_its_payload_when_loaded_unsafely(tmp_path):
@@ -145,18 +152,18 @@ def test_foreign_modules_and_functions_are_refused(tmp_path, load_model_calls, l
 def test_malformed_archives_are_refused(tmp_path, load_model_calls):
     not_zip = tmp_path / "plain.keras"
     not_zip.write_text("{}")
-    with pytest.raises(UnsafeModelFileError, match="not a zip file"):
+    with pytest.raises(UnsafeModelFileError, match="is not a zip archive"):
         load_keras(not_zip)
     no_config = tmp_path / "empty.keras"
     with zipfile.ZipFile(no_config, "w") as archive:
         archive.writestr("metadata.json", "{}")
-    with pytest.raises(UnsafeModelFileError, match="has no config.json"):
+    with pytest.raises(UnsafeModelFileError, match="config.json is missing"):
         load_keras(no_config)
     twice = tmp_path / "twice.keras"
     with zipfile.ZipFile(twice, "w") as archive, pytest.warns(UserWarning, match="Duplicate name"):
         archive.writestr("config.json", "{}")
         archive.writestr("config.json", "{}")
-    with pytest.raises(UnsafeModelFileError, match="duplicate entries"):
+    with pytest.raises(UnsafeModelFileError, match="config.json appears twice"):
         load_keras(twice)
     with pytest.raises(UnsafeModelFileError, match="must name a .keras file"):
         load_keras(tmp_path / "model.h5")
@@ -170,28 +177,30 @@ def test_save_keras_refuses_other_suffixes(tmp_path):
 
 
 def test_a_file_swapped_after_the_scan_is_not_what_gets_loaded(digits, tmp_path, monkeypatch):
-    """Scan and load read one private copy: replacing the file in between changes nothing."""
+    """The archive is read once, through one open file: replacing it between the checks and the
+    build changes nothing; the weights Keras reads are a private copy, deleted afterwards."""
     model = small_model()
     path = save_keras(model, tmp_path / "model.keras")
     canary = tmp_path / "canary"
     attack = _lambda_archive(tmp_path, canary)  # what an attacker swaps in after the scan
     real_find = keras_files.find_unsafe_entries
 
-    def scan_then_swap(config):
-        problems = real_find(config)
+    def scan_then_swap(config, **kwargs):
+        problems = real_find(config, **kwargs)
         if attack.exists():
             os.replace(attack, path)
         return problems
 
     loaded_from = []
-    real_load = keras.saving.load_model
+    real_load_weights = keras.Model.load_weights
 
-    def recording(filepath, *args, **kwargs):
-        loaded_from.append((str(filepath), stat.S_IMODE(os.stat(filepath).st_mode)))
-        return real_load(filepath, *args, **kwargs)
+    def recording(self, filepath, *args, **kwargs):
+        folder = os.path.dirname(filepath)
+        loaded_from.append((str(filepath), stat.S_IMODE(os.stat(folder).st_mode)))
+        return real_load_weights(self, filepath, *args, **kwargs)
 
     monkeypatch.setattr(keras_files, "find_unsafe_entries", scan_then_swap)
-    monkeypatch.setattr(keras.saving, "load_model", recording)
+    monkeypatch.setattr(keras.Model, "load_weights", recording)
     loaded = load_keras(path)
     x = (digits["x"][:16].astype("float32") - digits["mean"]) / digits["std"]
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
@@ -199,5 +208,5 @@ def test_a_file_swapped_after_the_scan_is_not_what_gets_loaded(digits, tmp_path,
     with pytest.raises(UnsafeModelFileError, match="Lambda"):
         scan_keras_file(path)  # the swap did happen
     [(private, mode)] = loaded_from
-    assert private != str(path) and mode == 0o600
-    assert not os.path.exists(private)  # the private copy is deleted after loading
+    assert not private.startswith(str(tmp_path)) and mode == 0o700
+    assert not os.path.exists(os.path.dirname(private))  # the private copy is deleted after loading

@@ -23,6 +23,7 @@ from kzoo.export import (
 )
 from kzoo.export import saved_model as saved_model_module
 from kzoo.utils import publish as _atomic
+from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE
 
 from .conftest import small_model
 
@@ -34,6 +35,12 @@ def _export(model, digits, root, **kwargs):
     return export_saved_model(
         model, "digits_cnn", root=root, mean=digits["mean"], std=digits["std"], **kwargs
     )
+
+
+def _entries(model_dir):
+    """What a model directory holds besides the lock files of one writer per name (a killed
+    exporter leaves its holder record; the next export replaces and removes it)."""
+    return [n for n in os.listdir(model_dir) if n not in (LOCK_FILE, HOLDER_FILE)]
 
 
 def _manual(model, digits, x):
@@ -83,7 +90,7 @@ def test_versions_increment_and_explicit_versions(model, digits, tmp_path):
     assert _export(model, digits, tmp_path).name == "8"
     assert list_versions(tmp_path / "digits_cnn") == [1, 2, 7, 8]
     # Nothing but numeric version directories under <name>/ (TF Serving's layout).
-    assert sorted(os.listdir(tmp_path / "digits_cnn")) == ["1", "2", "7", "8"]
+    assert sorted(_entries(tmp_path / "digits_cnn")) == ["1", "2", "7", "8"]
     assert read_metadata(tmp_path / "digits_cnn" / "7")["version"] == 7
 
 
@@ -96,7 +103,7 @@ def test_existing_version_refused_without_force_and_replaced_with_it(digits, tmp
     assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
 
     assert _export(second, digits, tmp_path, version=1, force=True) == path
-    assert sorted(os.listdir(tmp_path / "digits_cnn")) == ["1"]
+    assert sorted(_entries(tmp_path / "digits_cnn")) == ["1"]
     x = digits["x"][:32]
     out = load_saved_model(path).predict(x)["probabilities"]
     np.testing.assert_allclose(out, _manual(second, digits, x), atol=1e-6)
@@ -118,7 +125,7 @@ def test_failure_after_files_are_written_leaves_no_visible_version(
         with pytest.raises(RuntimeError, match="simulated crash"):
             _export(small_model(), digits, tmp_path, **kwargs)
     assert "saved_model.pb" in written  # the crash came after the SavedModel was on disk
-    assert os.listdir(tmp_path / "digits_cnn") == ["1"]  # no staging directory left either
+    assert _entries(tmp_path / "digits_cnn") == ["1"]  # no staging directory left either
     x = digits["x"][:16]
     np.testing.assert_allclose(
         load_saved_model(tmp_path / "digits_cnn" / "1").predict(x)["probabilities"],
@@ -145,7 +152,7 @@ def test_killed_process_leaves_earlier_version_serving(model, digits, tmp_path):
     env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, timeout=300)
     assert result.returncode == 17
-    leftovers = [n for n in os.listdir(tmp_path / "digits_cnn") if n != "1"]
+    leftovers = [n for n in _entries(tmp_path / "digits_cnn") if n != "1"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".")  # the abandoned staging directory
     assert (tmp_path / "digits_cnn" / leftovers[0] / "saved_model.pb").exists()
     assert list_versions(tmp_path / "digits_cnn") == [1]
@@ -157,7 +164,7 @@ def test_killed_process_leaves_earlier_version_serving(model, digits, tmp_path):
         atol=1e-6,
     )
     assert _export(model, digits, tmp_path).name == "2"
-    assert sorted(os.listdir(tmp_path / "digits_cnn")) == ["1", "2"]  # the leftover is cleared
+    assert sorted(_entries(tmp_path / "digits_cnn")) == ["1", "2"]  # the leftover is cleared
 
 
 # Makes a staging directory with kzoo's own `make_staging_dir`, loading only that stdlib-only file
@@ -192,14 +199,14 @@ def test_staging_dirs_of_killed_exports_are_removed_and_live_ones_kept(model, di
         assert live.name.split("-")[2] == str(running.pid)
 
         assert _export(model, digits, tmp_path).name == "1"
-        assert sorted(os.listdir(model_dir)) == sorted(["1", live.name, unknown.name])
+        assert sorted(_entries(model_dir)) == sorted(["1", live.name, unknown.name])
         assert (live / "saved_model.pb").read_bytes() == b"half written"
         assert running.poll() is None  # the owner was alive throughout
     finally:
         running.kill()
         running.wait()
     assert _export(model, digits, tmp_path).name == "2"  # now its owner is gone too
-    assert sorted(os.listdir(model_dir)) == sorted(["1", "2", unknown.name])
+    assert sorted(_entries(model_dir)) == sorted(["1", "2", unknown.name])
 
 
 def test_verification_mismatch_fails_the_export_and_publishes_nothing(
@@ -214,7 +221,7 @@ def test_verification_mismatch_fails_the_export_and_publishes_nothing(
     monkeypatch.setattr(saved_model_module, "_reference_probabilities", off_by_a_bit)
     with pytest.raises(ExportVerificationError, match=r"max absolute probability difference 0\.001"):
         _export(model, digits, tmp_path)
-    assert not (tmp_path / "digits_cnn").exists()
+    assert _entries(tmp_path / "digits_cnn") == []  # only the name's lock file is left
 
 
 @pytest.mark.parametrize(

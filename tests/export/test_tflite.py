@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.export import export_saved_model, read_metadata, verify_checksums
+from kzoo.export import export_saved_model, list_versions, read_metadata, verify_checksums
 from kzoo.export import tflite as tflite_module
 from kzoo.export.command import describe_saved_model
 from kzoo.export.tflite import TFLITE_FILE, TFLiteMismatchError, convert_saved_model, run_tflite
+from kzoo.utils.locks import LOCK_FILE
 
 from .conftest import small_model
 
@@ -51,5 +52,6 @@ def test_a_tflite_mismatch_fails_the_export_and_publishes_nothing(
     monkeypatch.setattr(tflite_module, "convert_saved_model", lambda path: wrong)
     with pytest.raises(TFLiteMismatchError, match="differs from the SavedModel"):
         _export(trained_model, digits, tmp_path, tflite=True)
-    assert os.listdir(tmp_path / "digits_cnn") == ["1"]
+    assert list_versions(tmp_path / "digits_cnn") == [1]
+    assert [n for n in os.listdir(tmp_path / "digits_cnn") if n != LOCK_FILE] == ["1"]
     assert read_metadata(tmp_path / "digits_cnn" / "1")["tflite"] is None
