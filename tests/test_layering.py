@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kzoo"
 # Bottom to top; a module may import from its own level or below, never above.
 LEVELS = [
     ("kzoo", "kzoo.utils"),
-    ("kzoo.layers", "kzoo.data"),
+    ("kzoo.layers", "kzoo.data", "kzoo.keras_private"),
     ("kzoo.models", "kzoo.registry", "kzoo.counting", "kzoo.info", "kzoo.model_table"),
     ("kzoo.training",),
     ("kzoo.export", "kzoo.evaluation"),

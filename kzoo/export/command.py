@@ -73,8 +73,6 @@ def is_saved_model_path(target: str) -> bool:
     return True
 
 
-
-
 def _cmd_export(args) -> int:
     from kzoo.export.paths import check_export_target
 
@@ -82,6 +80,7 @@ def _cmd_export(args) -> int:
     check_export_target(args.root, args.name, args.version, args.force)
     from kzoo.export.metadata import read_metadata
 
+    source = Path(args.source)
     common = {"root": args.root, "version": args.version, "force": args.force, "tflite": args.tflite}
     if source.suffix == ".keras" and os.path.lexists(source):
         from kzoo.models.keras_files import load_keras

@@ -1,5 +1,6 @@
 """kzoo's custom Keras 3 layers, each registered for safe `.keras` loading."""
 
+from kzoo.layers import schedules  # noqa: F401  (registers kzoo's learning-rate schedules)
 from kzoo.layers.batch_norm import FusedBatchNormalization, conv_then_norm
 from kzoo.layers.dense_block import DenseBlock, TransitionBlock
 from kzoo.layers.highway import Highway

@@ -67,14 +67,13 @@ def load_keras(path, *, compile: bool = True):
             os.close(fd)
         config = _config(contents.config, contents.metadata, shown, registered=None)
         # Only a file that passed every check above imports TensorFlow and kzoo's parts.
-        from keras.src.saving import object_registration
-
-        import kzoo.layers  # noqa: F401  registers kzoo's layers and blocks before deserialising
-        import kzoo.training.optimizers  # noqa: F401  kzoo's learning-rate schedules
+        import kzoo.layers  # noqa: F401  registers kzoo's layers, blocks and schedules
+        from kzoo import keras_private
         from kzoo.models import keras_state
         from kzoo.models.keras_weights import WeightsRefused, check_weights_file
 
-        registered = {k for k in object_registration.GLOBAL_CUSTOM_OBJECTS if k.startswith("kzoo>")}
+        custom = keras_private.object_registration().GLOBAL_CUSTOM_OBJECTS
+        registered = {k for k in custom if k.startswith("kzoo>")}
         _refuse_entries(find_unsafe_entries(config, registered=registered), shown)
         before = keras_state.snapshot()
         try:
@@ -107,12 +106,13 @@ def _build(config: dict, compile: bool, shown: str):
     """The model `config` describes, built by Keras in safe mode, as `keras.saving.load_model`
     does before it reads the weights."""
     import keras
-    from keras.src.saving.serialization_lib import ObjectSharingScope
+
+    from kzoo.keras_private import object_sharing_scope
 
     if not compile:
         config = {**config, "compile_config": None}
     try:
-        with ObjectSharingScope():
+        with object_sharing_scope():
             model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except RecursionError:
         raise _refusal(shown, CONFIG_FILE, "nests objects too deeply to build") from None

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 def _settings() -> dict:
     import keras
-    from keras.src.backend.common import global_state
-    from keras.src.saving import object_registration
 
+    from kzoo import keras_private
+
+    global_state = keras_private.global_state()
+    object_registration = keras_private.object_registration()
     config = keras.config
     return {
         "backend": config.backend(),
@@ -59,9 +61,11 @@ def changed_settings(before: dict) -> list[str]:
 def restore(before: dict) -> None:
     """Put every setting back as `snapshot()` found it (the backend cannot change in place)."""
     import keras
-    from keras.src.backend.common import global_state
-    from keras.src.saving import object_registration
 
+    from kzoo import keras_private
+
+    global_state = keras_private.global_state()
+    object_registration = keras_private.object_registration()
     config = keras.config
     config.set_epsilon(before["epsilon"])
     config.set_floatx(before["floatx"])

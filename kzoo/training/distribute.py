@@ -201,11 +201,11 @@ def shard_by_data(dataset):
 @contextlib.contextmanager
 def keras_multiworker_fixes(strategy):
     """Keras 3's trainer fixed for `MultiWorkerMirroredStrategy` within the block
-    (`kzoo.training.keras_private.multiworker_fit_fixes`); any other strategy runs Keras unchanged."""
+    (`kzoo.keras_private.multiworker_fit_fixes`); any other strategy runs Keras unchanged."""
     if not is_multi_worker(strategy):
         yield
         return
-    from kzoo.training.keras_private import multiworker_fit_fixes
+    from kzoo.keras_private import multiworker_fit_fixes
 
     with multiworker_fit_fixes():
         yield

@@ -3,8 +3,8 @@
 import keras
 import pytest
 
-from kzoo.training import keras_private
-from kzoo.training.keras_private import UntestedKerasError, check_keras_version
+from kzoo import keras_private
+from kzoo.keras_private import UntestedKerasError, check_keras_version
 
 
 @pytest.mark.parametrize("version", ["3.15.0", "3.15.1", "3.15.2rc1"])

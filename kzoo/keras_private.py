@@ -1,7 +1,9 @@
 """Every use of Keras' private API, in one place, behind a version guard.
 
 kzoo patches two functions of Keras' TensorFlow trainer during multi-worker training
-(tensorflow/tensorflow#72388); nothing else in kzoo touches a private Keras name (the checkpoint
+(tensorflow/tensorflow#72388), and the safe loader reads Keras' global state and object registry
+(to see whether loading a model changed them) and builds models in Keras' object-sharing scope, as
+`keras.saving.load_model` does. Nothing else in kzoo touches a private Keras name (the checkpoint
 callback subclasses `BackupAndRestore` through its public hooks only). Private names can change in
 any Keras release, so every such use goes through this module, which first checks that the installed Keras is one these uses were tested
 against (`TESTED_KERAS`; pyproject.toml's `keras` bound matches) and otherwise fails loudly,
@@ -41,6 +43,30 @@ def check_keras_version(version: str | None = None) -> None:
             f"Install a tested release: pip install 'keras>={'.'.join(map(str, low))},"
             f"<{'.'.join(map(str, high))}'"
         )
+
+
+def global_state():
+    """Keras' process-wide attribute store (`keras.src.backend.common.global_state`)."""
+    check_keras_version()
+    from keras.src.backend.common import global_state as module
+
+    return module
+
+
+def object_registration():
+    """Keras' registry of custom objects (`keras.src.saving.object_registration`)."""
+    check_keras_version()
+    from keras.src.saving import object_registration as module
+
+    return module
+
+
+def object_sharing_scope():
+    """The scope `keras.saving.load_model` deserialises in (shared objects built once)."""
+    check_keras_version()
+    from keras.src.saving.serialization_lib import ObjectSharingScope
+
+    return ObjectSharingScope()
 
 
 def tensorflow_trainer():
