@@ -28,3 +28,11 @@ def _seed_and_clear():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    """The global dtype policy is mixed_bfloat16 inside the test, float32 again after it."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
