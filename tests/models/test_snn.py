@@ -4,12 +4,13 @@ import pytest
 
 from kzoo.models.plain import plain_net
 from kzoo.models.snn import self_normalization_report, snn_mlp
+from tests.helpers import count_trainable, dense_params
 
 
 def test_structure_and_params():
     model = snn_mlp(depth=3, width=32, dropout=0.05, input_shape=(20,), classes=4)
-    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == (
-        20 * 32 + 32 + 2 * (32 * 32 + 32) + 32 * 4 + 4
+    assert count_trainable(model) == (
+        dense_params(20, 32) + 2 * dense_params(32, 32) + dense_params(32, 4)
     )
     for i in (1, 2, 3):
         assert model.get_layer(f"act_{i}").get_config()["activation"] == "selu"
