@@ -3,7 +3,6 @@
 import json
 
 import keras
-import numpy as np
 import pytest
 
 from kzoo.bench import MODELS, BenchConfig, tiny
@@ -11,10 +10,7 @@ from kzoo.bench.command import config_from_args
 from kzoo.bench.stats import summarize
 from kzoo.cli import build_parser
 from kzoo.registry import create_model
-
-
-def _trainable(model):
-    return int(sum(np.prod(v.shape) for v in model.trainable_variables))
+from tests.helpers import count_trainable
 
 
 @pytest.mark.parametrize(
@@ -105,7 +101,7 @@ def test_summaries_report_median_and_spread():
 def test_pytorch_twins_have_kzoo_parameter_counts():
     torch_nets = pytest.importorskip("kzoo.bench.torch_nets", reason="needs torch (.[bench])")
     for name in MODELS:
-        kzoo_count = _trainable(create_model(name, classes=10))
+        kzoo_count = count_trainable(create_model(name, classes=10))
         twin = torch_nets.torch_model(name)
         assert torch_nets.trainable_params(twin) == kzoo_count, name
         keras.backend.clear_session()
@@ -147,7 +143,7 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
         assert results["matmul_peak_gflops"]["best_at_start"][dtype] > 0
         assert results["matmul_peak_gflops"]["best_at_end"][dtype] > 0
     (model,) = results["models"]
-    assert model["trainable_params"] == _trainable(create_model("resnet20", classes=10))
+    assert model["trainable_params"] == count_trainable(create_model("resnet20", classes=10))
     expected = ["kzoo default", "plain Keras"]
     if results["torch_available"]:
         expected += ["PyTorch fp32", "PyTorch bf16 autocast"]

@@ -3,12 +3,9 @@ import pytest
 
 import kzoo
 from kzoo.export import UnsafeModelFileError, export_run, read_metadata
+from tests.helpers import count_trainable
 
 from .test_keras_files import _layer, _write_archive
-
-
-def _trainable(model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 def test_the_builder_record_rebuilds_the_exported_architecture(finished_run, tmp_path):
@@ -20,13 +17,13 @@ def test_the_builder_record_rebuilds_the_exported_architecture(finished_run, tmp
         "kwargs": {"classes": 10, "input_shape": [8, 8, 1], "depth": 3, "width": 8},
     }
     rebuilt = kzoo.create_model(builder["name"], **builder["kwargs"])
-    assert _trainable(rebuilt) == _trainable(model) == meta["model"]["trainable_params"]
+    assert count_trainable(rebuilt) == count_trainable(model) == meta["model"]["trainable_params"]
     assert rebuilt.input_shape == (None, 8, 8, 1) and rebuilt.output_shape == (None, 10)
     # The model_kwargs alone do not rebuild it; with classes only, the default input is RGB.
     with pytest.raises(ValueError, match="`classes` is required"):
         kzoo.create_model(builder["name"], depth=3, width=8)
     rgb = kzoo.create_model(builder["name"], classes=10, depth=3, width=8)
-    assert rgb.input_shape[-1] == 3 and _trainable(rgb) != _trainable(model)
+    assert rgb.input_shape[-1] == 3 and count_trainable(rgb) != count_trainable(model)
 
 
 def test_a_finished_run_is_reloaded_through_the_scan(finished_run, digits, tmp_path):

@@ -15,7 +15,6 @@ import kzoo
 from kzoo.export import (
     METADATA_FILE,
     ExportVerificationError,
-    _atomic,
     export_saved_model,
     list_versions,
     load_saved_model,
@@ -23,6 +22,7 @@ from kzoo.export import (
     verify_checksums,
 )
 from kzoo.export import saved_model as saved_model_module
+from kzoo.utils import publish as _atomic
 
 from .conftest import small_model
 
@@ -327,11 +327,13 @@ def test_bfloat16_resnet_with_folded_batch_norm_verifies_at_the_default_toleranc
     finally:
         keras.mixed_precision.set_global_policy("float32")
     rng = np.random.default_rng(1)
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.8, 1.2, c), rng.normal(0, 0.05, c),
-                               rng.normal(0, 0.05, c), rng.uniform(0.8, 1.2, c)])
+    bn = keras.layers.BatchNormalization
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, bn)]
+    assert len(norms) == 1 + 9 * 2  # the stem's and two in each of the 9 blocks: all of them
+    for layer in norms:
+        c = layer.gamma.shape[0]
+        layer.set_weights([rng.uniform(0.8, 1.2, c), rng.normal(0, 0.05, c),
+                           rng.normal(0, 0.05, c), rng.uniform(0.8, 1.2, c)])
     probe = rng.normal(size=(16, 32, 32, 3)).astype("float32")
     path = export_saved_model(model, "bf16_resnet", root=tmp_path, probe=probe)
     meta = json.loads((path / "assets.extra" / "kzoo_metadata.json").read_text())
