@@ -211,6 +211,25 @@ def check_precision(layer_cls, init_kwargs, x, call_kwargs, bf16_tolerance):
         assert error <= bf16_tolerance * np.max(np.abs(expected)), (name, error)
 
 
+def check_kernel_regularizer(layer_cls, init_kwargs, input_shape, num_kernels, l2=0.01):
+    """`kernel_regularizer` reaches every kernel: one loss per kernel, together
+    l2 * sum(kernel ** 2), and the same after a config round trip."""
+    x = np.random.default_rng(0).normal(size=input_shape).astype("float32")
+    regularizer = {"class_name": "L2", "config": {"l2": l2}}
+    layer = layer_cls(**init_kwargs, kernel_regularizer=regularizer)
+    layer(x)
+    random_weights(layer, np.random.default_rng(4))
+    kernels = [w for w in layer.trainable_weights if w.path.endswith("kernel")]
+    assert len(kernels) == num_kernels, [w.path for w in layer.trainable_weights]
+    expected = l2 * sum(float(np.sum(np.square(keras.ops.convert_to_numpy(k)))) for k in kernels)
+    assert len(layer.losses) == num_kernels
+    np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
+    clone = layer_cls.from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(float(sum(clone.losses)), expected, rtol=1e-5)
+
+
 def run_layer_test(
     layer_cls,
     init_kwargs,

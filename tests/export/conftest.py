@@ -29,6 +29,22 @@ def small_model(classes=10, activation="softmax"):
     )
 
 
+def export_digits(model, digits, root, **kwargs):
+    """`export_saved_model` of a digits classifier as "digits_cnn", serving raw uint8 pixels."""
+    from kzoo.export import export_saved_model
+
+    kwargs.setdefault("raw_dtype", "uint8")
+    return export_saved_model(
+        model, "digits_cnn", root=root, mean=digits["mean"], std=digits["std"], **kwargs
+    )
+
+
+def served_reference(model, digits, x):
+    """What serving must compute: the training normalisation, then the in-memory model."""
+    normalised = (x.astype(np.float32) - digits["mean"]) / digits["std"]
+    return np.asarray(model(normalised, training=False))
+
+
 @pytest.fixture
 def finished_run(tmp_path, digits):
     """A finished run directory as `kzoo.training.train` leaves it, written with its own helpers

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kzoo.layers import Highway
-from tests.helpers import random_weights, run_layer_test
+from tests.helpers import check_kernel_regularizer, random_weights, run_layer_test
 from tests.numpy_reference import sigmoid
 
 
@@ -58,13 +58,8 @@ def test_layer_contract():
     )
 
 
-def test_kernel_regularizer_adds_l2_loss(rng):
-    layer = Highway(6, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 6)).astype("float32"))
-    kernel, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(kernel**2), rtol=1e-5)
-    assert layer.get_config()["kernel_regularizer"]["class_name"] == "L2"
+def test_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(Highway, {"units": 6}, (2, 6), num_kernels=1)
 
 
 def test_transform_gate_follows_the_dtype_policy(rng):

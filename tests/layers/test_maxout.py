@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kzoo.layers import ChannelMaxout, Maxout
-from tests.helpers import random_weights, run_layer_test
+from tests.helpers import check_kernel_regularizer, random_weights, run_layer_test
 
 
 def contiguous_max(z, pieces):
@@ -74,12 +74,8 @@ def test_channel_maxout_layer_contract():
     )
 
 
-def test_kernel_regularizer_adds_l2_loss(rng):
-    layer = Maxout(3, 2, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 5)).astype("float32"))
-    kernel, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(kernel**2), rtol=1e-5)
+def test_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(Maxout, {"units": 3, "pieces": 2}, (2, 5), num_kernels=1)
 
 
 @pytest.mark.parametrize(

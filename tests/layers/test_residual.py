@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from kzoo.layers import BasicBlock, BottleneckBlock
-from tests.helpers import run_layer_test
+from tests.helpers import check_kernel_regularizer, run_layer_test
 from tests.numpy_reference import (
     batch_norm,
     conv,
@@ -117,11 +117,13 @@ def test_projection_only_where_shape_changes():
     assert same.shortcut_conv is None
     wider = BasicBlock(16, shortcut="B")
     wider.build((None, 8, 8, 8))
-    assert wider.shortcut_conv.kernel.shape == (1, 1, 8, 16) and wider.shortcut_conv.strides == (1, 1)
+    assert wider.shortcut_conv.kernel.shape == (1, 1, 8, 16)
+    assert wider.shortcut_conv.strides == (1, 1)
     assert wider.shortcut_bn.gamma.shape == (16,)
     preact = BasicBlock(8, stride=2, preact=True, shortcut="B")
     preact.build((None, 8, 8, 8))
-    assert preact.shortcut_conv.kernel.shape == (1, 1, 8, 8) and preact.shortcut_conv.strides == (2, 2)
+    assert preact.shortcut_conv.kernel.shape == (1, 1, 8, 8)
+    assert preact.shortcut_conv.strides == (2, 2)
     assert preact.shortcut_bn is None
     zero_pad = BasicBlock(16, stride=2, shortcut="A")
     zero_pad.build((None, 8, 8, 8))
@@ -142,19 +144,9 @@ def test_convolutions_have_no_bias():
 
 
 def test_every_kernel_gets_the_regularizer():
-    reg = keras.regularizers.L2(1e-3)
-    block = BasicBlock(16, stride=2, shortcut="B", se_ratio=4, kernel_regularizer=reg)
-    x = np.ones((2, 8, 8, 8), "float32")
-    block(x)
-    kernels = [w for w in block.trainable_weights if "kernel" in w.path]
-    assert len(kernels) == 5  # conv1, conv2, shortcut_conv, SE reduce and expand
-    assert all(w.regularizer is not None for w in kernels)
-    expected = sum(1e-3 * np.sum(np.square(keras.ops.convert_to_numpy(w))) for w in kernels)
-    np.testing.assert_allclose(sum(float(v) for v in block.losses), expected, rtol=1e-5)
-    clone = BasicBlock.from_config(block.get_config())
-    clone(x)
-    clone.set_weights(block.get_weights())
-    np.testing.assert_allclose(sum(float(v) for v in clone.losses), expected, rtol=1e-5)
+    # conv1, conv2, shortcut_conv, SE reduce and expand
+    kwargs = {"filters": 16, "stride": 2, "shortcut": "B", "se_ratio": 4}
+    check_kernel_regularizer(BasicBlock, kwargs, (2, 8, 8, 8), num_kernels=5)
 
 
 def test_dropout_acts_on_the_residual_branch_in_training_only(rng):

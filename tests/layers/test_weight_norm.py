@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kzoo.layers import WeightNormConv1D, WeightNormConv2D, WeightNormDense
-from tests.helpers import random_weights, run_layer_test
+from tests.helpers import check_kernel_regularizer, random_weights, run_layer_test
 from tests.numpy_reference import conv
 
 
@@ -51,13 +51,8 @@ def test_dense_layer_contract():
     )
 
 
-def test_kernel_regularizer_adds_l2_loss(rng):
-    layer = WeightNormDense(3, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 5)).astype("float32"))
-    v, _, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(v**2), rtol=1e-5)
-    assert layer.get_config()["kernel_regularizer"]["config"]["l2"] == pytest.approx(1e-2)
+def test_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(WeightNormDense, {"units": 3}, (2, 5), num_kernels=1)
 
 
 @pytest.mark.parametrize(
@@ -158,12 +153,10 @@ def test_conv_layer_contract(cls, kwargs, shape, out_shape):
     )
 
 
-def test_conv_kernel_regularizer_adds_l2_loss(rng):
-    layer = WeightNormConv2D(3, 2, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 4, 4, 2)).astype("float32"))
-    v, _, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(v**2), rtol=1e-5)
+def test_conv_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(
+        WeightNormConv2D, {"filters": 3, "kernel_size": 2}, (2, 4, 4, 2), num_kernels=1
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Every registered model: builds, runs, round-trips through a `.keras` file and kzoo's safe loader."""
+"""Every registered model: builds, runs, round-trips through `.keras` and kzoo's safe loader."""
 
 import keras
 import numpy as np

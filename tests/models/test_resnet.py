@@ -213,7 +213,8 @@ def test_cifar_layer_names_and_shapes(registered):
 def test_preact_has_final_bn_and_no_stem_bn():
     model = resnet_cifar(20, preact=True, shortcut="B", classes=10)
     assert model.name == "preact_resnet20"
-    norms = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    bn = keras.layers.BatchNormalization
+    norms = [layer.name for layer in model.layers if isinstance(layer, bn)]
     assert norms == ["final_bn"]  # no BatchNorm after the stem convolution
     assert "final_relu" in {layer.name for layer in model.layers}
     assert model.get_layer("stage1_block1").preact
