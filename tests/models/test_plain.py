@@ -27,7 +27,8 @@ def test_residual_mlp_params_and_identity_shortcuts(rng):
     small = residual_mlp(depth=3, width=16, input_shape=(5,), classes=2)
     names = ["proj_act", "act_1", "add_1", "act_2", "add_2", "act_3", "add_3"]
     probe = keras.Model(small.inputs, [small.get_layer(n).output for n in names])
-    outs = dict(zip(names, probe.predict(rng.normal(size=(4, 5)), verbose=0), strict=True))
+    x = rng.normal(size=(4, 5)).astype("float32")
+    outs = {n: keras.ops.convert_to_numpy(o) for n, o in zip(names, probe([x]), strict=True)}
     previous = outs["proj_act"]
     for i in (1, 2, 3):  # each unit adds its branch to its input
         np.testing.assert_allclose(outs[f"add_{i}"], previous + outs[f"act_{i}"], atol=1e-5)
@@ -100,7 +101,7 @@ def test_activations_match_numpy(activation, expected, rng):
                       input_shape=(5,))
     x = rng.normal(size=(7, 5)).astype("float32")
     w, b = model.get_layer("dense_1").get_weights()
-    np.testing.assert_allclose(model.predict(x, verbose=0), expected(x @ w + b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(x), expected(x @ w + b), rtol=1e-5, atol=1e-6)
 
 
 def test_maxout_activation_matches_numpy(rng):
@@ -110,7 +111,7 @@ def test_maxout_activation_matches_numpy(rng):
     assert w.shape == (5, 12)
     x = rng.normal(size=(7, 5)).astype("float32")
     z = (x @ w + b).reshape(7, 4, 3)  # contiguous groups of 3 pieces
-    np.testing.assert_allclose(model.predict(x, verbose=0), z.max(axis=-1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(x), z.max(axis=-1), rtol=1e-5, atol=1e-6)
 
 
 def test_prelu_is_per_channel_in_cnns():
@@ -158,7 +159,7 @@ def test_weight_norm_cnn(input_shape, window, cls, out_shapes, rng):
     assert count_macs(model) == macs
     # Untrained, each conv's effective kernel is its initial draw v (He normal for ReLU).
     np.testing.assert_allclose(convs[1].effective_kernel(), convs[1].kernel, atol=1e-6)
-    probs = model.predict(rng.normal(size=(2, *input_shape)), verbose=0)
+    probs = keras.ops.convert_to_numpy(model(rng.normal(size=(2, *input_shape)).astype("float32")))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
