@@ -1,5 +1,6 @@
 import gc
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -18,11 +19,30 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+_REFROZEN = {"module": False}
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_clear():
     keras.utils.set_random_seed(1234)
     yield
-    keras.backend.clear_session()
+    start = time.perf_counter()
+    keras.backend.clear_session()  # collects what the test left behind
+    if time.perf_counter() - start > 0.05:
+        # Many objects survive (a lazily imported part of TensorFlow, a fixture's model): freeze
+        # them too, so the next tests' collections skip them; released at the module's end.
+        gc.freeze()
+        _REFROZEN["module"] = True
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_what_tests_froze():
+    yield
+    if _REFROZEN["module"]:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _REFROZEN["module"] = False
 
 
 @pytest.fixture
