@@ -21,8 +21,8 @@ import kzoo.data
 ])
 def test_bad_load_arguments(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
-        kzoo.data.load("digits", **kwargs)
-    assert not any(tmp_path.iterdir())
+        kzoo.data.load("digits", **{"data_dir": str(tmp_path), **kwargs})
+    assert not any(tmp_path.iterdir())  # refused before preparing anything in data_dir
 
 
 def test_validation_split_too_small_to_stratify(data_dir):

@@ -6,6 +6,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import kzoo
+from tests.helpers import count_trainable
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +22,45 @@ def digits():
     }
 
 
+SMALL_CNN = {"depth": 3, "width": 8}
+
+
 def small_model(classes=10, activation="softmax"):
     """kzoo's plain CNN, cut down to a 6k-parameter digits classifier (conv + BN + ReLU x 3)."""
     return kzoo.create_model(
-        "plain_cnn", input_shape=(8, 8, 1), classes=classes, depth=3, width=8,
-        classifier_activation=activation,
+        "plain_cnn", input_shape=(8, 8, 1), classes=classes, classifier_activation=activation,
+        **SMALL_CNN,
     )
+
+
+def assert_builder_record_rebuilds(meta, model):
+    """The export's builder record of a small-CNN digits run names the builder and every argument
+    (classes and input shape included): building from it gives `model`'s architecture back."""
+    builder = meta["model"]["builder"]
+    assert builder == {
+        "name": "plain_cnn",
+        "kwargs": {"classes": 10, "input_shape": [8, 8, 1], **SMALL_CNN},
+    }
+    rebuilt = kzoo.create_model(builder["name"], **builder["kwargs"])
+    assert count_trainable(rebuilt) == count_trainable(model) == meta["model"]["trainable_params"]
+    assert rebuilt.input_shape == (None, 8, 8, 1) and rebuilt.output_shape == (None, 10)
+    return rebuilt
+
+
+def export_digits(model, digits, root, **kwargs):
+    """`export_saved_model` of a digits classifier as "digits_cnn", serving raw uint8 pixels."""
+    from kzoo.export import export_saved_model
+
+    kwargs.setdefault("raw_dtype", "uint8")
+    return export_saved_model(
+        model, "digits_cnn", root=root, mean=digits["mean"], std=digits["std"], **kwargs
+    )
+
+
+def served_reference(model, digits, x):
+    """What serving must compute: the training normalisation, then the in-memory model."""
+    normalised = (x.astype(np.float32) - digits["mean"]) / digits["std"]
+    return np.asarray(model(normalised, training=False))
 
 
 @pytest.fixture
@@ -39,7 +73,7 @@ def finished_run(tmp_path, digits):
 
     config = TrainConfig(
         model="plain_cnn", dataset="digits", run_dir=str(tmp_path / "run"), epochs=1,
-        model_kwargs={"depth": 3, "width": 8}, tensorboard=False, verbose=0,
+        model_kwargs=SMALL_CNN, tensorboard=False, verbose=0,
     )
     run_dir = rundir.prepare_run_dir(config, rundir.check_run_dir(config))
     info = types.SimpleNamespace(

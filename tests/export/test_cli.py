@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import kzoo
 from kzoo.cli import main
 from kzoo.export import METADATA_FILE, load_saved_model, read_metadata, save_keras
 
-from .conftest import small_model
+from .conftest import SMALL_CNN, assert_builder_record_rebuilds, small_model
 
 DIGIT_NAMES = [f"digit {i}" for i in range(10)]
 LINE = re.compile(r"^(?P<src>\S+): (?P<name>.+) \(class (?P<id>\d+)\) probability (?P<p>[0-9.]+)$")
@@ -150,7 +149,7 @@ def test_export_a_training_run_directory(tmp_path, capsys):
     run_dir = tmp_path / "run"
     config = TrainConfig(
         model="plain_cnn", dataset="digits", run_dir=str(run_dir), epochs=1, batch_size=32,
-        optimizer="adam", learning_rate=1e-2, model_kwargs={"depth": 3, "width": 8},
+        optimizer="adam", learning_rate=1e-2, model_kwargs=SMALL_CNN,
         tensorboard=False, verbose=0,
     )
     result = train(config)
@@ -160,13 +159,7 @@ def test_export_a_training_run_directory(tmp_path, capsys):
 
     meta = json.loads((root / "digits" / "1" / METADATA_FILE).read_text())
     norm = json.loads((run_dir / "normalization.json").read_text())
-    builder = meta["model"]["builder"]
-    assert builder == {
-        "name": "plain_cnn",
-        "kwargs": {"classes": 10, "input_shape": [8, 8, 1], "depth": 3, "width": 8},
-    }
-    rebuilt = kzoo.create_model(builder["name"], **builder["kwargs"])
-    assert rebuilt.count_params() == result.model.count_params()
+    assert_builder_record_rebuilds(meta, result.model)
     assert meta["metrics"]["test_accuracy"] == result.metrics["test_accuracy"]
     assert meta["extra"]["dataset"] == "digits"
     assert meta["signature"]["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "uint8"}

@@ -25,16 +25,9 @@ from kzoo.export import saved_model as saved_model_module
 from kzoo.utils import publish as _atomic
 from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE
 
-from .conftest import small_model
+from .conftest import export_digits, served_reference, small_model
 
 DIGIT_NAMES = [f"digit {i}" for i in range(10)]
-
-
-def _export(model, digits, root, **kwargs):
-    kwargs.setdefault("raw_dtype", "uint8")
-    return export_saved_model(
-        model, "digits_cnn", root=root, mean=digits["mean"], std=digits["std"], **kwargs
-    )
 
 
 def _entries(model_dir):
@@ -43,14 +36,8 @@ def _entries(model_dir):
     return [n for n in os.listdir(model_dir) if n not in (LOCK_FILE, HOLDER_FILE)]
 
 
-def _manual(model, digits, x):
-    """What serving must compute: the training normalisation, then the in-memory model."""
-    normalised = (x.astype(np.float32) - digits["mean"]) / digits["std"]
-    return np.asarray(model(normalised, training=False))
-
-
 def test_reloaded_signature_equals_manual_normalisation_and_model(trained_model, digits, tmp_path):
-    path = _export(trained_model, digits, tmp_path, class_names=DIGIT_NAMES)
+    path = export_digits(trained_model, digits, tmp_path, class_names=DIGIT_NAMES)
     assert path == tmp_path / "digits_cnn" / "1"
     signature = tf.saved_model.load(str(path)).signatures["serving_default"]
     spec = signature.structured_input_signature[1]["inputs"]
@@ -59,7 +46,7 @@ def test_reloaded_signature_equals_manual_normalisation_and_model(trained_model,
 
     x = digits["x"][:300]
     out = signature(inputs=tf.constant(x))
-    expected = _manual(trained_model, digits, x)
+    expected = served_reference(trained_model, digits, x)
     np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-6)
     np.testing.assert_array_equal(out["class_id"].numpy(), expected.argmax(-1))
     assert out["class_id"].dtype == tf.int64
@@ -72,12 +59,12 @@ def test_reloaded_signature_equals_manual_normalisation_and_model(trained_model,
 
 
 def test_served_model_predicts_like_the_in_memory_model(trained_model, digits, tmp_path):
-    _export(trained_model, digits, tmp_path, class_names=DIGIT_NAMES)
+    export_digits(trained_model, digits, tmp_path, class_names=DIGIT_NAMES)
     served = load_saved_model(tmp_path / "digits_cnn")  # the model directory: its latest version
     assert served.input_shape == (8, 8, 1) and served.input_dtype == "uint8"
     assert served.class_names == DIGIT_NAMES
     out = served.predict(digits["x"][:64])
-    expected = _manual(trained_model, digits, digits["x"][:64])
+    expected = served_reference(trained_model, digits, digits["x"][:64])
     np.testing.assert_allclose(out["probabilities"], expected, atol=1e-6)
     np.testing.assert_array_equal(out["class_id"], expected.argmax(-1))
     one = served.predict(digits["x"][5])  # one example without the batch axis
@@ -85,9 +72,9 @@ def test_served_model_predicts_like_the_in_memory_model(trained_model, digits, t
 
 
 def test_versions_increment_and_explicit_versions(model, digits, tmp_path):
-    assert [_export(model, digits, tmp_path).name for _ in range(2)] == ["1", "2"]
-    assert _export(model, digits, tmp_path, version=7).name == "7"
-    assert _export(model, digits, tmp_path).name == "8"
+    assert [export_digits(model, digits, tmp_path).name for _ in range(2)] == ["1", "2"]
+    assert export_digits(model, digits, tmp_path, version=7).name == "7"
+    assert export_digits(model, digits, tmp_path).name == "8"
     assert list_versions(tmp_path / "digits_cnn") == [1, 2, 7, 8]
     # Nothing but numeric version directories under <name>/ (TF Serving's layout).
     assert sorted(_entries(tmp_path / "digits_cnn")) == ["1", "2", "7", "8"]
@@ -96,24 +83,24 @@ def test_versions_increment_and_explicit_versions(model, digits, tmp_path):
 
 def test_existing_version_refused_without_force_and_replaced_with_it(digits, tmp_path):
     first, second = small_model(), small_model()
-    path = _export(first, digits, tmp_path)
+    path = export_digits(first, digits, tmp_path)
     before = {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
     with pytest.raises(FileExistsError, match="force"):
-        _export(second, digits, tmp_path, version=1)
+        export_digits(second, digits, tmp_path, version=1)
     assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
 
-    assert _export(second, digits, tmp_path, version=1, force=True) == path
+    assert export_digits(second, digits, tmp_path, version=1, force=True) == path
     assert sorted(_entries(tmp_path / "digits_cnn")) == ["1"]
     x = digits["x"][:32]
     out = load_saved_model(path).predict(x)["probabilities"]
-    np.testing.assert_allclose(out, _manual(second, digits, x), atol=1e-6)
-    assert np.abs(out - _manual(first, digits, x)).max() > 1e-3
+    np.testing.assert_allclose(out, served_reference(second, digits, x), atol=1e-6)
+    assert np.abs(out - served_reference(first, digits, x)).max() > 1e-3
 
 
 def test_failure_after_files_are_written_leaves_no_visible_version(
     model, digits, tmp_path, monkeypatch
 ):
-    _export(model, digits, tmp_path)
+    export_digits(model, digits, tmp_path)
     written = []
 
     def crash(staging, record):
@@ -123,13 +110,13 @@ def test_failure_after_files_are_written_leaves_no_visible_version(
     monkeypatch.setattr(saved_model_module, "write_metadata", crash)
     for kwargs in ({}, {"version": 1, "force": True}, {"version": 5}):
         with pytest.raises(RuntimeError, match="simulated crash"):
-            _export(small_model(), digits, tmp_path, **kwargs)
+            export_digits(small_model(), digits, tmp_path, **kwargs)
     assert "saved_model.pb" in written  # the crash came after the SavedModel was on disk
     assert _entries(tmp_path / "digits_cnn") == ["1"]  # no staging directory left either
     x = digits["x"][:16]
     np.testing.assert_allclose(
         load_saved_model(tmp_path / "digits_cnn" / "1").predict(x)["probabilities"],
-        _manual(model, digits, x),
+        served_reference(model, digits, x),
         atol=1e-6,
     )
 
@@ -137,7 +124,7 @@ def test_failure_after_files_are_written_leaves_no_visible_version(
 @pytest.mark.slow
 def test_killed_process_leaves_earlier_version_serving(model, digits, tmp_path):
     """A process killed mid-export (no cleanup runs) leaves only a hidden staging directory."""
-    _export(model, digits, tmp_path)
+    export_digits(model, digits, tmp_path)
     script = textwrap.dedent(
         f"""
         import os, numpy as np
@@ -160,10 +147,10 @@ def test_killed_process_leaves_earlier_version_serving(model, digits, tmp_path):
     assert served.path.name == "1"
     np.testing.assert_allclose(
         served.predict(digits["x"][:16])["probabilities"],
-        _manual(model, digits, digits["x"][:16]),
+        served_reference(model, digits, digits["x"][:16]),
         atol=1e-6,
     )
-    assert _export(model, digits, tmp_path).name == "2"
+    assert export_digits(model, digits, tmp_path).name == "2"
     assert sorted(_entries(tmp_path / "digits_cnn")) == ["1", "2"]  # the leftover is cleared
 
 
@@ -198,14 +185,14 @@ def test_staging_dirs_of_killed_exports_are_removed_and_live_ones_kept(model, di
         assert dead.is_dir() and live.is_dir() and dead.parent == live.parent == model_dir
         assert live.name.split("-")[2] == str(running.pid)
 
-        assert _export(model, digits, tmp_path).name == "1"
+        assert export_digits(model, digits, tmp_path).name == "1"
         assert sorted(_entries(model_dir)) == sorted(["1", live.name, unknown.name])
         assert (live / "saved_model.pb").read_bytes() == b"half written"
         assert running.poll() is None  # the owner was alive throughout
     finally:
         running.kill()
         running.wait()
-    assert _export(model, digits, tmp_path).name == "2"  # now its owner is gone too
+    assert export_digits(model, digits, tmp_path).name == "2"  # now its owner is gone too
     assert sorted(_entries(model_dir)) == sorted(["1", "2", unknown.name])
 
 
@@ -220,7 +207,7 @@ def test_verification_mismatch_fails_the_export_and_publishes_nothing(
 
     monkeypatch.setattr(saved_model_module, "_reference_probabilities", off_by_a_bit)
     with pytest.raises(ExportVerificationError, match=r"max absolute probability difference 0\.001"):
-        _export(model, digits, tmp_path)
+        export_digits(model, digits, tmp_path)
     assert _entries(tmp_path / "digits_cnn") == []  # only the name's lock file is left
 
 
@@ -261,17 +248,17 @@ def test_bad_arguments_are_refused_before_anything_is_written(model, tmp_path, k
 def test_logits_models_need_from_logits(digits, tmp_path):
     logits_model = small_model(activation=None)
     with pytest.raises(ValueError, match="from_logits=True"):
-        _export(logits_model, digits, tmp_path)
-    path = _export(logits_model, digits, tmp_path, from_logits=True)
+        export_digits(logits_model, digits, tmp_path)
+    path = export_digits(logits_model, digits, tmp_path, from_logits=True)
     x = digits["x"][:32]
     out = load_saved_model(path).predict(x)
-    logits = _manual(logits_model, digits, x)
+    logits = served_reference(logits_model, digits, x)
     np.testing.assert_allclose(out["probabilities"], tf.nn.softmax(logits).numpy(), atol=1e-6)
     np.testing.assert_array_equal(out["class_id"], logits.argmax(-1))
 
 
 def test_metadata_describes_the_export_and_its_checksums_match(trained_model, digits, tmp_path):
-    path = _export(
+    path = export_digits(
         trained_model,
         digits,
         tmp_path,
@@ -309,7 +296,7 @@ def test_metadata_describes_the_export_and_its_checksums_match(trained_model, di
 
 
 def test_a_version_claimed_concurrently_is_skipped_not_overwritten(model, digits, tmp_path, monkeypatch):
-    first = _export(model, digits, tmp_path)
+    first = export_digits(model, digits, tmp_path)
     before = (first / "saved_model.pb").read_bytes()
     answers = iter([1])  # as if another process published version 1 after we counted
 
@@ -317,7 +304,7 @@ def test_a_version_claimed_concurrently_is_skipped_not_overwritten(model, digits
     monkeypatch.setattr(
         saved_model_module, "next_version", lambda d: next(answers, None) or real(d)
     )
-    assert _export(small_model(), digits, tmp_path).name == "2"
+    assert export_digits(small_model(), digits, tmp_path).name == "2"
     assert (first / "saved_model.pb").read_bytes() == before
     assert read_metadata(tmp_path / "digits_cnn" / "2")["version"] == 2
 
@@ -334,11 +321,13 @@ def test_bfloat16_resnet_with_folded_batch_norm_verifies_at_the_default_toleranc
     finally:
         keras.mixed_precision.set_global_policy("float32")
     rng = np.random.default_rng(1)
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.8, 1.2, c), rng.normal(0, 0.05, c),
-                               rng.normal(0, 0.05, c), rng.uniform(0.8, 1.2, c)])
+    bn = keras.layers.BatchNormalization
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, bn)]
+    assert len(norms) == 1 + 9 * 2  # the stem's and two in each of the 9 blocks: all of them
+    for layer in norms:
+        c = layer.gamma.shape[0]
+        layer.set_weights([rng.uniform(0.8, 1.2, c), rng.normal(0, 0.05, c),
+                           rng.normal(0, 0.05, c), rng.uniform(0.8, 1.2, c)])
     probe = rng.normal(size=(16, 32, 32, 3)).astype("float32")
     path = export_saved_model(model, "bf16_resnet", root=tmp_path, probe=probe)
     meta = json.loads((path / "assets.extra" / "kzoo_metadata.json").read_text())

@@ -4,26 +4,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.export import export_saved_model, list_versions, read_metadata, verify_checksums
+from kzoo.export import list_versions, read_metadata, verify_checksums
 from kzoo.export import tflite as tflite_module
 from kzoo.export.command import describe_saved_model
 from kzoo.export.tflite import TFLITE_FILE, TFLiteMismatchError, convert_saved_model, run_tflite
 from kzoo.utils.locks import LOCK_FILE
 
-from .conftest import small_model
-
-
-def _export(model, digits, root, **kwargs):
-    return export_saved_model(
-        model, "digits_cnn", root=root, mean=digits["mean"], std=digits["std"], raw_dtype="uint8",
-        **kwargs,
-    )
+from .conftest import export_digits, served_reference, small_model
 
 
 def test_tflite_model_is_published_in_the_version_and_matches_the_saved_model(
     trained_model, digits, tmp_path
 ):
-    path = _export(trained_model, digits, tmp_path, tflite=True)
+    path = export_digits(trained_model, digits, tmp_path, tflite=True)
     meta = read_metadata(path)
     assert meta["tflite"]["file"] == TFLITE_FILE and meta["tflite"]["probe_size"] == 16
     assert meta["tflite"]["max_abs_diff"] <= 1e-5 and meta["tflite"]["class_id_mismatches"] == 0
@@ -36,8 +29,7 @@ def test_tflite_model_is_published_in_the_version_and_matches_the_saved_model(
     served = tf.saved_model.load(str(path)).signatures["serving_default"](inputs=tf.constant(x))
     np.testing.assert_allclose(lite["probabilities"], served["probabilities"].numpy(), atol=1e-5)
     np.testing.assert_array_equal(lite["class_id"], served["class_id"].numpy())
-    normalised = (x.astype(np.float32) - digits["mean"]) / digits["std"]
-    manual = np.asarray(trained_model(normalised, training=False))
+    manual = served_reference(trained_model, digits, x)
     np.testing.assert_allclose(lite["probabilities"], manual, atol=1e-5)
     assert np.mean(lite["class_id"] == digits["y"][:300]) > 0.8
     assert any(line.startswith(f"tflite: {path / TFLITE_FILE}") for line in describe_saved_model(path))
@@ -46,12 +38,12 @@ def test_tflite_model_is_published_in_the_version_and_matches_the_saved_model(
 def test_a_tflite_mismatch_fails_the_export_and_publishes_nothing(
     trained_model, digits, tmp_path, monkeypatch
 ):
-    other = _export(small_model(), digits, tmp_path / "other")  # an untrained, different network
+    other = export_digits(small_model(), digits, tmp_path / "other")  # untrained, another network
     wrong = convert_saved_model(other)
-    _export(trained_model, digits, tmp_path)
+    export_digits(trained_model, digits, tmp_path)
     monkeypatch.setattr(tflite_module, "convert_saved_model", lambda path: wrong)
     with pytest.raises(TFLiteMismatchError, match="differs from the SavedModel"):
-        _export(trained_model, digits, tmp_path, tflite=True)
+        export_digits(trained_model, digits, tmp_path, tflite=True)
     assert list_versions(tmp_path / "digits_cnn") == [1]
     assert [n for n in os.listdir(tmp_path / "digits_cnn") if n != LOCK_FILE] == ["1"]
     assert read_metadata(tmp_path / "digits_cnn" / "1")["tflite"] is None

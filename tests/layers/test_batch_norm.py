@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from kzoo.layers import FusedBatchNormalization
-from tests.layer_checks import assert_keras_file_round_trip
+from tests.helpers import run_layer_test
+from tests.numpy_reference import randomize_batch_norm, randomize_kernel
 
 
 def _pair(shape, rng, dtype=None, **kwargs):
@@ -15,13 +16,7 @@ def _pair(shape, rng, dtype=None, **kwargs):
     fused = FusedBatchNormalization(dtype=dtype, **kwargs)
     reference.build(shape)
     fused.build(shape)
-    c = shape[kwargs.get("axis", -1)]
-    weights = [
-        rng.uniform(0.5, 2.0, c), rng.normal(size=c), rng.normal(size=c), rng.uniform(0.5, 2.0, c)
-    ]
-    weights = [w.astype("float32") for w in weights]
-    reference.set_weights(weights)
-    fused.set_weights(weights)
+    fused.set_weights(randomize_batch_norm(reference, rng))
     return reference, fused
 
 
@@ -53,17 +48,13 @@ def test_training_output_is_the_batch_normalised_input(rng):
     np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 + 0.5 * var, atol=1e-5)
 
 
-def test_mixed_bfloat16_matches_keras_within_bfloat16_precision(rng):
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        x = tf.constant(rng.normal(size=(8, 4, 4, 16)).astype("float32"))
-        reference, fused = _pair(x.shape, rng)
-        for training in (True, False):
-            a, b = reference(x, training=training), fused(x, training=training)
-            assert b.dtype == a.dtype == "bfloat16"
-            np.testing.assert_allclose(np.float32(b), np.float32(a), atol=0.05, rtol=0.02)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+def test_mixed_bfloat16_matches_keras_within_bfloat16_precision(rng, mixed_bfloat16):
+    x = tf.constant(rng.normal(size=(8, 4, 4, 16)).astype("float32"))
+    reference, fused = _pair(x.shape, rng)
+    for training in (True, False):
+        a, b = reference(x, training=training), fused(x, training=training)
+        assert b.dtype == a.dtype == "bfloat16"
+        np.testing.assert_allclose(np.float32(b), np.float32(a), atol=0.05, rtol=0.02)
 
 
 def test_other_inputs_fall_back_to_keras(rng):
@@ -75,12 +66,15 @@ def test_other_inputs_fall_back_to_keras(rng):
     np.testing.assert_allclose(fused(x, training=True), reference(x, training=True), atol=1e-5)
 
 
-def test_saves_and_loads_safely(rng, tmp_path):
-    layer = FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
-    x = rng.normal(size=(4, 3, 3, 2)).astype("float32")
-    layer(x, training=True)
-    assert_keras_file_round_trip(layer, x, tmp_path)
-    assert FusedBatchNormalization.from_config(layer.get_config()).momentum == pytest.approx(0.9)
+def test_layer_contract():
+    run_layer_test(
+        FusedBatchNormalization,
+        {"momentum": 0.8, "epsilon": 1e-4},
+        input_shape=(4, 3, 3, 16),
+        expected_output_shape=(4, 3, 3, 16),
+        expected_num_trainable_weights=2,
+        expected_num_non_trainable_weights=2,
+    )
 
 
 @pytest.mark.parametrize("channels", [24, 32])
@@ -120,13 +114,8 @@ def _conv_and_norm(rng, in_channels, filters, kernel, stride, padding, dtype=Non
     norm = FusedBatchNormalization(epsilon=1e-5, dtype=dtype)
     conv.build((None, 9, 9, in_channels))
     norm.build((None, 9, 9, filters))
-    conv.set_weights([rng.normal(0, 0.3, conv.kernel.shape).astype("float32")])
-    norm.set_weights([
-        rng.uniform(0.5, 2.0, filters).astype("float32"),
-        rng.normal(size=filters).astype("float32"),
-        rng.normal(size=filters).astype("float32"),
-        rng.uniform(0.5, 2.0, filters).astype("float32"),
-    ])
+    randomize_kernel(conv, rng, 0.3)
+    randomize_batch_norm(norm, rng)
     return conv, norm
 
 

@@ -3,54 +3,23 @@ import numpy as np
 import pytest
 
 from kzoo.layers import DenseBlock, TransitionBlock
-from tests.layer_checks import run_layer_checks
-
-EPS = 1e-5
-
-
-def np_conv_same(x, w):
-    """Stride-1 'same' convolution, NHWC input, HWIO kernel (odd kernel size)."""
-    kh, kw = w.shape[:2]
-    ph, pw = kh // 2, kw // 2
-    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    h, wd = x.shape[1:3]
-    out = np.zeros(x.shape[:3] + (w.shape[3],), dtype=np.float64)
-    for i in range(kh):
-        for j in range(kw):
-            out += xp[:, i : i + h, j : j + wd, :] @ w[i, j]
-    return out
+from tests.helpers import check_kernel_regularizer, count_trainable, run_layer_test
+from tests.numpy_reference import batch_norm, conv, randomize_batch_norm, randomize_kernel, relu
 
 
 def np_bn_relu(x, gamma, beta, mean, var):
-    return np.maximum(gamma * (x - mean) / np.sqrt(var + EPS) + beta, 0.0)
-
-
-def random_bn(rng, channels):
-    return [
-        rng.uniform(0.5, 1.5, channels),
-        rng.normal(scale=0.3, size=channels),
-        rng.normal(scale=0.5, size=channels),
-        rng.uniform(0.5, 2.0, channels),
-    ]
-
-
-def set_bn(layer, params):
-    layer.set_weights([p.astype("float32") for p in params])
+    return relu(batch_norm(x, gamma, beta, mean, var))
 
 
 def randomize_dense_block(block, rng):
     """Give every sub-layer random weights (and non-trivial moving statistics); return them."""
     params = []
     for i in range(block.num_layers):
-        entry = {"bn": random_bn(rng, block.norms[i].gamma.shape[0])}
-        set_bn(block.norms[i], entry["bn"])
+        entry = {"bn": randomize_batch_norm(block.norms[i], rng)}
         if block.bottleneck:
-            entry["w1"] = rng.normal(scale=0.3, size=block.bottleneck_convs[i].kernel.shape)
-            block.bottleneck_convs[i].set_weights([entry["w1"].astype("float32")])
-            entry["bn2"] = random_bn(rng, 4 * block.growth_rate)
-            set_bn(block.bottleneck_norms[i], entry["bn2"])
-        entry["w"] = rng.normal(scale=0.3, size=block.convs[i].kernel.shape)
-        block.convs[i].set_weights([entry["w"].astype("float32")])
+            entry["w1"] = randomize_kernel(block.bottleneck_convs[i], rng, 0.3)
+            entry["bn2"] = randomize_batch_norm(block.bottleneck_norms[i], rng)
+        entry["w"] = randomize_kernel(block.convs[i], rng, 0.3)
         params.append(entry)
     return params
 
@@ -59,13 +28,13 @@ def np_dense_block(x, params):
     for p in params:
         y = np_bn_relu(x, *p["bn"])
         if "w1" in p:
-            y = np_bn_relu(np_conv_same(y, p["w1"]), *p["bn2"])
-        x = np.concatenate([x, np_conv_same(y, p["w"])], axis=-1)
+            y = np_bn_relu(conv(y, p["w1"], padding="symmetric"), *p["bn2"])
+        x = np.concatenate([x, conv(y, p["w"], padding="symmetric")], axis=-1)
     return x
 
 
 def np_transition(x, bn, w):
-    y = np_conv_same(np_bn_relu(x, *bn), w)
+    y = conv(np_bn_relu(x, *bn), w, padding="symmetric")
     n, h, wd, c = y.shape
     y = y[:, : h // 2 * 2, : wd // 2 * 2]
     return y.reshape(n, h // 2, 2, wd // 2, 2, c).mean(axis=(2, 4))
@@ -91,7 +60,7 @@ def test_dense_block_training_mode_uses_batch_statistics(rng):
     for p in params:
         gamma, beta = p["bn"][:2]
         y = np_bn_relu(xd, gamma, beta, xd.mean(axis=(0, 1, 2)), xd.var(axis=(0, 1, 2)))
-        xd = np.concatenate([xd, np_conv_same(y, p["w"])], axis=-1)
+        xd = np.concatenate([xd, conv(y, p["w"], padding="symmetric")], axis=-1)
     np.testing.assert_allclose(block(x, training=True), xd, atol=1e-5, rtol=1e-5)
 
 
@@ -108,10 +77,9 @@ def test_transition_matches_numpy(rng, compression, width):
     x = rng.normal(size=(2, 6, 7, 7)).astype("float32")
     layer = TransitionBlock(compression=compression)
     layer.build(x.shape)
-    bn = random_bn(rng, 7)
-    set_bn(layer.norm, bn)
-    w = rng.normal(scale=0.3, size=(1, 1, 7, width))
-    layer.conv.set_weights([w.astype("float32")])
+    bn = randomize_batch_norm(layer.norm, rng)
+    w = randomize_kernel(layer.conv, rng, 0.3)
+    assert w.shape == (1, 1, 7, width)
     out = layer(x, training=False)
     assert tuple(out.shape) == (2, 3, 3, width)
     np.testing.assert_allclose(
@@ -124,10 +92,10 @@ def test_parameter_counts():
     block.build((None, 8, 8, 6))
     # per layer: BN(c) 2c, 1x1 conv c*4k, BN(4k) 8k, 3x3 conv 9*4k*k; c = 6 then 10.
     expected = sum(2 * c + c * 16 + 32 + 9 * 16 * 4 for c in (6, 10))
-    assert sum(int(np.prod(w.shape)) for w in block.trainable_weights) == expected
+    assert count_trainable(block) == expected
     transition = TransitionBlock(compression=0.5)
     transition.build((None, 8, 8, 14))
-    assert sum(int(np.prod(w.shape)) for w in transition.trainable_weights) == 2 * 14 + 14 * 7
+    assert count_trainable(transition) == 2 * 14 + 14 * 7
 
 
 def test_convs_have_no_bias_and_same_shaped_kernels_start_different():
@@ -140,33 +108,34 @@ def test_convs_have_no_bias_and_same_shaped_kernels_start_different():
 
 
 @pytest.mark.parametrize(
-    "factory",
+    "cls, kwargs, out_channels, trainable, non_trainable",
     [
-        lambda: DenseBlock(2, 3),
-        lambda: DenseBlock(2, 3, bottleneck=True, dropout=0.2),
-        lambda: TransitionBlock(compression=0.5),
-        lambda: TransitionBlock(compression=1.0, dropout=0.2),
+        # per layer: BN gamma, beta and conv kernel (+ BN and 1x1 kernel with a bottleneck)
+        (DenseBlock, {"num_layers": 2, "growth_rate": 3}, 5 + 2 * 3, 2 * 3, 2 * 2),
+        (DenseBlock, {"num_layers": 2, "growth_rate": 3, "bottleneck": True, "dropout": 0.2},
+         5 + 2 * 3, 2 * 6, 2 * 4),
+        (TransitionBlock, {"compression": 0.5}, 2, 3, 2),
+        (TransitionBlock, {"compression": 1.0, "dropout": 0.2}, 5, 3, 2),
     ],
 )
-def test_generic_checks(rng, tmp_path, factory):
-    x = rng.normal(size=(4, 6, 6, 5)).astype("float32")
-    run_layer_checks(factory, x, tmp_path, atol=1e-5)
+def test_layer_contract(cls, kwargs, out_channels, trainable, non_trainable):
+    pooled = 2 if cls is TransitionBlock else 4
+    run_layer_test(
+        cls,
+        kwargs,
+        input_shape=(2, 4, 4, 5),
+        expected_output_shape=(2, pooled, pooled, out_channels),
+        expected_num_trainable_weights=trainable,
+        expected_num_non_trainable_weights=non_trainable,
+    )
 
 
-def test_kernel_regularizer_reaches_every_kernel(rng):
-    x = rng.normal(size=(2, 4, 4, 3)).astype("float32")
-    l2 = {"class_name": "L2", "config": {"l2": 0.01}}
-    for layer in (
-        DenseBlock(2, 3, bottleneck=True, kernel_regularizer=l2),
-        TransitionBlock(0.5, kernel_regularizer=l2),
-    ):
-        layer(x)
-        kernels = [w for w in layer.trainable_weights if w.name == "kernel"]
-        assert len(kernels) == (4 if isinstance(layer, DenseBlock) else 1)
-        expected = 0.01 * sum(float((np.asarray(k) ** 2).sum()) for k in kernels)
-        np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
-        clone = layer.__class__.from_config(layer.get_config())
-        assert clone.get_config()["kernel_regularizer"] is not None
+def test_kernel_regularizer_reaches_every_kernel():
+    # two layers x (1x1 bottleneck + 3x3) convolutions; one 1x1 convolution
+    check_kernel_regularizer(
+        DenseBlock, {"num_layers": 2, "growth_rate": 3, "bottleneck": True}, (2, 4, 4, 3), 4
+    )
+    check_kernel_regularizer(TransitionBlock, {"compression": 0.5}, (2, 4, 4, 4), 1)
 
 
 @pytest.mark.parametrize(

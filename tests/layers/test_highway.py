@@ -3,11 +3,8 @@ import numpy as np
 import pytest
 
 from kzoo.layers import Highway
-from tests.layer_checks import run_layer_checks
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+from tests.helpers import check_kernel_regularizer, random_weights, run_layer_test
+from tests.numpy_reference import sigmoid
 
 
 def numpy_highway(x, kernel, bias, activation):
@@ -15,12 +12,6 @@ def numpy_highway(x, kernel, bias, activation):
     z = x @ kernel + bias
     t = sigmoid(z[:, units:])
     return t * activation(z[:, :units]) + (1.0 - t) * x, t
-
-
-def random_weights(layer, rng):
-    weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
-    layer.set_weights(weights)
-    return weights
 
 
 @pytest.mark.parametrize(
@@ -57,26 +48,24 @@ def test_very_negative_gate_bias_passes_input_through(rng):
     assert np.abs(y - x).max() < 1e-6
 
 
-def test_generic_checks(rng, tmp_path):
-    x = rng.normal(size=(8, 10)).astype("float32")
-    run_layer_checks(lambda: Highway(10, activation="tanh", transform_bias_init=-1.0), x, tmp_path)
+def test_layer_contract():
+    run_layer_test(
+        Highway,
+        {"units": 6, "activation": "tanh", "transform_bias_init": -1.0},
+        input_shape=(4, 6),
+        expected_output_shape=(4, 6),
+        expected_num_trainable_weights=2,
+    )
 
 
-def test_kernel_regularizer_adds_l2_loss(rng):
-    layer = Highway(6, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 6)).astype("float32"))
-    kernel, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(kernel**2), rtol=1e-5)
-    assert layer.get_config()["kernel_regularizer"]["class_name"] == "L2"
+def test_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(Highway, {"units": 6}, (2, 6), num_kernels=1)
 
 
-def test_mixed_precision(rng):
+def test_transform_gate_follows_the_dtype_policy(rng):
     x = rng.normal(size=(4, 8)).astype("float32")
     layer = Highway(8, dtype="mixed_bfloat16")
-    assert keras.backend.standardize_dtype(layer(x).dtype) == "bfloat16"
     assert keras.backend.standardize_dtype(layer.transform_gate(x).dtype) == "bfloat16"
-    assert keras.backend.standardize_dtype(layer.kernel.dtype) == "float32"
 
 
 def test_wrong_input_width_names_both():

@@ -3,19 +3,13 @@ import numpy as np
 import pytest
 
 from kzoo.layers import ChannelMaxout, Maxout
-from tests.layer_checks import run_layer_checks
+from tests.helpers import check_kernel_regularizer, random_weights, run_layer_test
 
 
 def contiguous_max(z, pieces):
     """Unit i = max of columns i*pieces ... i*pieces + pieces - 1, written as an explicit loop."""
     groups = z.shape[-1] // pieces
     return np.stack([z[..., i * pieces : (i + 1) * pieces].max(-1) for i in range(groups)], -1)
-
-
-def random_weights(layer, rng):
-    weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
-    layer.set_weights(weights)
-    return weights
 
 
 @pytest.mark.parametrize("shape", [(6, 9), (3, 4, 9)])
@@ -59,27 +53,29 @@ def test_channel_maxout_matches_numpy(rng, shape):
     np.testing.assert_array_equal(y, contiguous_max(x, 4))
 
 
-def test_generic_checks(rng, tmp_path):
-    x = rng.normal(size=(8, 10)).astype("float32")
-    run_layer_checks(lambda: Maxout(6, 3, kernel_regularizer="l2"), x, tmp_path)
-    images = rng.normal(size=(4, 5, 5, 6)).astype("float32")
-    run_layer_checks(lambda: ChannelMaxout(3), images, tmp_path)
+def test_maxout_layer_contract():
+    run_layer_test(
+        Maxout,
+        {"units": 3, "pieces": 2, "kernel_regularizer": "l2"},
+        input_shape=(4, 5),
+        expected_output_shape=(4, 3),
+        expected_num_trainable_weights=2,
+        expected_num_losses=1,
+    )
 
 
-def test_kernel_regularizer_adds_l2_loss(rng):
-    layer = Maxout(3, 2, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 5)).astype("float32"))
-    kernel, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(kernel**2), rtol=1e-5)
+def test_channel_maxout_layer_contract():
+    run_layer_test(
+        ChannelMaxout,
+        {"pieces": 3},
+        input_shape=(2, 3, 3, 6),
+        expected_output_shape=(2, 3, 3, 2),
+        expected_num_trainable_weights=0,
+    )
 
 
-def test_mixed_precision(rng):
-    x = rng.normal(size=(4, 8)).astype("float32")
-    y = Maxout(3, 2, dtype="mixed_bfloat16")(x)
-    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
-    y = ChannelMaxout(2, dtype="mixed_bfloat16")(x)
-    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+def test_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(Maxout, {"units": 3, "pieces": 2}, (2, 5), num_kernels=1)
 
 
 @pytest.mark.parametrize(

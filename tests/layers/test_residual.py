@@ -4,47 +4,18 @@ import pytest
 import tensorflow as tf
 
 from kzoo.layers import BasicBlock, BottleneckBlock
-from tests.layer_checks import run_layer_checks
-
-EPS = 1e-5  # the blocks' BatchNorm epsilon (PyTorch's default)
+from tests.helpers import check_kernel_regularizer, run_layer_test
+from tests.numpy_reference import (
+    batch_norm,
+    conv,
+    randomize_batch_norm,
+    randomize_kernel,
+    relu,
+    squeeze_excite,
+)
 
 
 # ---------------------------------------------------------------- NumPy reference (the papers' blocks)
-def np_conv(x, w, stride=1, groups=1):
-    """NHWC convolution, no bias, PyTorch padding: k//2 zeros on every side."""
-    k = w.shape[0]
-    p = k // 2
-    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    ho = (x.shape[1] + 2 * p - k) // stride + 1
-    wo = (x.shape[2] + 2 * p - k) // stride + 1
-    cin_g, cout = w.shape[2], w.shape[3]
-    cout_g = cout // groups
-    out = np.zeros((x.shape[0], ho, wo, cout), np.float64)
-    for g in range(groups):
-        xg = xp[..., g * cin_g : (g + 1) * cin_g]
-        wg = w[..., g * cout_g : (g + 1) * cout_g]
-        for i in range(k):
-            for j in range(k):
-                patch = xg[:, i : i + stride * ho : stride, j : j + stride * wo : stride, :]
-                out[..., g * cout_g : (g + 1) * cout_g] += patch @ wg[i, j]
-    return out
-
-
-def np_bn(x, params):
-    gamma, beta, mean, var = params
-    return gamma * (x - mean) / np.sqrt(var + EPS) + beta
-
-
-def np_se(x, params):
-    w1, b1, w2, b2 = params
-    h = np.maximum(x.mean(axis=(1, 2)) @ w1 + b1, 0.0)
-    return x * (1.0 / (1.0 + np.exp(-(h @ w2 + b2))))[:, None, None, :]
-
-
-def relu(x):
-    return np.maximum(x, 0.0)
-
-
 def shortcut_a(x, stride, out_channels):
     s = x[:, ::stride, ::stride, :]
     zeros = np.zeros(s.shape[:-1] + (out_channels - s.shape[-1],))
@@ -56,25 +27,25 @@ def reference_block(x, p, *, bottleneck, stride, preact, shortcut, out_channels,
     strides = (1, stride, 1) if bottleneck else (stride, 1)
     conv_groups = (1, groups, 1) if bottleneck else (groups, groups)
     if preact:
-        pre = relu(np_bn(x, p["bn"][0]))
+        pre = relu(batch_norm(x, *p["bn"][0]))
         h = pre
         for i, w in enumerate(p["conv"]):
             if i > 0:
-                h = relu(np_bn(h, p["bn"][i]))
-            h = np_conv(h, w, strides[i], conv_groups[i])
+                h = relu(batch_norm(h, *p["bn"][i]))
+            h = conv(h, w, strides[i], "symmetric", conv_groups[i])
     else:
         h = x
         for i, w in enumerate(p["conv"]):
-            h = np_bn(np_conv(h, w, strides[i], conv_groups[i]), p["bn"][i])
+            h = batch_norm(conv(h, w, strides[i], "symmetric", conv_groups[i]), *p["bn"][i])
             if i < len(p["conv"]) - 1:
                 h = relu(h)
     if "se" in p:
-        h = np_se(h, p["se"])
+        h = squeeze_excite(h, *p["se"])
     projection = shortcut == "B" and (stride != 1 or x.shape[-1] != out_channels)
     if projection:
-        s = np_conv(pre if preact else x, p["shortcut_conv"], stride)
+        s = conv(pre if preact else x, p["shortcut_conv"], stride, "symmetric")
         if not preact:
-            s = np_bn(s, p["shortcut_bn"])
+            s = batch_norm(s, *p["shortcut_bn"])
     else:
         s = shortcut_a(x, stride, out_channels)
     return h + s if preact else relu(h + s)
@@ -82,31 +53,17 @@ def reference_block(x, p, *, bottleneck, stride, preact, shortcut, out_channels,
 
 def randomize(layer, rng):
     """Random kernels and non-trivial BatchNorm statistics; returns them as NumPy, by role."""
-
-    def bn_params(bn):
-        c = bn.gamma.shape[0]
-        values = [
-            rng.uniform(0.5, 1.5, c),
-            rng.normal(0, 0.3, c),
-            rng.normal(0, 0.5, c),
-            rng.uniform(0.5, 2.0, c),
-        ]
-        bn.set_weights([v.astype("float32") for v in values])
-        return values
-
-    def kernel(conv):
-        w = rng.normal(0, 0.2, conv.kernel.shape)
-        conv.set_weights([w.astype("float32")])
-        return w
-
-    p = {"conv": [kernel(c) for c in layer.convs], "bn": [bn_params(b) for b in layer.bns]}
+    p = {
+        "conv": [randomize_kernel(c, rng, 0.2) for c in layer.convs],
+        "bn": [randomize_batch_norm(b, rng) for b in layer.bns],
+    }
     if layer.se is not None:
         p["se"] = [rng.normal(0, 0.5, w.shape) for w in layer.se.get_weights()]
         layer.se.set_weights([w.astype("float32") for w in p["se"]])
     if layer.shortcut_conv is not None:
-        p["shortcut_conv"] = kernel(layer.shortcut_conv)
+        p["shortcut_conv"] = randomize_kernel(layer.shortcut_conv, rng, 0.2)
     if layer.shortcut_bn is not None:
-        p["shortcut_bn"] = bn_params(layer.shortcut_bn)
+        p["shortcut_bn"] = randomize_batch_norm(layer.shortcut_bn, rng)
     return p
 
 
@@ -160,10 +117,14 @@ def test_projection_only_where_shape_changes():
     assert same.shortcut_conv is None
     wider = BasicBlock(16, shortcut="B")
     wider.build((None, 8, 8, 8))
-    assert wider.shortcut_conv is not None and wider.shortcut_bn is not None
+    assert wider.shortcut_conv.kernel.shape == (1, 1, 8, 16)
+    assert wider.shortcut_conv.strides == (1, 1)
+    assert wider.shortcut_bn.gamma.shape == (16,)
     preact = BasicBlock(8, stride=2, preact=True, shortcut="B")
     preact.build((None, 8, 8, 8))
-    assert preact.shortcut_conv is not None and preact.shortcut_bn is None
+    assert preact.shortcut_conv.kernel.shape == (1, 1, 8, 8)
+    assert preact.shortcut_conv.strides == (2, 2)
+    assert preact.shortcut_bn is None
     zero_pad = BasicBlock(16, stride=2, shortcut="A")
     zero_pad.build((None, 8, 8, 8))
     assert zero_pad.shortcut_conv is None
@@ -183,18 +144,9 @@ def test_convolutions_have_no_bias():
 
 
 def test_every_kernel_gets_the_regularizer():
-    reg = keras.regularizers.L2(1e-3)
-    block = BasicBlock(16, stride=2, shortcut="B", se_ratio=4, kernel_regularizer=reg)
-    x = np.ones((2, 8, 8, 8), "float32")
-    block(x)
-    kernels = [w for w in block.trainable_weights if "kernel" in w.path]
-    assert len(kernels) == 5  # conv1, conv2, shortcut_conv, SE reduce and expand
-    assert all(w.regularizer is not None for w in kernels)
-    expected = sum(1e-3 * np.sum(np.square(keras.ops.convert_to_numpy(w))) for w in kernels)
-    np.testing.assert_allclose(sum(float(v) for v in block.losses), expected, rtol=1e-5)
-    clone = BasicBlock.from_config(block.get_config())
-    clone(x)
-    assert len(clone.losses) == 5
+    # conv1, conv2, shortcut_conv, SE reduce and expand
+    kwargs = {"filters": 16, "stride": 2, "shortcut": "B", "se_ratio": 4}
+    check_kernel_regularizer(BasicBlock, kwargs, (2, 8, 8, 8), num_kernels=5)
 
 
 def test_dropout_acts_on_the_residual_branch_in_training_only(rng):
@@ -219,23 +171,29 @@ def test_unknown_spatial_size_output_shape():
     assert block.compute_output_shape((None, None, 9, 16)) == (None, None, 5, 32)
 
 
-def test_generic_checks_basic(rng, tmp_path):
-    x = rng.normal(size=(4, 6, 6, 4)).astype("float32")
-    run_layer_checks(
-        lambda: BasicBlock(8, stride=2, shortcut="B", se_ratio=4, dropout=0.1),
-        x,
-        tmp_path,
-        atol=1e-5,
-    )
-
-
-def test_generic_checks_preact_bottleneck(rng, tmp_path):
-    x = rng.normal(size=(4, 5, 5, 8)).astype("float32")
-    run_layer_checks(
-        lambda: BottleneckBlock(4, stride=2, preact=True, shortcut="A", groups=2),
-        x,
-        tmp_path,
-        atol=1e-5,
+@pytest.mark.parametrize(
+    "cls, kwargs, out_channels, trainable, non_trainable",
+    [
+        # BN: gamma and beta trainable, moving mean and variance not; SE: two kernels, two biases.
+        # conv1, bn1, conv2, bn2, projection conv + bn, SE
+        (BasicBlock, {"shortcut": "B", "se_ratio": 4, "dropout": 0.1}, 8, 1 + 2 + 1 + 2 + 3 + 4, 6),
+        # bn1, conv1, bn2, conv2, projection conv (no BN after it in a pre-activation unit)
+        (BasicBlock, {"preact": True, "shortcut": "B"}, 8, 2 + 1 + 2 + 1 + 1, 4),
+        # three convs, three BNs, SE (on 4 * 4 = 16 channels), projection conv + bn
+        (BottleneckBlock, {"shortcut": "B", "se_ratio": 4}, 16, 3 + 6 + 4 + 3, 8),
+        # three BNs (pre-activation), three convs, zero-padding shortcut: no weights
+        (BottleneckBlock, {"preact": True, "shortcut": "A", "groups": 2}, 16, 6 + 3, 6),
+    ],
+)
+def test_layer_contract(cls, kwargs, out_channels, trainable, non_trainable):
+    filters = 4 if cls is BottleneckBlock else 8
+    run_layer_test(
+        cls,
+        {"filters": filters, "stride": 2, **kwargs},
+        input_shape=(2, 5, 5, 4),
+        expected_output_shape=(2, 3, 3, out_channels),
+        expected_num_trainable_weights=trainable,
+        expected_num_non_trainable_weights=non_trainable,
     )
 
 
@@ -279,26 +237,6 @@ def test_groups_must_divide_input_channels():
 def test_rank_must_be_four():
     with pytest.raises(ValueError, match="channels"):
         BasicBlock(8).build((None, 8, 8))
-
-
-@pytest.mark.parametrize("cls", [BasicBlock, BottleneckBlock])
-@pytest.mark.parametrize("preact, shortcut, se_ratio", [(False, "B", 4), (True, "B", None)])
-def test_block_with_its_own_mixed_policy_matches_float32(cls, preact, shortcut, se_ratio, rng):
-    """Every sub-layer follows the block's dtype policy: bf16 compute, float32 weights."""
-    x = rng.normal(size=(2, 7, 7, 8)).astype("float32")
-    kwargs = dict(stride=2, preact=preact, shortcut=shortcut, se_ratio=se_ratio)
-    full = cls(16, **kwargs)
-    mixed = cls(16, dtype="mixed_bfloat16", **kwargs)
-    full.build(x.shape)
-    mixed.build(x.shape)
-    mixed.set_weights(full.get_weights())
-    got = mixed(x, training=False)
-    assert keras.backend.standardize_dtype(got.dtype) == "bfloat16"
-    assert {keras.backend.standardize_dtype(w.dtype) for w in mixed.weights} == {"float32"}
-    expected = keras.ops.convert_to_numpy(full(x, training=False))
-    got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))
-    # bfloat16 keeps 8 significant bits: compare relative to the output's scale.
-    assert np.max(np.abs(got - expected)) <= 0.05 * np.max(np.abs(expected))
 
 
 @pytest.mark.parametrize("size", [7, 8])

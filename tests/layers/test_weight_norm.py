@@ -1,21 +1,15 @@
 import keras
 import numpy as np
 import pytest
-from numpy.lib.stride_tricks import sliding_window_view
 
 from kzoo.layers import WeightNormConv1D, WeightNormConv2D, WeightNormDense
-from tests.layer_checks import run_layer_checks
+from tests.helpers import check_kernel_regularizer, random_weights, run_layer_test
+from tests.numpy_reference import conv
 
 
 def numpy_weight_norm_dense(x, v, g, b, activation=lambda z: z):
     w = g * v / np.linalg.norm(v, axis=0)
     return activation(x @ w + b)
-
-
-def random_weights(layer, rng):
-    weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
-    layer.set_weights(weights)
-    return weights
 
 
 def test_matches_numpy(rng):
@@ -47,25 +41,18 @@ def test_initial_kernel_equals_v_and_output_ignores_norm_of_v(rng):
     np.testing.assert_allclose(layer(x), y, atol=1e-5)
 
 
-def test_generic_checks(rng, tmp_path):
-    x = rng.normal(size=(8, 10)).astype("float32")
-    run_layer_checks(lambda: WeightNormDense(4, activation="relu"), x, tmp_path)
+def test_dense_layer_contract():
+    run_layer_test(
+        WeightNormDense,
+        {"units": 4, "activation": "relu"},
+        input_shape=(4, 5),
+        expected_output_shape=(4, 4),
+        expected_num_trainable_weights=3,
+    )
 
 
-def test_kernel_regularizer_adds_l2_loss(rng):
-    layer = WeightNormDense(3, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 5)).astype("float32"))
-    v, _, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(v**2), rtol=1e-5)
-    assert layer.get_config()["kernel_regularizer"]["config"]["l2"] == pytest.approx(1e-2)
-
-
-def test_mixed_precision(rng):
-    layer = WeightNormDense(3, dtype="mixed_bfloat16")
-    y = layer(rng.normal(size=(4, 8)).astype("float32"))
-    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
-    assert keras.backend.standardize_dtype(layer.g.dtype) == "float32"
+def test_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(WeightNormDense, {"units": 3}, (2, 5), num_kernels=1)
 
 
 @pytest.mark.parametrize(
@@ -89,26 +76,10 @@ CONV = {1: WeightNormConv1D, 2: WeightNormConv2D}
 KERAS_CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D}
 
 
-def numpy_conv(x, w, strides, padding):
-    """channels_last convolution; "same" pads as TensorFlow does (the odd pixel after)."""
-    rank = x.ndim - 2
-    kernel = w.shape[:rank]
-    if padding == "same":
-        pads = []
-        for n, k, s in zip(x.shape[1:-1], kernel, strides, strict=True):
-            total = max((-(-n // s) - 1) * s + k - n, 0)
-            pads.append((total // 2, total - total // 2))
-        x = np.pad(x, [(0, 0), *pads, (0, 0)])
-    windows = sliding_window_view(x, kernel, axis=tuple(range(1, rank + 1)))
-    windows = windows[(slice(None), *(slice(None, None, s) for s in strides))]
-    spec = {1: "blck,kcf->blf", 2: "bhwcij,ijcf->bhwf"}[rank]
-    return np.einsum(spec, windows, w)
-
-
 def numpy_weight_norm_conv(x, v, g, b, strides, padding):
     axes = tuple(range(v.ndim - 1))
     w = g * v / np.sqrt(np.sum(v**2, axis=axes))
-    return numpy_conv(x, w, strides, padding) + b
+    return conv(x, w, strides, padding) + b
 
 
 @pytest.mark.parametrize(
@@ -166,29 +137,26 @@ def test_conv_initial_kernel_equals_v_and_output_ignores_norm_of_v(rank, shape, 
 
 
 @pytest.mark.parametrize(
-    "factory, shape",
+    "cls, kwargs, shape, out_shape",
     [
-        (lambda: WeightNormConv1D(4, 3, padding="same", activation="relu"), (8, 12, 2)),
-        (lambda: WeightNormConv2D(4, 3, strides=2, padding="same", activation="relu"), (8, 7, 7, 2)),
+        (WeightNormConv1D, {"padding": "same", "activation": "relu"}, (2, 6, 2), (2, 6, 3)),
+        (WeightNormConv2D, {"strides": 2, "padding": "same"}, (2, 5, 5, 2), (2, 3, 3, 3)),
     ],
 )
-def test_conv_generic_checks(factory, shape, rng, tmp_path):
-    run_layer_checks(factory, rng.normal(size=shape).astype("float32"), tmp_path)
+def test_conv_layer_contract(cls, kwargs, shape, out_shape):
+    run_layer_test(
+        cls,
+        {"filters": 3, "kernel_size": 3, **kwargs},
+        input_shape=shape,
+        expected_output_shape=out_shape,
+        expected_num_trainable_weights=3,
+    )
 
 
-def test_conv_kernel_regularizer_adds_l2_loss(rng):
-    layer = WeightNormConv2D(3, 2, kernel_regularizer=keras.regularizers.L2(1e-2))
-    layer(rng.normal(size=(2, 4, 4, 2)).astype("float32"))
-    v, _, _ = random_weights(layer, rng)
-    assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-2 * np.sum(v**2), rtol=1e-5)
-
-
-def test_conv_mixed_precision(rng):
-    layer = WeightNormConv1D(3, 3, dtype="mixed_bfloat16")
-    y = layer(rng.normal(size=(4, 8, 2)).astype("float32"))
-    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
-    assert keras.backend.standardize_dtype(layer.g.dtype) == "float32"
+def test_conv_kernel_regularizer_reaches_the_kernel():
+    check_kernel_regularizer(
+        WeightNormConv2D, {"filters": 3, "kernel_size": 2}, (2, 4, 4, 2), num_kernels=1
+    )
 
 
 @pytest.mark.parametrize(

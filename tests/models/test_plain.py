@@ -6,6 +6,8 @@ from kzoo.counting import count_macs
 from kzoo.models.plain import hidden_layer_names, plain_net
 from kzoo.models.snn import self_normalization_report
 from kzoo.registry import get_entry
+from tests.helpers import count_trainable as trainable
+from tests.helpers import dense_params as dense
 
 deep_plain_mlp = get_entry("deep_plain_mlp").builder
 highway_mlp = get_entry("highway_mlp").builder
@@ -13,14 +15,6 @@ maxout_mlp = get_entry("maxout_mlp").builder
 plain_cnn = get_entry("plain_cnn").builder
 plain_mlp = get_entry("plain_mlp").builder
 residual_mlp = get_entry("residual_mlp").builder
-
-
-def trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-
-
-def dense(n_in, n_out, bias=True):
-    return n_in * n_out + (n_out if bias else 0)
 
 
 # ---- parameter counts of the registered variants, from their definitions -------------------------
@@ -33,7 +27,8 @@ def test_residual_mlp_params_and_identity_shortcuts(rng):
     small = residual_mlp(depth=3, width=16, input_shape=(5,), classes=2)
     names = ["proj_act", "act_1", "add_1", "act_2", "add_2", "act_3", "add_3"]
     probe = keras.Model(small.inputs, [small.get_layer(n).output for n in names])
-    outs = dict(zip(names, probe.predict(rng.normal(size=(4, 5)), verbose=0), strict=True))
+    x = rng.normal(size=(4, 5)).astype("float32")
+    outs = {n: keras.ops.convert_to_numpy(o) for n, o in zip(names, probe([x]), strict=True)}
     previous = outs["proj_act"]
     for i in (1, 2, 3):  # each unit adds its branch to its input
         np.testing.assert_allclose(outs[f"add_{i}"], previous + outs[f"act_{i}"], atol=1e-5)
@@ -106,7 +101,7 @@ def test_activations_match_numpy(activation, expected, rng):
                       input_shape=(5,))
     x = rng.normal(size=(7, 5)).astype("float32")
     w, b = model.get_layer("dense_1").get_weights()
-    np.testing.assert_allclose(model.predict(x, verbose=0), expected(x @ w + b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(x), expected(x @ w + b), rtol=1e-5, atol=1e-6)
 
 
 def test_maxout_activation_matches_numpy(rng):
@@ -116,7 +111,7 @@ def test_maxout_activation_matches_numpy(rng):
     assert w.shape == (5, 12)
     x = rng.normal(size=(7, 5)).astype("float32")
     z = (x @ w + b).reshape(7, 4, 3)  # contiguous groups of 3 pieces
-    np.testing.assert_allclose(model.predict(x, verbose=0), z.max(axis=-1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(x), z.max(axis=-1), rtol=1e-5, atol=1e-6)
 
 
 def test_prelu_is_per_channel_in_cnns():
@@ -154,7 +149,8 @@ def test_weight_norm_cnn(input_shape, window, cls, out_shapes, rng):
     convs = [model.get_layer(f"conv_{i}") for i in (1, 2, 3)]
     assert [type(c).__name__ for c in convs] == [cls] * 3
     assert all(c.use_bias for c in convs) and [c.strides[0] for c in convs] == [1, 2, 2]
-    assert not any(layer.name.startswith("norm_") for layer in model.layers)
+    norms = (keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+    assert not any(isinstance(layer, norms) for layer in model.layers)
     assert [model.get_layer(f"act_{i}").output.shape for i in (1, 2, 3)] == out_shapes
     expected = (weight_norm_conv(window, 1, 4) + weight_norm_conv(window, 4, 8)
                 + weight_norm_conv(window, 8, 16) + dense(16, 10))
@@ -165,7 +161,7 @@ def test_weight_norm_cnn(input_shape, window, cls, out_shapes, rng):
     assert count_macs(model) == macs
     # Untrained, each conv's effective kernel is its initial draw v (He normal for ReLU).
     np.testing.assert_allclose(convs[1].effective_kernel(), convs[1].kernel, atol=1e-6)
-    probs = model.predict(rng.normal(size=(2, *input_shape)), verbose=0)
+    probs = keras.ops.convert_to_numpy(model(rng.normal(size=(2, *input_shape)).astype("float32")))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -257,36 +253,25 @@ def test_small_init_makes_deep_activations_vanish():
     assert glorot[-1]["variance"] > 0.05
 
 
-def test_plain_mlp_learns_digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype("float32")
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
-    model = plain_mlp(input_shape=(64,), classes=10, width=64, depth=2)
+def test_plain_mlp_learns_digits(digits_split):
+    d = digits_split
+    model = plain_mlp(input_shape=(8, 8, 1), classes=10, width=64, depth=2)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=15, batch_size=128, verbose=0)
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    model.fit(d["x_train"], d["y_train"], epochs=15, batch_size=128, verbose=0)
+    _, accuracy = model.evaluate(d["x_test"], d["y_test"], verbose=0)
     assert accuracy > 0.95
 
 
-def test_weight_norm_cnn_learns_digits():
+@pytest.mark.slow  # end to end, ~5 s; the fast suite trains test_plain_mlp_learns_digits
+def test_weight_norm_cnn_learns_digits(digits_split):
     # Measured: 97.1-97.3% test accuracy over seeds 0, 1, 2 (norm="none": 96.0-97.3%).
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype("float32").reshape(-1, 8, 8, 1)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
+    d = digits_split
     model = plain_net("cnn", depth=3, width=16, norm="weight", input_shape=(8, 8, 1), classes=10)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=15, batch_size=128, verbose=0)
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    model.fit(d["x_train"], d["y_train"], epochs=15, batch_size=128, verbose=0)
+    _, accuracy = model.evaluate(d["x_test"], d["y_test"], verbose=0)
     assert accuracy > 0.95
 
 

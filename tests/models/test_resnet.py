@@ -8,30 +8,14 @@ import kzoo
 from kzoo.models.resnet import resnet_cifar
 from kzoo.models.resnet_imagenet import resnet_imagenet
 from kzoo.registry import get_entry
-
-
-def trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+from tests.helpers import bn_params as bn
+from tests.helpers import conv_params as conv
+from tests.helpers import count_trainable as trainable
+from tests.helpers import dense_params as dense
+from tests.helpers import se_params as se
 
 
 # ------------------------------------------ parameter counts from the papers' definitions, by hand
-def conv(k, cin, cout, groups=1):
-    return k * k * (cin // groups) * cout
-
-
-def bn(c):
-    return 2 * c  # gamma and beta; the moving statistics are not trainable
-
-
-def se(c, r):
-    hidden = max(1, c // r)
-    return c * hidden + hidden + hidden * c + c
-
-
-def dense(cin, classes):
-    return cin * classes + classes
-
-
 def cifar_v1_count(n, shortcut="A", se_ratio=None, classes=10):
     """He 2015 section 4.2: 3x3 conv 16 + BN, 3 stages x n basic blocks (16/32/64), pool, FC."""
     total = conv(3, 3, 16) + bn(16)
@@ -45,12 +29,6 @@ def cifar_v1_count(n, shortcut="A", se_ratio=None, classes=10):
                 total += conv(1, cin, f) + bn(f)
             cin = f
     return total + dense(64, classes)
-
-
-def se_count(channels, ratio=16):
-    """Hu et al. 2018: Dense(C -> C/r) and Dense(C/r -> C), with biases, at least one unit."""
-    reduced = max(1, channels // ratio)
-    return channels * reduced + reduced + reduced * channels + channels
 
 
 def cifar_preact_count(n, bottleneck, classes=10, se_ratio=None):
@@ -67,12 +45,12 @@ def cifar_preact_count(n, bottleneck, classes=10, se_ratio=None):
             if cin != out:
                 total += conv(1, cin, out)
             if se_ratio is not None:
-                total += se_count(out, se_ratio)
+                total += se(out, se_ratio)
             cin = out
     return total + bn(cin) + dense(cin, classes)
 
 
-def imagenet_count(depth, classes=1000):
+def imagenet_count(depth, classes=1000, include_top=True):
     """He 2015 Table 1 with projection shortcuts (conv + BN) where the shape changes."""
     bottleneck, blocks = {
         18: (False, (2, 2, 2, 2)),
@@ -93,7 +71,7 @@ def imagenet_count(depth, classes=1000):
             if cin != out or (stage > 0 and i == 0):
                 total += conv(1, cin, out) + bn(out)
             cin = out
-    return total + dense(cin, classes)
+    return total + (dense(cin, classes) if include_top else 0)
 
 
 def test_count_formulas_reproduce_the_published_counts():
@@ -102,6 +80,10 @@ def test_count_formulas_reproduce_the_published_counts():
     assert cifar_v1_count(9) == 853_018
     assert cifar_v1_count(18) == 1_727_962
     assert cifar_preact_count(18, bottleneck=False) == 1_730_522
+    # preact_resnet110 + 18 SE gates at 16, 32 and 64 channels (49 + 162 + 580 parameters each)
+    assert cifar_preact_count(18, bottleneck=False, se_ratio=16) == 1_730_522 + 18 * (
+        49 + 162 + 580
+    )
     assert imagenet_count(18) == 11_689_512
     assert imagenet_count(34) == 21_797_672
     assert imagenet_count(50) == 25_557_032
@@ -109,47 +91,69 @@ def test_count_formulas_reproduce_the_published_counts():
     assert imagenet_count(152) == 60_192_808
 
 
-# ------------------------------------------------------------------- golden counts, pinned exactly
-@pytest.mark.parametrize(
-    "name, kwargs, expected",
-    [
-        ("resnet20", {}, 269_722),
-        ("resnet20", {"shortcut": "B"}, 272_474),
-        ("resnet56", {}, 853_018),
-        ("resnet110", {}, 1_727_962),
-        ("preact_resnet110", {}, 1_730_522),
-        # preact_resnet110 + 18 SE gates at 16, 32 and 64 channels (49 + 162 + 580 parameters each)
-        ("se_preact_resnet110", {}, 1_744_760),
-    ],
-)
-def test_golden_counts(name, kwargs, expected):
-    assert trainable(kzoo.create_model(name, classes=10, **kwargs)) == expected
+@pytest.fixture(scope="module")
+def registered():
+    """`registered(name)`: the registered model, built once for this module's tests."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            classes = 1000 if get_entry(name).default_input_shape == (224, 224, 3) else 10
+            built[name] = kzoo.create_model(name, classes=classes)
+        return built[name]
+
+    yield get
+    built.clear()
 
 
-def test_resnet50_golden_count():
-    assert trainable(kzoo.create_model("resnet50", classes=1000)) == 25_557_032
+# ------------------------------------------------------- every registered variant, from its formula
+# The 110- and 164-layer and ImageNet-34/50 variants take seconds each to build (Keras creates
+# every variable eagerly): their counts run under `pytest -m slow`. The CIFAR builder, with the
+# same block kinds and options, is counted fast at a small depth (test_small_depths_count_like_...).
+FAST_COUNTS = [
+    ("resnet20", cifar_v1_count(3)),
+    ("resnet32", cifar_v1_count(5)),
+    ("resnet44", cifar_v1_count(7)),
+    ("resnet56", cifar_v1_count(9)),
+    ("se_resnet20", cifar_v1_count(3, se_ratio=16)),
+    ("se_resnet56", cifar_v1_count(9, se_ratio=16)),
+    ("resnet18", imagenet_count(18)),
+]
+SLOW_COUNTS = [
+    ("resnet110", cifar_v1_count(18)),
+    ("preact_resnet110", cifar_preact_count(18, bottleneck=False)),
+    ("se_resnet110", cifar_v1_count(18, se_ratio=16)),
+    ("se_preact_resnet110", cifar_preact_count(18, bottleneck=False, se_ratio=16)),
+    ("preact_resnet164", cifar_preact_count(18, bottleneck=True)),
+    ("se_preact_resnet164", cifar_preact_count(18, bottleneck=True, se_ratio=16)),
+    ("resnet34", imagenet_count(34)),
+    ("resnet50", imagenet_count(50)),
+]
 
 
 @pytest.mark.parametrize(
     "name, expected",
-    [
-        ("resnet32", cifar_v1_count(5)),
-        ("resnet44", cifar_v1_count(7)),
-        ("preact_resnet164", cifar_preact_count(18, bottleneck=True)),
-        ("se_resnet20", cifar_v1_count(3, se_ratio=16)),
-        ("se_resnet56", cifar_v1_count(9, se_ratio=16)),
-        ("se_resnet110", cifar_v1_count(18, se_ratio=16)),
-        ("se_preact_resnet110", cifar_preact_count(18, bottleneck=False, se_ratio=16)),
-        ("se_preact_resnet164", cifar_preact_count(18, bottleneck=True, se_ratio=16)),
-    ],
+    [*FAST_COUNTS, *(pytest.param(*case, marks=pytest.mark.slow) for case in SLOW_COUNTS)],
 )
-def test_cifar_variant_counts(name, expected):
-    assert trainable(kzoo.create_model(name, classes=10)) == expected
+def test_registered_variant_counts(name, expected, registered):
+    assert trainable(registered(name)) == expected
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet34"])
-def test_imagenet_variant_counts(name):
-    assert trainable(kzoo.create_model(name, classes=1000)) == imagenet_count(int(name[6:]))
+def test_small_depths_count_like_the_formulas():
+    # n = 1 block per stage, every option the registered variants use.
+    assert trainable(resnet_cifar(8, shortcut="B", classes=10)) == cifar_v1_count(1, "B")
+    assert trainable(resnet_cifar(8, preact=True, shortcut="B", se_ratio=16, classes=10)) == (
+        cifar_preact_count(1, False, se_ratio=16)
+    )
+    assert trainable(resnet_cifar(11, bottleneck=True, preact=True, shortcut="B", se_ratio=16,
+                                  classes=10)) == cifar_preact_count(1, True, se_ratio=16)
+
+
+@pytest.mark.slow
+def test_resnet50_features_on_other_input_sizes():
+    maps = resnet_imagenet(50, include_top=False, input_shape=(64, 96, 3))
+    assert maps.output_shape == (None, 2, 3, 2048)
+    assert trainable(maps) == imagenet_count(50, include_top=False)
 
 
 @pytest.mark.slow
@@ -196,8 +200,8 @@ def test_registered_metadata():
     assert "Squeeze-and-Excitation" in get_entry("se_resnet56").paper
 
 
-def test_cifar_layer_names_and_shapes():
-    model = kzoo.create_model("resnet20", classes=10)
+def test_cifar_layer_names_and_shapes(registered):
+    model = registered("resnet20")
     assert model.name == "resnet20"
     assert model.get_layer("stage1_block3").output.shape == (None, 32, 32, 16)
     assert model.get_layer("stage2_block1").output.shape == (None, 16, 16, 32)
@@ -209,30 +213,33 @@ def test_cifar_layer_names_and_shapes():
 def test_preact_has_final_bn_and_no_stem_bn():
     model = resnet_cifar(20, preact=True, shortcut="B", classes=10)
     assert model.name == "preact_resnet20"
-    names = {layer.name for layer in model.layers}
-    assert {"final_bn", "final_relu"} <= names and "stem_bn" not in names
+    bn = keras.layers.BatchNormalization
+    norms = [layer.name for layer in model.layers if isinstance(layer, bn)]
+    assert norms == ["final_bn"]  # no BatchNorm after the stem convolution
+    assert "final_relu" in {layer.name for layer in model.layers}
     assert model.get_layer("stage1_block1").preact
 
 
-def test_imagenet_stem_and_stage_shapes():
-    model = kzoo.create_model("resnet18", classes=1000)
+def test_imagenet_stem_and_stage_shapes(registered):
+    model = registered("resnet18")
     assert model.get_layer("stem_conv").output.shape == (None, 112, 112, 64)
     assert model.get_layer("stem_pool").output.shape == (None, 56, 56, 64)
     assert model.get_layer("stage4_block2").output.shape == (None, 7, 7, 512)
 
 
-def test_forward_pass_gives_probabilities(rng):
-    model = kzoo.create_model("se_resnet20", classes=7)
-    probs = model.predict(rng.normal(size=(3, 32, 32, 3)).astype("float32"), verbose=0)
-    assert probs.shape == (3, 7)
+def test_forward_pass_gives_probabilities(rng, registered):
+    model = registered("se_resnet20")
+    probs = keras.ops.convert_to_numpy(model(rng.normal(size=(3, 32, 32, 3)).astype("float32")))
+    assert probs.shape == (3, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_headless_pooling_other_input_sizes():
     features = resnet_cifar(20, include_top=False, pooling="avg", input_shape=(40, 24, 1))
     assert features.output_shape == (None, 64)
-    maps = resnet_imagenet(50, include_top=False, input_shape=(64, 96, 3))
-    assert maps.output_shape == (None, 2, 3, 2048)
+    maps = resnet_imagenet(18, include_top=False, input_shape=(64, 96, 3))
+    assert maps.output_shape == (None, 2, 3, 512)
+    assert trainable(maps) == imagenet_count(18, include_top=False)
     tensor = keras.Input((28, 28, 3))
     model = resnet_cifar(14, input_tensor=tensor, classes=4, name="small")
     assert model.name == "small" and model.output_shape == (None, 4)

@@ -4,12 +4,13 @@ import pytest
 
 from kzoo.models.plain import plain_net
 from kzoo.models.snn import self_normalization_report, snn_mlp
+from tests.helpers import count_trainable, dense_params
 
 
 def test_structure_and_params():
     model = snn_mlp(depth=3, width=32, dropout=0.05, input_shape=(20,), classes=4)
-    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == (
-        20 * 32 + 32 + 2 * (32 * 32 + 32) + 32 * 4 + 4
+    assert count_trainable(model) == (
+        dense_params(20, 32) + 2 * dense_params(32, 32) + dense_params(32, 4)
     )
     for i in (1, 2, 3):
         assert model.get_layer(f"act_{i}").get_config()["activation"] == "selu"
@@ -23,7 +24,7 @@ def test_selu_constants_are_the_papers():
     model.get_layer("dense_1").set_weights([np.eye(3, dtype="float32"), np.zeros(3, "float32")])
     x = np.array([[-1.0, 0.0, 2.0]], "float32")
     lam, alpha = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
-    np.testing.assert_allclose(model.predict(x, verbose=0),
+    np.testing.assert_allclose(model(x),
                                [[lam * alpha * (np.exp(-1.0) - 1.0), 0.0, 2.0 * lam]], rtol=1e-6)
 
 
@@ -73,11 +74,11 @@ def test_snn_learns_breast_cancer():
 def test_report_leaves_the_model_untouched():
     model = snn_mlp(depth=4, width=16, input_shape=(8,), classes=3)
     x = np.random.default_rng(1).standard_normal((5, 8)).astype("float32")
-    before = model.predict(x, verbose=0)
+    before = keras.ops.convert_to_numpy(model(x))
     n_layers = len(model.layers)
     self_normalization_report(model, n=64)
     assert len(model.layers) == n_layers
-    np.testing.assert_array_equal(model.predict(x, verbose=0), before)
+    np.testing.assert_array_equal(model(x), before)
 
 
 @pytest.mark.parametrize(

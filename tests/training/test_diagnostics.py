@@ -9,6 +9,7 @@ import pytest
 import kzoo
 import kzoo.data
 from kzoo.training import TrainConfig, layer_diagnostics, train
+from kzoo.training.engine import _probe_batch
 
 
 def _digits_probe(n=256):
@@ -79,9 +80,17 @@ def test_callback_writes_json_and_tensorboard_every_epoch(tmp_path):
     assert [e["epoch"] for e in entries] == [0, 1, 2]
     for entry in entries:
         assert [r["name"] for r in entry["layers"]] == [layer.name for layer in model.layers[1:]]
-        for row in entry["layers"]:
-            assert np.isfinite(row["activation_mean"]) and row["activation_std"] >= 0
-            assert 0 <= row["dead_fraction"] <= 1
+    # The last entry is the diagnostics of the trained model on the run's fixed probe batch.
+    bundle = kzoo.data.load("digits", batch_size=64, seed=config.seed,
+                            validation_split=config.validation_split)
+    expected = layer_diagnostics(model, *_probe_batch(bundle, 50))
+    for got, want in zip(entries[-1]["layers"], expected, strict=True):
+        assert got.keys() == want.keys() and got["name"] == want["name"]
+        for key in ("activation_mean", "activation_std", "dead_fraction", "grad_norm"):
+            if want[key] is None:  # e.g. no dead fraction for a non-ReLU layer
+                assert got[key] is None, (got["name"], key)
+            else:
+                assert got[key] == pytest.approx(want[key], rel=1e-4, abs=1e-7), (got["name"], key)
     weighted = [r for r in entries[-1]["layers"] if r["class"] == "Dense"]
     assert len(weighted) == 4 and all(r["grad_norm"] > 0 for r in weighted)
     before = [r for r in entries[0]["layers"] if r["class"] == "Dense"]
