@@ -1,6 +1,7 @@
 """kzoo's custom Keras 3 layers, each registered for safe `.keras` loading."""
 
 from kzoo.layers.batch_norm import FusedBatchNormalization, conv_then_norm
+from kzoo.layers.bidirectional import Bidirectional
 from kzoo.layers.dense_block import DenseBlock, TransitionBlock
 from kzoo.layers.grid_lstm import GridLSTM, GridLSTMCell
 from kzoo.layers.highway import Highway
@@ -10,4 +11,4 @@ from kzoo.layers.squeeze_excite import SqueezeExcite
 from kzoo.layers.weight_norm import WeightNormConv1D, WeightNormConv2D, WeightNormDense
 
 __all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D", "SqueezeExcite", "DenseBlock", "TransitionBlock", "BasicBlock", "BottleneckBlock", "FusedBatchNormalization", "conv_then_norm"]
-__all__ += ["GridLSTM", "GridLSTMCell"]
+__all__ += ["GridLSTM", "GridLSTMCell", "Bidirectional"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.layers import GridLSTM, GridLSTMCell
+from kzoo.layers import Bidirectional, GridLSTM, GridLSTMCell
 from tests.layer_checks import run_layer_checks
 
 
@@ -142,7 +142,7 @@ def test_generic_checks(rng, tmp_path):
 def test_bidirectional_saves_and_loads(rng, tmp_path):
     x = rng.normal(size=(4, 6, 3)).astype("float32")
     inputs = keras.Input((6, 3))
-    outputs = keras.layers.Bidirectional(GridLSTM(3, depth=2, return_sequences=True))(inputs)
+    outputs = Bidirectional(GridLSTM(3, depth=2, return_sequences=True))(inputs)
     model = keras.Model(inputs, outputs)
     path = tmp_path / "bidirectional.keras"
     model.save(path)
@@ -184,3 +184,18 @@ def test_bad_arguments_name_the_argument(kwargs, message):
 def test_unknown_feature_dimension_is_refused():
     with pytest.raises(ValueError, match="known feature dimension"):
         GridLSTM(4).build((None, 5, None))
+
+
+def test_kzoo_bidirectional_reloads_with_the_same_weight_paths(rng, tmp_path):
+    x = rng.normal(size=(2, 5, 1)).astype("float32")
+    inputs = keras.Input((5, 1))
+    model = keras.Model(inputs, Bidirectional(keras.layers.GRU(3), name="bi")(inputs))
+    model.save(tmp_path / "bi.keras")
+    loaded = keras.saving.load_model(tmp_path / "bi.keras", safe_mode=True)
+    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
+    assert model.weights[0].path.startswith("bi/forward_")
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+    plain = keras.layers.Bidirectional(keras.layers.GRU(3))
+    plain(x)
+    plain.set_weights(model.get_layer("bi").get_weights())
+    np.testing.assert_allclose(plain(x), model(x), atol=1e-6)
