@@ -1,4 +1,4 @@
-"""Lesson 11: gradient checking separates a wrong gradient from kinks and float32 noise."""
+"""Lesson 12: gradient checking separates a wrong gradient from kinks and float32 noise."""
 
 import json
 

@@ -1,7 +1,7 @@
-"""Lesson 11: gradient checking -- a correct backward pass, a buggy one, float32 vs float64, kinks.
+"""Lesson 12: gradient checking -- a correct backward pass, a buggy one, float32 vs float64, kinks.
 
-    python recipes/lab/11_gradient_checking.py --out runs/lab    # about a minute on 2 CPU cores
-    python recipes/lab/11_gradient_checking.py --smoke           # seconds
+    python recipes/lab/12_gradient_checking.py --out runs/lab    # about a minute on 2 CPU cores
+    python recipes/lab/12_gradient_checking.py --smoke           # seconds
 
 Writes gradient_checking.png (per-tensor errors of a right and a wrong hand-written gradient; the
 error against the step in float32 and float64; kink crossings of a ReLU) and gradient_checking.json.
