@@ -79,7 +79,10 @@ class _StopAtTarget(keras.callbacks.Callback):
         self.target, self.epoch = target, None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.epoch is None and (logs or {}).get("val_accuracy", 0.0) >= self.target:
+        logs = logs or {}
+        if not np.isfinite(logs.get("loss", 0.0)):  # diverged (silently, unlike TerminateOnNaN)
+            self.model.stop_training = True
+        elif self.epoch is None and logs.get("val_accuracy", 0.0) >= self.target:
             self.epoch = epoch + 1
             self.model.stop_training = True
 
@@ -100,7 +103,7 @@ def epochs_to_target(kind, data, target, lr, epochs, seed, batch_size=32):
                   metrics=["accuracy"], jit_compile=False, steps_per_execution=steps)
     stop = _StopAtTarget(target)
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0,
-                        validation_data=(x, y), callbacks=[stop, keras.callbacks.TerminateOnNaN()])
+                        validation_data=(x, y), callbacks=[stop])
     diverged = not np.all(np.isfinite(history.history.get("loss", [np.nan])))
     held_out = np.nan if diverged else float(model.evaluate(xv, yv, verbose=0)[1])
     keras.backend.clear_session()
@@ -219,7 +222,7 @@ def _figure(n):
                   [m.replace(" (", "\n(") for m in methods], fontsize=8)
     ax.set(yscale="log", ylabel="condition number of E[(z,1)(z,1)^T]",
            title="what gradient descent sees")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     for ax, (dataset, entry) in zip(axes[0][1:], results.items(), strict=True):
         budget = n["epochs"]
         for k, (kind, epochs) in enumerate(entry["epochs"].items()):
