@@ -112,8 +112,8 @@ def gradcheck(
     Args:
         model_or_layer: a Keras layer or model (built or not). It is cloned in float64 from its
             config and weights, so it must round-trip through `get_config` / `from_config`; a
-            layer or model that already computes in float64 is used as it is. The original is
-            never changed.
+            layer or model that already computes in float64 is used as it is. The original's
+            weights are never changed (an unbuilt one is built on `x` first).
         x: a batch of inputs (NumPy array or tensor).
         y: optional targets: the objective is then `loss(y, outputs)`; without them it is
             sum(R * outputs) for a fixed standard-normal R, so every output counts.
