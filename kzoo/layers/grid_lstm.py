@@ -15,7 +15,9 @@ at time t is the top block's depth hidden vector. Weights are shared along time 
 `tied=True` (the paper's "tied 2-LSTM"), also along depth; untied, each depth level has its own.
 A stacked LSTM passes only hidden vectors up the stack; here memory cells and gates also run along
 depth, which is what lets the grid learn how much of its depth to use -- the recurrent counterpart
-of a Highway network's carry gate.
+of a Highway network's carry gate. On a sequence of one step the time dimension's hidden vectors
+are zero and the grid is the paper's 1-D Grid LSTM: a feed-forward net with LSTM transforms along
+depth, close kin of the Highway network.
 """
 
 from __future__ import annotations

@@ -199,3 +199,19 @@ def test_kzoo_bidirectional_reloads_with_the_same_weight_paths(rng, tmp_path):
     plain(x)
     plain.set_weights(model.get_layer("bi").get_weights())
     np.testing.assert_allclose(plain(x), model(x), atol=1e-6)
+
+
+def test_a_single_step_is_the_1d_grid_lstm_along_depth(rng):
+    """With one time step the time dimension's hidden vectors are zero, so the grid reduces to the
+    paper's 1-D Grid LSTM: LSTM transforms along depth only, a Highway-like feed-forward net."""
+    units, depth = 4, 5
+    x = rng.normal(size=(3, 1, 6))
+    layer = GridLSTM(units, depth=depth, tied=False, dtype="float64")
+    layer(x)
+    projection, kernels, biases = split_weights(randomize(layer, rng))
+    h, m = x[:, 0] @ projection, np.zeros((3, units))
+    for d in range(depth):
+        # Only the depth dimension's gates (columns 4u..8u), read from h_depth (rows u..2u).
+        z = h @ kernels[d][units:, 4 * units:] + biases[d][4 * units:]
+        h, m = np_lstm(z, m)
+    np.testing.assert_allclose(layer(x), h, rtol=1e-12, atol=1e-12)
