@@ -35,7 +35,7 @@ CASES = {
 
 
 # Over ~2 s each on 2 busy cores (two training flags, or a recurrent loop both ways): CI's slow run.
-SLOW = {"Bidirectional", "BasicBlock", "DenseBlock"}
+SLOW = {"Bidirectional", "BasicBlock", "DenseBlock", "BottleneckBlock", "GridLSTM"}
 
 
 def exported_layer_classes():

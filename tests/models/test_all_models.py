@@ -26,6 +26,9 @@ SLOW = {
     "wrn_40_4",
     "densenet_bc_190_40",
     "densenet_bc_250_24",
+    # Small, but their eager recurrent loops (40 steps, both ways for gru) take 4-7 s here.
+    "gru",
+    "grid_lstm",
 }
 FAST_PARAMS_LIMIT = 5_000_000
 
