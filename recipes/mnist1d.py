@@ -11,7 +11,7 @@ features (5,210); a bidirectional GRU of 6 units read out from all 40 steps (5,1
 registered `gru`. The Grid LSTM row is kzoo's registered `grid_lstm` (tied weights, 3 blocks of
 16 units along depth, 4,410 parameters), trained the same way.
 
-    python recipes/mnist1d.py                       # all five rows, ~10 minutes on 2 CPU cores
+    python recipes/mnist1d.py                       # all five rows, ~15 minutes on 2 busy CPU cores
     python recipes/mnist1d.py --models gru grid_lstm --seed 1
     python recipes/mnist1d.py --smoke               # seconds: 2 epochs of 3 steps each
 
