@@ -28,6 +28,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "kzoo.tuning": ("tuning",),
         "kzoo.data": ("data",),
         "kzoo.training": ("training",),
+        "kzoo.gradcheck": ("gradcheck",),
     },
 )
 __all__ = ["__version__", *__all__]

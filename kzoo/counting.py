@@ -53,7 +53,8 @@ def count_macs(model, *, strict=True) -> int:
     """Multiply-accumulates of one forward pass of one example through `model`.
 
     Counts Conv1D/2D/3D, depthwise, separable and transposed convolutions, Dense, and kzoo's
-    Highway, Maxout, WeightNormDense, WeightNormConv1D/2D and SqueezeExcite layers; recurses into nested models and
+    Highway, Maxout, WeightNormDense, WeightNormConv1D/2D and SqueezeExcite layers, and recurrent
+    layers (Keras' RNN / LSTM / GRU and kzoo's GridLSTM: per-step MACs times steps); recurses into nested models and
     composite layers (sub-layers held as attributes, e.g. BasicBlock, DenseBlock). A layer called
     several times is counted once.
 
@@ -89,6 +90,8 @@ def _macs(layer, seen, strict) -> int:
     seen.add(id(layer))
     if isinstance(layer, keras.Model):
         return sum(_macs(sub, seen, strict) for sub in layer.layers)
+    if isinstance(layer, keras.layers.RNN):
+        return _recurrent_macs(layer, seen)
     subs = sublayers(layer)
     total = sum(_macs(sub, seen, strict) for sub in subs)
     kernels = _own_kernels(layer, subs)
@@ -114,6 +117,20 @@ def _macs(layer, seen, strict) -> int:
         raise ValueError(message + " Pass strict=False to count it as 0 with a warning.")
     warnings.warn(message + " Counted as 0.", stacklevel=3)
     return total
+
+
+def _recurrent_macs(layer, seen) -> int:
+    """A recurrent layer: its cell's MACs per step (a cell's own `macs_per_step()`, else one MAC
+    per weight of its `kernel` and `recurrent_kernel`) times the time steps."""
+    cell = layer.cell
+    seen.add(id(cell))
+    per_step = getattr(cell, "macs_per_step", None)
+    if callable(per_step):
+        macs = per_step()
+    else:
+        kernels = [getattr(cell, n, None) for n in ("kernel", "recurrent_kernel")]
+        macs = sum(math.prod(k.shape) for k in kernels if k is not None)
+    return macs * _positions(layer, _input_shape(layer)[1:2])
 
 
 def sublayers(layer) -> list:

@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from kzoo.data.augment import pad_crop_flip
 from kzoo.data.catalog import DatasetSpec, get_spec
-from kzoo.data.normalize import channel_stats, standardize
+from kzoo.data.normalize import Normalization, check_method, fit_normalization
 from kzoo.data.source import read_splits
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -33,7 +33,9 @@ class DatasetInfo:
     """What a model and a training run need to know about a loaded dataset.
 
     `mean` / `std` are per channel (images, sequences: the last axis) or per feature (tabular), and
-    come from the training part only, after the validation hold-out.
+    come from the training part only, after the validation hold-out; with "pca" / "zca" `mean` is
+    per feature (the shape of one raw example) and `normalization` holds the projection too.
+    `input_shape` is what the model sees (PCA's is flat), `raw_shape` what the dataset stores.
     """
 
     name: str
@@ -50,6 +52,17 @@ class DatasetInfo:
     augment: bool = False
     seed: int = 0
     batch_size: int = 128
+    normalization: Normalization | None = field(default=None, repr=False)
+
+    @property
+    def normalize(self) -> str:
+        """The normalisation method ("standardize", "center", "pca", "zca" or "none")."""
+        return "standardize" if self.normalization is None else self.normalization.method
+
+    @property
+    def raw_shape(self) -> tuple:
+        """The shape of one stored (raw) example, before normalisation."""
+        return self.input_shape if self.normalization is None else self.normalization.raw_shape
 
 
 @dataclass
@@ -92,12 +105,13 @@ class DataBundle:
 class _EpochBuilder:
     """Builds the training batches of an epoch from its (2,)-shaped random key."""
 
-    def __init__(self, x, y, batch_size, seed, mean, std, spec: DatasetSpec, augment: bool):
+    def __init__(self, x, y, batch_size, seed, norm: Normalization, spec: DatasetSpec,
+                 augment: bool):
         self.x = tf.constant(x)
         self.y = tf.constant(y, tf.int64)
         self.batch_size = batch_size
         self.seed = seed
-        self.mean, self.std = mean, std
+        self.norm = norm
         self.spec = spec
         self.augment = augment
 
@@ -130,10 +144,10 @@ class _EpochBuilder:
                 step_seed,
                 self.spec.pad,
                 self.spec.flip,
-                normalize=lambda crops: standardize(crops, self.mean, self.std),
+                normalize=self.norm.apply_tf,
             )
         else:
-            images = standardize(raw, self.mean, self.std)
+            images = self.norm.apply_tf(raw)
         return images, tf.gather(self.y, idx)
 
     def batches(self, keys: tf.data.Dataset) -> tf.data.Dataset:
@@ -163,11 +177,17 @@ def _check_args(batch_size, validation_split, seed, augment, data_dir, cache):
         raise ValueError(f"`cache` must be True or False; received cache={cache!r}.")
 
 
-def _check_augment(spec: DatasetSpec, augment) -> None:
+def _check_augment(spec: DatasetSpec, augment, normalize="standardize") -> None:
     if augment and not spec.can_augment:
         raise ValueError(
             f"`augment`=True is not available for the {spec.kind} dataset {spec.name!r}; "
             "use augment=None or False."
+        )
+    if normalize in ("pca", "zca") and (augment or (augment is None and spec.augment)):
+        raise ValueError(
+            f"normalize={normalize!r} transforms whole examples, which the pad-and-crop "
+            f"augmentation of {spec.name!r} (zero padding after normalising) does not commute "
+            "with; pass augment=False with it."
         )
 
 
@@ -188,9 +208,9 @@ def _hold_out(y: np.ndarray, validation_split: float, seed: int):
     return np.sort(train), np.sort(val)
 
 
-def _eval_pipeline(x, y, batch_size, mean, std, cache) -> tf.data.Dataset:
+def _eval_pipeline(x, y, batch_size, norm: Normalization, cache) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64))).batch(batch_size)
-    ds = ds.map(_plain(lambda xb, yb: (standardize(xb, mean, std), yb)), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(_plain(lambda xb, yb: (norm.apply_tf(xb), yb)), num_parallel_calls=AUTOTUNE)
     if cache:
         ds = ds.cache()
     return ds.prefetch(AUTOTUNE)
@@ -226,6 +246,9 @@ def load(
     data_dir=None,
     cache: bool = True,
     manual_dir=None,
+    normalize: str = "standardize",
+    pca_components: int | None = None,
+    zca_epsilon: float | None = None,
 ) -> DataBundle:
     """Load dataset `name` as normalised, batched `tf.data` pipelines.
 
@@ -240,6 +263,12 @@ def load(
         data_dir: TFDS data directory; None means TFDS' default.
         cache: cache the normalised validation and test batches in memory.
         manual_dir: TFDS manual download directory for the online datasets.
+        normalize: "standardize" (per channel / feature: mean and standard deviation), "center"
+            (mean only), "pca" (decorrelated: the per-feature mean subtracted, rotated onto the
+            principal axes; flat outputs), "zca" (whitened, same shape) or "none" (raw values as
+            float32); statistics from the training part only. See `kzoo.data.normalize`.
+        pca_components: "pca" only: keep the first k principal components (default all).
+        zca_epsilon: "zca" only: added to each covariance eigenvalue (default 1e-5).
 
     Example:
         >>> bundle = load("digits", batch_size=64)
@@ -251,7 +280,8 @@ def load(
     """
     spec = get_spec(name)
     _check_args(batch_size, validation_split, seed, augment, data_dir, cache)
-    _check_augment(spec, augment)
+    check_method(normalize, pca_components, zca_epsilon)
+    _check_augment(spec, augment, normalize)
     arrays, class_names = read_splits(spec, data_dir=data_dir, manual_dir=manual_dir)
     return bundle_from_arrays(
         spec,
@@ -262,6 +292,9 @@ def load(
         seed=seed,
         augment=augment,
         cache=cache,
+        normalize=normalize,
+        pca_components=pca_components,
+        zca_epsilon=zca_epsilon,
     )
 
 
@@ -275,6 +308,9 @@ def bundle_from_arrays(
     seed: int = 0,
     augment: bool | None = None,
     cache: bool = True,
+    normalize: str = "standardize",
+    pca_components: int | None = None,
+    zca_epsilon: float | None = None,
 ) -> DataBundle:
     """The pipelines `load` builds, from in-memory splits laid out like `load_arrays`' result.
 
@@ -286,36 +322,37 @@ def bundle_from_arrays(
         spec: the `DatasetSpec` whose kind, augmentation and shape the arrays follow.
         arrays: `x_train`, `y_train`, `x_test`, `y_test` as NumPy arrays.
         class_names: one label per class.
-        batch_size, validation_split, seed, augment, cache: as in `load`.
+        batch_size, validation_split, seed, augment, cache, normalize, pca_components,
+            zca_epsilon: as in `load`.
 
     Example:
         >>> bundle = bundle_from_arrays(get_spec("cifar10"), arrays, [str(i) for i in range(10)])
     """
     _check_args(batch_size, validation_split, seed, augment, None, cache)
-    _check_augment(spec, augment)
+    check_method(normalize, pca_components, zca_epsilon)
+    _check_augment(spec, augment, normalize)
     do_augment = spec.augment if augment is None else augment
     batch_size, seed = int(batch_size), int(seed)
     x, y = arrays["x_train"], arrays["y_train"]
     train_idx, val_idx = _hold_out(y, validation_split, seed)
-    mean, std = channel_stats(x[train_idx])
+    norm = fit_normalization(x[train_idx], normalize, pca_components=pca_components,
+                             zca_epsilon=zca_epsilon)
 
-    epochs = _EpochBuilder(
-        x[train_idx], y[train_idx], batch_size, seed, mean, std, spec, do_augment
-    )
+    epochs = _EpochBuilder(x[train_idx], y[train_idx], batch_size, seed, norm, spec, do_augment)
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     train = epochs.batches(draws.map(epochs.train_key))
     validation = None
     if val_idx is not None:
-        validation = _eval_pipeline(x[val_idx], y[val_idx], batch_size, mean, std, cache)
-    test = _eval_pipeline(arrays["x_test"], arrays["y_test"], batch_size, mean, std, cache)
+        validation = _eval_pipeline(x[val_idx], y[val_idx], batch_size, norm, cache)
+    test = _eval_pipeline(arrays["x_test"], arrays["y_test"], batch_size, norm, cache)
 
     info = DatasetInfo(
         name=spec.name,
-        input_shape=tuple(spec.input_shape),
+        input_shape=tuple(norm.output_shape),
         num_classes=spec.num_classes,
         class_names=list(class_names),
-        mean=mean,
-        std=std,
+        mean=norm.mean,
+        std=norm.std,
         num_train=len(train_idx),
         num_validation=0 if val_idx is None else len(val_idx),
         num_test=len(arrays["y_test"]),
@@ -324,6 +361,7 @@ def bundle_from_arrays(
         augment=do_augment,
         seed=seed,
         batch_size=batch_size,
+        normalization=norm,
     )
     return DataBundle(
         train=train,

@@ -19,7 +19,8 @@ def export_run(
     """Export the final model of a finished run with the run's own normalisation and metrics.
 
     Reads `model.keras` (scanned, then loaded with safe_mode=True), `normalization.json` (mean, std,
-    raw dtype, class names, input shape and classes of the training split), `config.json` (model
+    raw dtype, class names, input shape and classes of the training split; for a PCA / ZCA run the
+    projection, which the signature applies to raw inputs), `config.json` (model
     name and builder arguments) and `metrics.json` (test metrics; its presence marks a finished
     run). The metadata's builder record holds everything `kzoo.create_model` needs to rebuild the
     architecture, `classes` and `input_shape` included.
@@ -51,6 +52,7 @@ def export_run(
     norm = _check_normalization(_read(run_dir / "normalization.json"), run_dir / "normalization.json")
     metrics = _check_metrics(_read(run_dir / "metrics.json"), run_dir / "metrics.json")
     model = load_keras(run_dir / "model.keras", compile=False)
+    projection, raw_shape = _projection(run_dir, norm)
     # Imported only now: a run refused above never loads TensorFlow.
     from kzoo.export.saved_model import export_saved_model
 
@@ -74,7 +76,24 @@ def export_run(
         },
         probe=probe,
         tflite=tflite,
+        projection=projection,
+        raw_shape=raw_shape,
     )
+
+
+def _projection(run_dir: Path, norm: dict):
+    """The PCA / ZCA projection and raw example shape a run recorded, or (None, None)."""
+    if norm.get("projection") is None:
+        return None, None
+    from kzoo.data.normalize import decode_matrix
+
+    try:
+        return decode_matrix(norm["projection"]), tuple(int(d) for d in norm["raw_shape"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"{str(run_dir / 'normalization.json')!r} records a {norm.get('method')!r} "
+            f"projection that cannot be read: {err}"
+        ) from err
 
 
 def _builder_kwargs(config: dict, norm: dict) -> dict:

@@ -51,6 +51,8 @@ def export_saved_model(
     probe=None,
     atol=1e-5,
     tflite=False,
+    projection=None,
+    raw_shape=None,
 ) -> Path:
     """Export `model` to `<root>/<name>/<version>/` with a raw-input `serving_default` signature.
 
@@ -84,6 +86,9 @@ def export_saved_model(
         tflite: also convert the signature to TensorFlow Lite, check it against the reloaded
             SavedModel on the probe batch (same `atol`) and publish it in the version as
             `assets.extra/model.tflite`.
+        projection, raw_shape: a PCA / ZCA normalisation (`kzoo.data.load(normalize="pca")`):
+            clients send examples of `raw_shape`, and the signature maps the standardised,
+            flattened example through the (prod(raw_shape), prod(model input)) `projection`.
 
     Returns:
         The path of the published version directory.
@@ -106,7 +111,7 @@ def export_saved_model(
         if not isinstance(value, bool):
             raise ValueError(f"`{arg}` must be True or False; received {arg}={value!r}.")
     input_shape, num_classes = model_io(model)
-    raw = make_raw_input(input_shape, raw_dtype, mean, std)
+    raw = make_raw_input(input_shape, raw_dtype, mean, std, projection, raw_shape)
     class_names = _check_class_names(class_names, num_classes)
     extra = {
         arg: _check_json(arg, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import keras
@@ -15,26 +16,43 @@ class RawInput:
     """What a client sends: `shape` (no batch axis) and `dtype`, and the normalisation applied.
 
     The model sees `(float32(x) - mean) / std`; `mean` and `std` broadcast against `shape`
-    (one value, one per channel/feature, or one per pixel).
+    (one value, one per channel/feature, or one per pixel). With a `projection` (PCA or ZCA
+    whitening, a (prod(shape), prod(model_shape)) matrix) the model sees
+    `reshape(flatten((float32(x) - mean) / std) @ projection, model_shape)`.
     """
 
     shape: tuple
     dtype: str
     mean: np.ndarray
     std: np.ndarray
+    projection: np.ndarray | None = None
+    model_shape: tuple | None = None
 
     def normalize(self, x) -> np.ndarray:
         """The NumPy reference of what the signature does before calling the model."""
-        return (np.asarray(x).astype(np.float32) - self.mean) / self.std
+        z = (np.asarray(x).astype(np.float32) - self.mean) / self.std
+        if self.projection is None:
+            return z
+        return (z.reshape(len(z), -1) @ self.projection).reshape((len(z), *self.model_shape))
 
     def to_json(self) -> dict:
+        normalization = {
+            "formula": "(float32(inputs) - mean) / std",
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
+        if self.projection is not None:
+            normalization["formula"] = (
+                "reshape(flatten((float32(inputs) - mean) / std) @ projection, model_input_shape)"
+            )
+            normalization["projection"] = {
+                "shape": list(self.projection.shape),
+                "sha256": hashlib.sha256(np.ascontiguousarray(self.projection, "<f4")).hexdigest(),
+            }
+            normalization["model_input_shape"] = list(self.model_shape)
         return {
             "input": {"name": INPUT_NAME, "shape": [None, *self.shape], "dtype": self.dtype},
-            "normalization": {
-                "formula": "(float32(inputs) - mean) / std",
-                "mean": self.mean.tolist(),
-                "std": self.std.tolist(),
-            },
+            "normalization": normalization,
         }
 
 
@@ -58,8 +76,22 @@ def model_io(model) -> tuple[tuple, int]:
     return tuple(model.inputs[0].shape[1:]), int(out_shape[1])
 
 
-def make_raw_input(input_shape, raw_dtype="float32", mean=None, std=None) -> RawInput:
-    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1."""
+def make_raw_input(
+    input_shape, raw_dtype="float32", mean=None, std=None, projection=None, raw_shape=None
+) -> RawInput:
+    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1.
+
+    `input_shape` is the model's input shape. With a `projection` (PCA / ZCA), clients send
+    examples of `raw_shape` and the projection maps them to `input_shape`.
+    """
+    model_shape = tuple(input_shape)
+    if projection is not None:
+        input_shape = _check_projection(projection, raw_shape, model_shape)
+    elif raw_shape is not None and tuple(raw_shape) != model_shape:
+        raise ValueError(
+            f"`raw_shape` {tuple(raw_shape)} differs from the model's input shape {model_shape}; "
+            "only a `projection` can map one to the other."
+        )
     if raw_dtype not in RAW_DTYPES:
         raise ValueError(f"`raw_dtype` must be one of {RAW_DTYPES}; received raw_dtype={raw_dtype!r}.")
     arrays = {}
@@ -82,7 +114,31 @@ def make_raw_input(input_shape, raw_dtype="float32", mean=None, std=None) -> Raw
         arrays[arg] = arr
     if np.any(arrays["std"] <= 0):
         raise ValueError(f"`std` must be > 0 everywhere; received std={std!r}.")
-    return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"])
+    if projection is None:
+        return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"])
+    return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"],
+                    np.asarray(projection, np.float32), model_shape)
+
+
+def _check_projection(projection, raw_shape, model_shape) -> tuple:
+    """The raw (client) shape, once `projection` is known to map it onto the model's input."""
+    if raw_shape is None or any(not isinstance(d, int) or d < 1 for d in raw_shape):
+        raise ValueError(
+            "a `projection` needs `raw_shape`, the fixed shape of one raw example; received "
+            f"raw_shape={raw_shape!r}."
+        )
+    if any(d is None for d in model_shape):
+        raise ValueError(f"a `projection` needs a model with a fixed input shape; the model "
+                         f"takes {model_shape}.")
+    matrix = np.asarray(projection)
+    expected = (int(np.prod(raw_shape)), int(np.prod(model_shape)))
+    if matrix.shape != expected or not np.all(np.isfinite(matrix)):
+        raise ValueError(
+            f"`projection` must be a finite {expected} matrix mapping a raw example of shape "
+            f"{tuple(raw_shape)} onto the model's input {model_shape}; received shape "
+            f"{matrix.shape}."
+        )
+    return tuple(raw_shape)
 
 
 def build_export_archive(model, raw: RawInput, *, from_logits: bool = False):
@@ -96,11 +152,14 @@ def build_export_archive(model, raw: RawInput, *, from_logits: bool = False):
 
     mean = tf.constant(raw.mean)
     std = tf.constant(raw.std)
+    projection = None if raw.projection is None else tf.constant(raw.projection)
 
     def serve(inputs):
-        outputs = model(
-            (tf.cast(inputs, tf.float32) - mean) / std, training=False
-        )
+        x = (tf.cast(inputs, tf.float32) - mean) / std
+        if projection is not None:
+            x = tf.reshape(tf.reshape(x, (-1, projection.shape[0])) @ projection,
+                           (-1, *raw.model_shape))
+        outputs = model(x, training=False)
         outputs = tf.cast(outputs, tf.float32)
         probabilities = tf.nn.softmax(outputs, axis=-1) if from_logits else outputs
         return {

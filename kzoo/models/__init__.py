@@ -19,5 +19,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "kzoo.models.resnet_imagenet": ("resnet_imagenet",),
         "kzoo.models.wide_resnet": ("wide_resnet",),
         "kzoo.models.densenet": ("densenet",),
+        "kzoo.models.recurrent": ("recurrent_net",),
     },
 )

@@ -10,6 +10,7 @@ defaults: every one of them can be overridden by keyword (`create_model("wrn_28_
 
 from __future__ import annotations
 
+from kzoo.models import papers
 from kzoo.models.papers import (
     GLOROT_2010,
     GOODFELLOW_2013,
@@ -25,6 +26,7 @@ from kzoo.models.papers import (
 MLP = (784,)
 CIFAR = (32, 32, 3)
 IMAGENET = (224, 224, 3)
+SEQUENCE = (40, 1)  # MNIST-1D
 C10, C100, TOP1 = "cifar10_error", "cifar100_error", "imagenet_top1_error"
 
 
@@ -138,4 +140,18 @@ VARIANTS = (
     ("densenet_bc_190_40", "densenet", "densenet",
      dict(depth=190, growth_rate=40, bottleneck=True, compression=0.5), HUANG_2017, CIFAR,
      {C10: 3.46, C100: 17.18}, "DenseNet-BC (L=190, k=40): 25.6M parameters."),
+    # --- recurrent nets (kzoo.models.recurrent.recurrent_net), on MNIST-1D's (40, 1) sequences ---
+    ("lstm", "recurrent", "recurrent_net", dict(cell="lstm", units=32, depth=2, name="lstm"),
+     papers.HOCHREITER_1997, SEQUENCE, {},
+     "Stacked LSTM: 2 layers of 32 units; the last step's output feeds the classifier."),
+    ("gru", "recurrent", "recurrent_net",
+     dict(cell="gru", units=6, bidirectional=True, readout="flatten", name="gru"),
+     papers.GREYDANUS_2020, SEQUENCE, {"mnist1d_error": 9.0},
+     "Greydanus' MNIST-1D GRU: one bidirectional GRU of 6 units, every step's output flattened "
+     "into the classifier (5,134 parameters)."),
+    ("grid_lstm", "recurrent", "recurrent_net",
+     dict(cell="grid_lstm", units=16, depth=3, tied=True, name="grid_lstm"),
+     papers.KALCHBRENNER_2015, SEQUENCE, {},
+     "Tied 2-D Grid LSTM: 3 blocks of 16 units along depth per time step, weights shared across "
+     "depth; the last step's top output feeds the classifier."),
 )

@@ -25,3 +25,8 @@ KLAMBAUER_2017 = (
     "(arXiv:1706.02515)"
 )
 HU_2018 = "Hu, Shen, Sun. Squeeze-and-Excitation Networks. CVPR 2018 (arXiv:1709.01507)"
+HOCHREITER_1997 = "Hochreiter, Schmidhuber. Long Short-Term Memory. Neural Computation 1997"
+KALCHBRENNER_2015 = (
+    "Kalchbrenner, Danihelka, Graves. Grid Long Short-Term Memory. ICLR 2016 (arXiv:1507.01526)"
+)
+GREYDANUS_2020 = "Greydanus. Scaling down Deep Learning. 2020 (arXiv:2011.14439)"

@@ -24,6 +24,8 @@ WEIGHT_DECAY_MODES = (None, "l2", "decoupled")
 PRECISION_POLICIES = (None, "auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = (None, "mirrored", "multiworker", "tpu")
 LR_SCALINGS = ("none", "linear")
+# kzoo.data.normalize.METHODS, spelled out here so that the config needs no TensorFlow.
+NORMALIZATIONS = ("standardize", "center", "pca", "zca", "none")
 
 
 @dataclass
@@ -41,6 +43,7 @@ class TrainConfig(Settings):
         model_kwargs: extra builder arguments, e.g. `{"dropout": 0.3}` (`--model-arg dropout=0.3`).
         epochs, batch_size, validation_split, augment, data_dir, manual_dir: the data and its passes
             (`batch_size` is the global batch over all replicas unless `per_replica_batch`).
+        normalize: the input normalisation (`kzoo.data.load`'s `normalize`).
         optimizer, learning_rate, momentum, schedule, milestones, gamma, min_learning_rate,
             warmup_epochs: the optimiser and its learning-rate schedule (`"multistep"` multiplies by
             `gamma` at each milestone epoch; `"cosine"` ends at `min_learning_rate`;
@@ -86,6 +89,11 @@ class TrainConfig(Settings):
     )
     augment: bool | None = setting(
         None, "data augmentation (default: the dataset's)", group="data"
+    )
+    normalize: str = setting(
+        "standardize", f"input normalisation, one of {', '.join(NORMALIZATIONS)} (statistics "
+        "from the training split; pca / zca need --no-augment on CIFAR)", group="data",
+        choices=NORMALIZATIONS, fingerprint="if_set",
     )
     data_dir: str | None = setting(
         None, "where TFDS keeps prepared datasets (default: TFDS')", group="data",

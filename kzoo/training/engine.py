@@ -168,6 +168,7 @@ def _build_and_fit(config, plan, state, strategy, held, checkpoint) -> TrainResu
             augment=config.augment,
             data_dir=config.data_dir,
             manual_dir=config.manual_dir,
+            normalize=config.normalize,
         )
         info = bundle.info
         keras.utils.set_random_seed(config.seed)
@@ -501,4 +502,6 @@ def _normalization(info) -> dict:
         "mean": np.asarray(info.mean, dtype="float64").tolist(),
         "std": np.asarray(info.std, dtype="float64").tolist(),
         "raw_dtype": str(info.raw_dtype),
+        # The method, raw shape and, for pca / zca, the projection (an exported model applies it).
+        **(info.normalization.to_json() if getattr(info, "normalization", None) else {}),
     }
