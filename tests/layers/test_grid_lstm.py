@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from kzoo.layers import Bidirectional, GridLSTM, GridLSTMCell
-from tests.layer_checks import run_layer_checks
+from tests.helpers import run_layer_test
 
 
 def sigmoid(z):
@@ -134,9 +134,13 @@ def test_runs_under_tf_function(rng):
 
 
 def test_generic_checks(rng, tmp_path):
-    """Shapes, config and `.keras` round trips, and a few SGD steps lowering a loss."""
+    """Config and `.keras` round trips, symbolic and eager calls, a training step and the
+    float32 / mixed_bfloat16 sweep: the checks every kzoo layer passes."""
     x = rng.normal(size=(4, 3, 2)).astype("float32")
-    run_layer_checks(lambda: GridLSTM(3, depth=2, tied=False, unroll=True), x, tmp_path, atol=1e-5)
+    run_layer_test(
+        GridLSTM, {"units": 3, "depth": 2, "tied": False, "unroll": True}, input_data=x,
+        expected_output_shape=(4, 3), expected_num_trainable_weights=5,
+    )
 
 
 def test_bidirectional_saves_and_loads(rng, tmp_path):
@@ -171,8 +175,8 @@ def test_mixed_precision_keeps_float32_weights(rng):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"units": 0}, "`units` must be a positive integer; received units=0"),
-        ({"units": 4, "depth": 1.5}, "`depth` must be a positive integer; received depth=1.5"),
+        ({"units": 0}, "units must be a positive integer; received units=0"),
+        ({"units": 4, "depth": 1.5}, "depth must be a positive integer; received depth=1.5"),
         ({"units": 4, "tied": "yes"}, "`tied` must be True or False; received tied='yes'"),
     ],
 )
