@@ -6,6 +6,7 @@ import keras
 
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers.batch_norm import FusedBatchNormalization
+from kzoo.models._head import apply_head
 
 
 def conv_bn_act(
@@ -57,5 +58,27 @@ def check_multiplier(name, value):
     return float(value)
 
 
-def default_square_shape(side, channels=3):
-    return (int(side), int(side), channels)
+
+
+def make_divisible(value, divisor=8, min_value=None):
+    """Round `value` to the nearest multiple of `divisor`, never below `min_value` (default the
+    divisor) nor more than 10% below `value`: the channel rounding of MobileNet v2's and
+    EfficientNet's reference code (`round_filters`; torchvision's `_make_divisible`)."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return int(rounded)
+
+
+def classifier_head(x, *, dropout, include_top, pooling, classes, classifier_activation):
+    """Global average pooling, dropout (if any) and the `predictions` layer; or `apply_head`'s
+    optional pooling without the top."""
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return apply_head(
+        x, include_top=include_top, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation,
+    )
