@@ -58,8 +58,6 @@ def check_multiplier(name, value):
     return float(value)
 
 
-
-
 def make_divisible(value, divisor=8, min_value=None):
     """Round `value` to the nearest multiple of `divisor`, never below `min_value` (default the
     divisor) nor more than 10% below `value`: the channel rounding of MobileNet v2's and
