@@ -23,9 +23,10 @@ IMAGENET_SHAPE = (224, 224, 3)
 IMAGENET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
-def bottleneck_width(base, cardinality, group_width):
-    """C * floor(base * d / 64): a stage's bottleneck width (the paper's code and torchvision)."""
-    return (base * group_width // 64) * cardinality
+def bottleneck_width(stage, cardinality, group_width):
+    """C * d * 2^(stage - 1): the bottleneck doubles with each stage, as the ResNet's widths (the
+    paper's code and torchvision write it C * floor(planes * d / 64), planes = 64, 128, ...)."""
+    return cardinality * group_width * 2 ** (stage - 1)
 
 
 def resnext_block(width, out_channels, stride, cardinality, name, **kwargs):
@@ -41,13 +42,15 @@ def resnext_block(width, out_channels, stride, cardinality, name, **kwargs):
     )
 
 
-def _stages(x, bases, blocks, cardinality, group_width, block_args):
-    for stage, (base, n) in enumerate(zip(bases, blocks, strict=True), start=1):
-        width = bottleneck_width(base, cardinality, group_width)
+def _stages(x, base_channels, blocks, cardinality, group_width, block_args):
+    for stage, n in enumerate(blocks, start=1):
+        width = bottleneck_width(stage, cardinality, group_width)
+        out_channels = 4 * base_channels * 2 ** (stage - 1)
         for block in range(1, n + 1):
             stride = 2 if stage > 1 and block == 1 else 1
             x = resnext_block(
-                width, 4 * base, stride, cardinality, f"stage{stage}_block{block}", **block_args
+                width, out_channels, stride, cardinality, f"stage{stage}_block{block}",
+                **block_args,
             )(x)
     return x
 
@@ -62,6 +65,7 @@ def resnext_cifar(
     depth=29,
     cardinality=8,
     group_width=64,
+    base_channels=64,
     dropout=0.0,
     kernel_initializer="he_normal",
     kernel_regularizer=None,
@@ -84,6 +88,8 @@ def resnext_cifar(
         depth: 9n + 2 (29 in the paper).
         cardinality: C, the number of groups of each 3x3 convolution.
         group_width: d, the channels of each group at the first stage.
+        base_channels: the stem's channels; stage outputs are 4x, 8x, 16x it (64 in the paper:
+            256, 512, 1024). Smaller values make small ResNeXts for small data.
         dropout: dropout rate in [0, 1) inside every block, before its last convolution.
         kernel_initializer: initializer of every convolution kernel.
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 5e-4).
@@ -100,17 +106,18 @@ def resnext_cifar(
     validate_head_args(include_top, pooling, classes, classifier_activation)
     n = blocks_per_stage(depth, 3, 2)
     _check(cardinality, group_width, dropout)
+    check_positive_int("base_channels", base_channels)
     kernel_initializer = keras.initializers.get(kernel_initializer)
     kernel_regularizer = keras.regularizers.get(kernel_regularizer)
     inputs, x = resolve_inputs(input_shape, input_tensor, CIFAR_SHAPE, min_size=4)
     x = conv_bn_act(
-        x, 64, 3, name="stem", kernel_initializer=kernel_initializer,
+        x, base_channels, 3, name="stem", kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer,
     )
     block_args = dict(
         dropout=dropout, kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer
     )
-    x = _stages(x, (64, 128, 256), (n,) * 3, cardinality, group_width, block_args)
+    x = _stages(x, base_channels, (n,) * 3, cardinality, group_width, block_args)
     x = apply_head(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
@@ -173,9 +180,7 @@ def resnext_imagenet(
     x = keras.layers.ZeroPadding2D(1, name="pool_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
     block_args = dict(kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer)
-    x = _stages(
-        x, (64, 128, 256, 512), IMAGENET_DEPTHS[depth], cardinality, group_width, block_args
-    )
+    x = _stages(x, 64, IMAGENET_DEPTHS[depth], cardinality, group_width, block_args)
     x = apply_head(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,

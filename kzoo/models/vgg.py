@@ -33,9 +33,24 @@ def _check_depth(depth):
         )
 
 
-def vgg_features(x, depth, batch_norm, kernel_initializer, kernel_regularizer):
+def _check_widths(widths, fc_units):
+    if (
+        not isinstance(widths, (tuple, list))
+        or len(widths) != len(STAGE_WIDTHS)
+        or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+    ):
+        raise ValueError(
+            f"`widths` must be {len(STAGE_WIDTHS)} positive integers (one per stage), e.g. "
+            f"{STAGE_WIDTHS}; received widths={widths!r}."
+        )
+    if isinstance(fc_units, bool) or not isinstance(fc_units, int) or fc_units < 1:
+        raise ValueError(f"`fc_units` must be a positive integer; received fc_units={fc_units!r}.")
+
+
+def vgg_features(x, depth, batch_norm, kernel_initializer, kernel_regularizer, widths=STAGE_WIDTHS):
     """The convolutional part: blocks `block{s}_{i}` of 3x3 conv (+BN) + ReLU, `block{s}_pool`."""
-    for stage, (n, width) in enumerate(zip(CONVS_PER_STAGE[depth], STAGE_WIDTHS, strict=True), start=1):
+    stages = zip(CONVS_PER_STAGE[depth], widths, strict=True)
+    for stage, (n, width) in enumerate(stages, start=1):
         for i in range(1, n + 1):
             x = conv_bn_act(
                 x, width, 3, name=f"block{stage}_{i}", use_bias=True, batch_norm=batch_norm,
@@ -55,6 +70,8 @@ def vgg(
     depth=16,
     batch_norm=False,
     dropout=0.5,
+    widths=STAGE_WIDTHS,
+    fc_units=4096,
     kernel_initializer="he_normal",
     kernel_regularizer=None,
     include_top=True,
@@ -75,6 +92,8 @@ def vgg(
         batch_norm: batch norm after every convolution (torchvision's `_bn` models; the paper
             had none).
         dropout: dropout rate in [0, 1) after each of the two 4096-unit layers (0.5 in the paper).
+        widths: the convolutions' channels in each of the five stages (64, 128, 256, 512, 512).
+        fc_units: units of the two hidden dense layers (4096).
         kernel_initializer: initializer of every convolution kernel.
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 5e-4).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
@@ -92,14 +111,15 @@ def vgg(
     if not isinstance(batch_norm, bool):
         raise ValueError(f"`batch_norm` must be True or False; received batch_norm={batch_norm!r}.")
     check_rate("dropout", dropout)
+    _check_widths(widths, fc_units)
     kernel_regularizer = keras.regularizers.get(kernel_regularizer)
     inputs, x = resolve_inputs(input_shape, input_tensor, IMAGENET_SHAPE, min_size=MIN_SIZE)
-    x = vgg_features(x, depth, batch_norm, kernel_initializer, kernel_regularizer)
+    x = vgg_features(x, depth, batch_norm, kernel_initializer, kernel_regularizer, widths)
     if include_top:
         x = keras.layers.AdaptiveAveragePooling2D(7, name="adaptive_pool")(x)
         x = keras.layers.Flatten(name="flatten")(x)
         for i in (1, 2):
-            x = _dense(4096, f"fc{i}", kernel_regularizer, activation="relu")(x)
+            x = _dense(fc_units, f"fc{i}", kernel_regularizer, activation="relu")(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
     x = apply_head(
@@ -112,6 +132,8 @@ def vgg(
 def vgg_cifar(
     depth=16,
     dropout=0.0,
+    widths=STAGE_WIDTHS,
+    fc_units=512,
     kernel_initializer="he_normal",
     kernel_regularizer=None,
     include_top=True,
@@ -131,6 +153,8 @@ def vgg_cifar(
     Args:
         depth: 11, 13, 16 or 19 weight layers in the convolutional part.
         dropout: dropout rate in [0, 1) before the classifier (Li et al. use none).
+        widths: the convolutions' channels in each of the five stages (64, 128, 256, 512, 512).
+        fc_units: units of the hidden dense layer (512).
         kernel_initializer: initializer of every convolution kernel.
         kernel_regularizer: regularizer of every kernel.
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
@@ -146,13 +170,14 @@ def vgg_cifar(
     validate_head_args(include_top, pooling, classes, classifier_activation)
     _check_depth(depth)
     check_rate("dropout", dropout)
+    _check_widths(widths, fc_units)
     kernel_regularizer = keras.regularizers.get(kernel_regularizer)
     inputs, x = resolve_inputs(input_shape, input_tensor, CIFAR_SHAPE, min_size=MIN_SIZE)
-    x = vgg_features(x, depth, True, kernel_initializer, kernel_regularizer)
+    x = vgg_features(x, depth, True, kernel_initializer, kernel_regularizer, widths)
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Dense(
-            512, kernel_initializer=fresh_initializer(kernel_initializer),
+            fc_units, kernel_initializer=fresh_initializer(kernel_initializer),
             kernel_regularizer=kernel_regularizer, name="fc1",
         )(x)
         x = FusedBatchNormalization(momentum=0.9, epsilon=1e-5, name="fc1_bn")(x)
