@@ -1,0 +1,163 @@
+"""The accuracy-versus-cost chart (Canziani, Paszke & Culurciello 2017): published error against
+multiply-adds, bubble area proportional to parameters, one panel per benchmark.
+
+Every point is a registered model with a published error; its MACs and parameters are measured
+here (`kzoo.model_info`), its error is the paper's (or torchvision's, for the ImageNet layouts
+kzoo copies from it), as in `kzoo table`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+from kzoo.utils.files import atomic_write_bytes
+
+# Benchmarks drawn, in panel order: (published key, panel title).
+BENCHMARKS = (
+    ("imagenet_top1_error", "ImageNet: top-1 error (single crop)"),
+    ("cifar10_error", "CIFAR-10: test error"),
+)
+# Bubble area in points^2 per million parameters, and the smallest bubble drawn.
+AREA_PER_MILLION = 14.0
+MIN_AREA = 12.0
+
+
+def chart_points(rows) -> dict[str, list[dict]]:
+    """`{benchmark key: [point, ...]}` from `model_info` rows that have a published error.
+
+    A point is `{"name", "family", "macs", "params", "error"}`; models without the benchmark's
+    number are left out of its panel.
+    """
+    points = {key: [] for key, _ in BENCHMARKS}
+    for row in rows:
+        for key, _ in BENCHMARKS:
+            if key in (row.get("published") or {}):
+                points[key].append(
+                    {
+                        "name": row["name"],
+                        "family": row.get("family") or "other",
+                        "macs": int(row["macs"]),
+                        "params": int(row["trainable_params"]),
+                        "error": float(row["published"][key]),
+                    }
+                )
+    return points
+
+
+def bubble_area(params) -> float:
+    """Marker area (points^2) for a model of `params` parameters: proportional, with a floor."""
+    return max(MIN_AREA, AREA_PER_MILLION * params / 1e6)
+
+
+def cost_accuracy_figure(rows, *, title=None):
+    """A matplotlib figure: one log-x panel per benchmark, error (%) against MACs.
+
+    Args:
+        rows: `model_info` dicts (what `kzoo.model_table.model_rows` returns).
+        title: figure title (default names the chart and the bubble scale).
+
+    Example:
+        >>> from kzoo.model_table import model_rows
+        >>> fig = cost_accuracy_figure(model_rows("resnet*", progress=False))
+
+    Reference:
+        Canziani, Paszke, Culurciello. "An Analysis of Deep Neural Network Models for Practical
+        Applications." 2017 (arXiv:1605.07678), Fig. 2.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = chart_points(rows)
+    panels = [(key, label) for key, label in BENCHMARKS if points[key]]
+    if not panels:
+        raise ValueError("no model among `rows` has a published ImageNet or CIFAR-10 error.")
+    families = sorted({p["family"] for key, _ in panels for p in points[key]})
+    colors = dict(zip(families, _palette(plt, len(families)), strict=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 7.5), layout="constrained",
+                             squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels, strict=True):
+        _panel(ax, points[key], colors, label)
+    handles = [plt.Line2D([], [], ls="", marker="o", ms=8, color=colors[f], alpha=0.7, label=f)
+               for f in families]
+    sizes = [plt.scatter([], [], s=bubble_area(m * 1e6), color="0.6", alpha=0.5,
+                         label=f"{m:g}M parameters") for m in (1, 10, 100)]
+    axes[0][-1].legend(handles=handles + sizes, title="family / bubble area", fontsize=8,
+                       title_fontsize=9, loc="upper right", labelspacing=1.1, borderpad=0.9)
+    fig.suptitle(title or "Published error against multiply-adds per image "
+                          "(bubble area proportional to parameters; MACs and parameters "
+                          "measured by kzoo)", fontsize=12)
+    return fig
+
+
+def _palette(plt, n):
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _panel(ax, points, colors, label):
+    points = sorted(points, key=lambda p: -p["params"])  # big bubbles under small ones
+    for p in points:
+        ax.scatter(p["macs"], p["error"], s=bubble_area(p["params"]), color=colors[p["family"]],
+                   alpha=0.45, edgecolors="0.2", linewidths=0.6)
+    for i, p in enumerate(sorted(points, key=lambda p: (p["macs"], p["error"]))):
+        # Alternate the label side so neighbours along the x-axis overlap less.
+        dy = 6 if i % 2 == 0 else -10
+        ax.annotate(p["name"], (p["macs"], p["error"]), xytext=(5, dy), textcoords="offset points",
+                    fontsize=7, color="0.15")
+    ax.set_xscale("log")
+    ax.set_xlabel("multiply-adds per image (log scale)")
+    ax.set_ylabel("published error (%)")
+    ax.set_title(label)
+    ax.grid(True, which="both", alpha=0.25)
+    low = min(p["macs"] for p in points)
+    high = max(p["macs"] for p in points)
+    ax.set_xlim(low / 1.8, high * 2.5)
+    errors = [p["error"] for p in points]
+    span = max(errors) - min(errors)
+    ax.set_ylim(min(errors) - 0.08 * span - 0.2, max(errors) + 0.08 * span + 0.2)
+    ax.xaxis.set_major_formatter(_mac_formatter())
+
+
+def _mac_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(value, _):
+        if value <= 0:
+            return ""
+        exponent = int(math.floor(math.log10(value) + 1e-9))
+        for unit, scale in (("G", 9), ("M", 6), ("k", 3)):
+            if exponent >= scale:
+                return f"{value / 10**scale:g}{unit}"
+        return f"{value:g}"
+
+    return FuncFormatter(fmt)
+
+
+def write_cost_accuracy_chart(path, rows=None, *, pattern=None, progress=True) -> str:
+    """Draw the chart and write it as a PNG at `path` atomically; return the path.
+
+    Args:
+        path: output `.png` path.
+        rows: `model_info` rows; None builds every registered model matching `pattern` (the
+            largest take seconds each) -- what `kzoo table --plot` draws.
+        pattern: fnmatch filter on model names when `rows` is None.
+        progress: show a progress bar while building models.
+
+    Example:
+        >>> write_cost_accuracy_chart("chart.png", pattern="resnet*")
+    """
+    if rows is None:
+        from kzoo.model_table import model_rows
+
+        rows = model_rows(pattern, progress=progress)
+    fig = cost_accuracy_figure(rows)
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return str(path)
