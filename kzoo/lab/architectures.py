@@ -58,14 +58,15 @@ def build_member(member, classes=10):
     return builder(input_shape=(SIDE, SIDE, 1), classes=classes, **arguments)
 
 
+def prepare(images):
+    """UCI digits (N, 8, 8) in 0..16 -> (N, 32, 32, 1) float32 in [0, 1], nearest-neighbour 4x."""
+    x = images.reshape(-1, 8, 8, 1).astype("float32") / 16.0
+    scale = SIDE // 8
+    return np.repeat(np.repeat(x, scale, axis=1), scale, axis=2)
+
+
 def _digits(limit=None):
     a = kzoo.data.load_arrays("digits")
-
-    def prepare(x):
-        x = x.reshape(-1, 8, 8, 1).astype("float32") / 16.0
-        scale = SIDE // 8
-        return np.repeat(np.repeat(x, scale, axis=1), scale, axis=2)  # nearest-neighbour 4x
-
     x, y = prepare(a["x_train"]), a["y_train"]
     if limit:
         x, y = x[:limit], y[:limit]

@@ -68,11 +68,12 @@ def resnext(blocks, cardinality, group_width, *, side, classes, imagenet, base=6
 VGG_CONVS = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 
 
-def vgg(depth, *, bn, side, classes, cifar=False, widths=(64, 128, 256, 512, 512), fc=None):
+def vgg(depth, *, bn, side, classes, cifar=False, widths=(64, 128, 256, 512, 512), fc=None,
+        channels=3):
     """Simonyan & Zisserman Table 1 (+BN); ImageNet: 7x7 adaptive pool, fc-fc-classes;
     CIFAR (Li et al.): fc (BN) - classes on the pooled 512 features."""
     t = Tally(side)
-    cin = 3
+    cin = channels
     for n, width in zip(VGG_CONVS[depth], widths, strict=True):
         for _ in range(n):
             t.conv(3, cin, width, bias=True, bn=bn or cifar)
@@ -98,11 +99,11 @@ MOBILENET_V2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 
                 (6, 160, 3, 2), (6, 320, 1, 1)]
 
 
-def mobilenet_v1(alpha, *, side, classes, small=False):
+def mobilenet_v1(alpha, *, side, classes, small=False, channels=3):
     """Howard et al. Table 1: conv 3x3/2, 13 x (depthwise 3x3 + pointwise 1x1), pool, fc."""
     t = Tally(side)
     c = int(32 * alpha)
-    t.conv(3, 3, c, stride=1 if small else 2)
+    t.conv(3, channels, c, stride=1 if small else 2)
     for filters, stride in MOBILENET_V1:
         f = int(filters * alpha)
         t.conv(3, c, c, stride=stride, groups=c)
