@@ -36,7 +36,8 @@ def chart_points(rows) -> dict[str, list[dict]]:
                 points[key].append(
                     {
                         "name": row["name"],
-                        "family": row.get("family") or "other",
+                        # ImageNet and CIFAR ResNets are one family in two modules.
+                        "family": (row.get("family") or "other").removesuffix("_imagenet"),
                         "macs": int(row["macs"]),
                         "params": int(row["trainable_params"]),
                         "error": float(row["published"][key]),
@@ -76,7 +77,7 @@ def cost_accuracy_figure(rows, *, title=None):
         raise ValueError("no model among `rows` has a published ImageNet or CIFAR-10 error.")
     families = sorted({p["family"] for key, _ in panels for p in points[key]})
     colors = dict(zip(families, _palette(plt, len(families)), strict=True))
-    fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 7.5), layout="constrained",
+    fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 8.5), layout="constrained",
                              squeeze=False)
     for ax, (key, label) in zip(axes[0], panels, strict=True):
         _panel(ax, points[key], colors, label)
@@ -102,11 +103,6 @@ def _panel(ax, points, colors, label):
     for p in points:
         ax.scatter(p["macs"], p["error"], s=bubble_area(p["params"]), color=colors[p["family"]],
                    alpha=0.45, edgecolors="0.2", linewidths=0.6)
-    for i, p in enumerate(sorted(points, key=lambda p: (p["macs"], p["error"]))):
-        # Alternate the label side so neighbours along the x-axis overlap less.
-        dy = 6 if i % 2 == 0 else -10
-        ax.annotate(p["name"], (p["macs"], p["error"]), xytext=(5, dy), textcoords="offset points",
-                    fontsize=7, color="0.15")
     ax.set_xscale("log")
     ax.set_xlabel("multiply-adds per image (log scale)")
     ax.set_ylabel("published error (%)")
@@ -119,6 +115,46 @@ def _panel(ax, points, colors, label):
     span = max(errors) - min(errors)
     ax.set_ylim(min(errors) - 0.08 * span - 0.2, max(errors) + 0.08 * span + 0.2)
     ax.xaxis.set_major_formatter(_mac_formatter())
+    _place_labels(ax, points)
+
+
+# Label positions tried in turn (offsets in points from the bubble's centre, alignment).
+_OFFSETS = ((5, 5, "left"), (5, -11, "left"), (-5, 5, "right"), (-5, -11, "right"),
+            (0, 9, "center"), (0, -15, "center"), (9, -3, "left"), (-9, -3, "right"))
+
+
+def _place_labels(ax, points):
+    """Label every bubble, each at the first offset whose text overlaps no label placed before
+    (a greedy placement; matplotlib has none, and an extra dependency for it is not worth it)."""
+    from matplotlib.transforms import Bbox
+
+    renderer = ax.figure.canvas.get_renderer()
+    to_pixels = ax.figure.dpi / 72.0
+    bubbles = {}
+    for p in points:  # the inner half of every bubble is off limits too
+        cx, cy = ax.transData.transform((p["macs"], p["error"]))
+        r = 0.5 * math.sqrt(bubble_area(p["params"]) / math.pi) * to_pixels
+        bubbles[p["name"]] = Bbox.from_extents(cx - r, cy - r, cx + r, cy + r)
+    placed = []
+    for p in sorted(points, key=lambda p: (p["macs"], p["error"])):
+        others = [b for name, b in bubbles.items() if name != p["name"]]
+        # The bubble's radius in points: labels start outside it.
+        radius = math.sqrt(bubble_area(p["params"]) / math.pi)
+        for dx, dy, align in _OFFSETS:
+            scale = 1.0 + 0.7 * radius / 9.0
+            label = ax.annotate(p["name"], (p["macs"], p["error"]), fontsize=7, color="0.15",
+                                xytext=(dx * scale, dy * scale), textcoords="offset points",
+                                ha=align, arrowprops=dict(arrowstyle="-", color="0.55", lw=0.5,
+                                                          shrinkA=1, shrinkB=radius))
+            box = label.get_window_extent(renderer).expanded(1.05, 1.15)
+            if not any(box.overlaps(other) for other in placed + others):
+                break
+            label.remove()
+        else:  # every position taken: keep the first
+            label = ax.annotate(p["name"], (p["macs"], p["error"]), fontsize=7, color="0.15",
+                                xytext=_OFFSETS[0][:2], textcoords="offset points")
+            box = label.get_window_extent(renderer)
+        placed.append(box)
 
 
 def _mac_formatter():
