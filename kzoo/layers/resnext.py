@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers._validation import check_positive_int
+from kzoo.layers.grouped_conv import GroupedConv2D
 from kzoo.layers.residual import _ResidualBlock
 
 
@@ -13,12 +14,13 @@ class ResNeXtBlock(_ResidualBlock):
     """Aggregated residual transformations: 1x1 (width), grouped 3x3 (width), 1x1 (out_channels).
 
     Form (c) of Xie et al.'s Fig. 3: `groups` (the cardinality C) parallel paths of d channels each
-    are one grouped 3x3 convolution of width C*d. `BottleneckBlock` covers the ImageNet ResNeXts,
-    whose output (4x the stage's base width) is a whole multiple of C*d; the CIFAR ResNeXt-29
-    (C*d = 512 or 1,024 channels into 256 out) needs an output narrower than the bottleneck, which
-    this block allows. Otherwise it is `BottleneckBlock`: post- or pre-activation, the stride on the
-    3x3 convolution, shortcut "A" or "B" (1x1 projection where the shape changes, the paper's
-    choice and this block's default), optional SE gate and dropout before the last convolution.
+    are one grouped 3x3 convolution of width C*d. It is `BottleneckBlock` with two differences: the
+    output width is free (the CIFAR ResNeXt-29 maps C*d = 512 or 1,024 channels to 256, narrower than
+    the bottleneck), and the grouped convolution is a `GroupedConv2D` (TensorFlow's grouped kernel;
+    Keras' Conv2D takes an XLA detour on CPU that made a small ResNeXt train ~45x slower). As `BottleneckBlock`:
+    post- or pre-activation, the stride on the 3x3 convolution, shortcut "A" or "B" (1x1 projection
+    where the shape changes, the paper's choice and this block's default), optional SE gate and
+    dropout before the last convolution.
 
     Args:
         filters: width of the bottleneck, C*d (the 1x1 and grouped 3x3 convolutions), >= 1.
@@ -47,6 +49,10 @@ class ResNeXtBlock(_ResidualBlock):
         super().__init__(
             filters, stride=stride, preact=preact, shortcut=shortcut, groups=groups, **kwargs
         )
+
+    def _conv(self, filters, kernel_size, stride, groups, name):
+        conv = super()._conv(filters, kernel_size, stride, groups, name)
+        return conv if groups == 1 else GroupedConv2D.from_config(conv.get_config())
 
     def _branch_spec(self):
         return [

@@ -2,8 +2,8 @@
 
 The template is a ResNet's; a block's bottleneck width is C * d, where the cardinality C is the
 number of groups and d the width of each group at the first stage (doubling with the stage, as the
-ResNet's widths). Blocks are kzoo's `BottleneckBlock` with `groups=C` wherever the block's output
-is a whole multiple of its bottleneck (every ImageNet layout), else `ResNeXtBlock`.
+ResNet's widths). Blocks are `ResNeXtBlock`s: kzoo's residual bottleneck (the machinery of
+`BottleneckBlock`) with a free output width and TensorFlow's grouped convolution kernel.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers._validation import check_positive_int, check_rate
-from kzoo.layers.residual import BottleneckBlock
 from kzoo.layers.resnext import ResNeXtBlock
 from kzoo.models._conv import conv_bn_act
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
@@ -31,11 +30,6 @@ def bottleneck_width(stage, cardinality, group_width):
 
 def resnext_block(width, out_channels, stride, cardinality, name, **kwargs):
     """A post-activation ResNeXt block with projection shortcuts where the shape changes."""
-    if out_channels % width == 0:
-        return BottleneckBlock(
-            width, stride=stride, shortcut="B", expansion=out_channels // width,
-            groups=cardinality, name=name, **kwargs,
-        )
     return ResNeXtBlock(
         width, out_channels=out_channels, stride=stride, shortcut="B", groups=cardinality,
         name=name, **kwargs,

@@ -1,10 +1,11 @@
 """ResNeXtBlock: the grouped bottleneck against the NumPy reference of the residual blocks."""
 
+import keras
 import numpy as np
 import pytest
 
 from kzoo.counting import count_macs
-from kzoo.layers import ResNeXtBlock
+from kzoo.layers import GroupedConv2D, ResNeXtBlock
 from tests.layer_checks import run_layer_checks
 from tests.layers.test_residual import randomize, reference_block
 
@@ -39,11 +40,14 @@ def test_macs_by_hand():
 
 def test_generic_checks(rng, tmp_path):
     x = rng.normal(size=(2, 6, 6, 8)).astype("float32")
-    # No training check: Keras runs grouped convolutions through XLA on CPU, whose compilation
-    # makes it take 5-10 s; the forward and backward code is _ResidualBlock's, whose training is
-    # checked in test_residual.py.
-    run_layer_checks(lambda: ResNeXtBlock(16, out_channels=8, groups=4), x, tmp_path, atol=1e-5,
-                     train=False)
+    run_layer_checks(lambda: ResNeXtBlock(16, out_channels=8, groups=4), x, tmp_path, atol=1e-5)
+
+
+def test_grouped_convolution_is_tensorflows_kernel():
+    layer = ResNeXtBlock(16, out_channels=8, groups=4)
+    layer.build((None, 6, 6, 8))
+    assert [type(c) for c in layer.convs] == [keras.layers.Conv2D, GroupedConv2D, keras.layers.Conv2D]
+    assert ResNeXtBlock(16, out_channels=8).convs[1].__class__ is keras.layers.Conv2D
 
 
 @pytest.mark.parametrize(

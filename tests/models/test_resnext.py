@@ -3,7 +3,7 @@
 import pytest
 
 import kzoo
-from kzoo.layers import BottleneckBlock, ResNeXtBlock
+from kzoo.layers import ResNeXtBlock
 from kzoo.models.resnext import resnext_cifar, resnext_imagenet
 from tests.models import arch_counts as ac
 from tests.models.case_study_checks import assert_counts, assert_safe_round_trip, trainable
@@ -33,16 +33,16 @@ def test_small_cifar_resnext_matches_the_table(tmp_path):
     model = resnext_cifar(11, cardinality=4, group_width=2, base_channels=8, classes=10,
                           input_shape=(12, 12, 3))
     assert_counts(model, ac.resnext((1, 1, 1), 4, 2, side=12, classes=10, imagenet=False, base=8))
-    # The bottleneck (C*d = 8) is narrower than the output (32): BottleneckBlock with expansion 4.
+    # The bottleneck (C*d = 8) is narrower than the output (32), as in the ImageNet ResNeXts.
     first = model.get_layer("stage1_block1")
-    assert type(first) is BottleneckBlock and first.groups == 4 and first.expansion == 4
+    assert type(first) is ResNeXtBlock and first.groups == 4 and first.out_channels == 32
     assert model.output.shape == (None, 10)
     assert_safe_round_trip(model, tmp_path)
 
 
 def test_wide_bottleneck_uses_resnext_block():
-    # ResNeXt-29's shape: C*d = 4*8 = 32 channels inside, 4*base = 16 out -> ResNeXtBlock (its
-    # own round trip is in tests/layers/test_resnext_block.py).
+    # ResNeXt-29's shape: C*d = 4*8 = 32 channels inside, 4*base = 16 out (its own round trip is
+    # in tests/layers/test_resnext_block.py).
     model = resnext_cifar(11, cardinality=4, group_width=8, base_channels=4, classes=3,
                           input_shape=(8, 8, 3))
     block = model.get_layer("stage2_block1")
