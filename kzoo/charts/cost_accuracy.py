@@ -114,35 +114,39 @@ def _panel(ax, points, colors, label):
     errors = [p["error"] for p in points]
     span = max(errors) - min(errors)
     ax.set_ylim(min(errors) - 0.08 * span - 0.2, max(errors) + 0.08 * span + 0.2)
-    ax.xaxis.set_major_formatter(_mac_formatter())
-    _place_labels(ax, points)
+    ax.xaxis.set_major_formatter(mac_formatter())
+    place_labels(ax, [(p["macs"], p["error"], p["name"], bubble_area(p["params"]))
+                      for p in points])
 
 
-# Label positions tried in turn (offsets in points from the bubble's centre, alignment).
+# Label positions tried in turn (offsets in points from the marker's centre, alignment).
 _OFFSETS = ((5, 5, "left"), (5, -11, "left"), (-5, 5, "right"), (-5, -11, "right"),
             (0, 9, "center"), (0, -15, "center"), (9, -3, "left"), (-9, -3, "right"))
 
 
-def _place_labels(ax, points):
-    """Label every bubble, each at the first offset whose text overlaps no label placed before
-    (a greedy placement; matplotlib has none, and an extra dependency for it is not worth it)."""
+def place_labels(ax, items, fontsize=7):
+    """Label markers `(x, y, text, area in points^2)` of `ax`, each at the first offset whose text
+    overlaps neither a label placed before nor the inner half of another marker, joined to its
+    marker by a thin line (a greedy placement: matplotlib has none, and a dependency for it is
+    not worth it). Call after the axes' limits and scales are set."""
     from matplotlib.transforms import Bbox
 
     renderer = ax.figure.canvas.get_renderer()
     to_pixels = ax.figure.dpi / 72.0
-    bubbles = {}
-    for p in points:  # the inner half of every bubble is off limits too
-        cx, cy = ax.transData.transform((p["macs"], p["error"]))
-        r = 0.5 * math.sqrt(bubble_area(p["params"]) / math.pi) * to_pixels
-        bubbles[p["name"]] = Bbox.from_extents(cx - r, cy - r, cx + r, cy + r)
+    markers = []
+    for x, y, _, area in items:
+        cx, cy = ax.transData.transform((x, y))
+        r = 0.5 * math.sqrt(area / math.pi) * to_pixels
+        markers.append(Bbox.from_extents(cx - r, cy - r, cx + r, cy + r))
     placed = []
-    for p in sorted(points, key=lambda p: (p["macs"], p["error"])):
-        others = [b for name, b in bubbles.items() if name != p["name"]]
-        # The bubble's radius in points: labels start outside it.
-        radius = math.sqrt(bubble_area(p["params"]) / math.pi)
+    order = sorted(range(len(items)), key=lambda i: (items[i][0], items[i][1]))
+    for i in order:
+        x, y, text, area = items[i]
+        others = markers[:i] + markers[i + 1:]
+        radius = math.sqrt(area / math.pi)  # labels start outside the marker
+        scale = 1.0 + 0.7 * radius / 9.0
         for dx, dy, align in _OFFSETS:
-            scale = 1.0 + 0.7 * radius / 9.0
-            label = ax.annotate(p["name"], (p["macs"], p["error"]), fontsize=7, color="0.15",
+            label = ax.annotate(text, (x, y), fontsize=fontsize, color="0.15",
                                 xytext=(dx * scale, dy * scale), textcoords="offset points",
                                 ha=align, arrowprops=dict(arrowstyle="-", color="0.55", lw=0.5,
                                                           shrinkA=1, shrinkB=radius))
@@ -151,19 +155,23 @@ def _place_labels(ax, points):
                 break
             label.remove()
         else:  # every position taken: keep the first
-            label = ax.annotate(p["name"], (p["macs"], p["error"]), fontsize=7, color="0.15",
+            label = ax.annotate(text, (x, y), fontsize=fontsize, color="0.15",
                                 xytext=_OFFSETS[0][:2], textcoords="offset points")
             box = label.get_window_extent(renderer)
         placed.append(box)
 
 
-def _mac_formatter():
+def mac_formatter(leading=None):
+    """Tick labels 100M, 1G, 10G for a log axis of multiply-adds (or parameters); with
+    `leading`, only ticks whose first digit is in it are labelled (for minor ticks)."""
     from matplotlib.ticker import FuncFormatter
 
     def fmt(value, _):
         if value <= 0:
             return ""
         exponent = int(math.floor(math.log10(value) + 1e-9))
+        if leading is not None and round(value / 10**exponent) not in leading:
+            return ""
         for unit, scale in (("G", 9), ("M", 6), ("k", 3)):
             if exponent >= scale:
                 return f"{value / 10**scale:g}{unit}"

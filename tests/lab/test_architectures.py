@@ -13,21 +13,23 @@ from tests.models import arch_counts as ac
 def test_members_train_under_one_budget_and_are_measured(tmp_path):
     r = architectures.run(tmp_path, seed=0, smoke=True)
     members = r["members"]
-    assert sorted(members) == ["mobilenet_v1", "resnet20", "vgg11"]
+    assert sorted(members) == ["resnet20", "resnext11", "vgg11"]
     assert (r["epochs"], r["train_examples"], r["test_examples"]) == (2, 512, 360)
     # The parameters and MACs reported are those of the models trained, counted independently
     # from the architecture tables (1 input channel, 32x32).
     vgg = ac.vgg(11, bn=True, side=32, classes=10, cifar=True, widths=(16, 32, 64, 64, 64),
                  fc=64, channels=1)
-    mobile = ac.mobilenet_v1(0.25, side=32, classes=10, small=True, channels=1)
+    resnext = ac.resnext((1, 1, 1), 8, 4, side=32, classes=10, imagenet=False, base=16,
+                         channels=1)
     assert (members["vgg11"]["params"], members["vgg11"]["macs"]) == (vgg.params, vgg.macs)
-    assert (members["mobilenet_v1"]["params"], members["mobilenet_v1"]["macs"]) == (
-        mobile.params, mobile.macs)
+    assert (members["resnext11"]["params"], members["resnext11"]["macs"]) == (
+        resnext.params, resnext.macs)
     assert members["resnet20"]["params"] == 269_722 - 2 * 9 * 16  # ResNet-20, one input channel
     assert r["costliest"] == "resnet20"
-    # Every member learns something in 32 steps: above the 10% of chance.
+    # Every member learns in 32 steps: measured (seed 0) VGG-11 93.6%, ResNet-20 83.6%,
+    # ResNeXt-11 73.9% against the 10% of chance.
     for m in members.values():
-        assert 0.2 < m["test_accuracy"] <= 1.0 and np.isfinite(m["train_loss"])
+        assert 0.5 < m["test_accuracy"] <= 1.0 and np.isfinite(m["train_loss"])
     best = max(m["test_accuracy"] for m in members.values())
     assert members[r["best"]]["test_accuracy"] == best
     # The verdict follows from the numbers.

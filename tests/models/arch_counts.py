@@ -40,15 +40,15 @@ def make_divisible(v, divisor=8):
 
 
 # --------------------------------------------------------------------------------- ResNeXt
-def resnext(blocks, cardinality, group_width, *, side, classes, imagenet, base=64):
+def resnext(blocks, cardinality, group_width, *, side, classes, imagenet, base=64, channels=3):
     """Xie et al.: stages of bottlenecks, widths C*d*2^s, outputs 4*base*2^s, 1x1 projections."""
     t = Tally(side)
     if imagenet:
-        t.conv(7, 3, 64, stride=2)
+        t.conv(7, channels, 64, stride=2)
         t.side = -(-t.side // 2)  # 3x3/2 max pool, padding 1
         cin = 64
     else:
-        t.conv(3, 3, base)
+        t.conv(3, channels, base)
         cin = base
     for s, n in enumerate(blocks):
         width, out = cardinality * group_width * 2**s, 4 * base * 2**s
