@@ -5,7 +5,7 @@ et al.'s chart: networks differ by orders of magnitude in multiply-adds and para
 costliest are not the most accurate -- depthwise-separable and inverted-residual designs reach
 similar accuracy with a fraction of the operations.
 
-The experiment: a small member of each family, each within 0.1-0.4M parameters, trained under one
+The experiment: a small member of each family (0.14-0.41M parameters), trained under one
 budget -- the same data (the UCI digits, 8x8 scaled to [0, 1] and upsampled to the CIFAR input size
 32x32), optimiser (Adam, lr 1e-3), batch size, epochs and seed. Measured per member: test accuracy
 (inference mode), final training loss, wall-clock training time on this machine, and the
@@ -32,7 +32,7 @@ from kzoo.layers._validation import check_positive_int
 
 LESSON = "architectures"
 SIDE = 32  # digits are upsampled 4x to the CIFAR input size every family accepts
-# member -> (label, builder "module:function", arguments): small members, 0.1-0.4M parameters.
+# member -> (label, builder "module:function", arguments): small members, 0.14-0.41M parameters.
 MEMBERS = {
     "vgg11": ("VGG-11", "vgg:vgg_cifar", dict(depth=11, widths=(16, 32, 64, 64, 64), fc_units=64)),
     "resnet20": ("ResNet-20", "resnet:resnet_cifar", dict(depth=20)),
