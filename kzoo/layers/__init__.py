@@ -13,3 +13,10 @@ from kzoo.layers.weight_norm import WeightNormConv1D, WeightNormConv2D, WeightNo
 
 __all__ = ["Highway", "Maxout", "ChannelMaxout", "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D", "SqueezeExcite", "DenseBlock", "TransitionBlock", "BasicBlock", "BottleneckBlock", "FusedBatchNormalization", "conv_then_norm"]
 __all__ += ["GridLSTM", "GridLSTMCell", "Bidirectional"]
+from kzoo.layers.depthwise_separable import DepthwiseSeparableBlock  # noqa: E402
+from kzoo.layers.grouped_conv import GroupedConv2D  # noqa: E402
+from kzoo.layers.inverted_residual import InvertedResidual, MBConv  # noqa: E402
+from kzoo.layers.resnext import ResNeXtBlock  # noqa: E402
+from kzoo.layers.stochastic_depth import StochasticDepth  # noqa: E402
+
+__all__ += ["GroupedConv2D", "ResNeXtBlock", "DepthwiseSeparableBlock", "InvertedResidual", "MBConv", "StochasticDepth"]

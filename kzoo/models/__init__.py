@@ -20,5 +20,9 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "kzoo.models.wide_resnet": ("wide_resnet",),
         "kzoo.models.densenet": ("densenet",),
         "kzoo.models.recurrent": ("recurrent_net",),
+        "kzoo.models.resnext": ("resnext_cifar", "resnext_imagenet"),
+        "kzoo.models.vgg": ("vgg", "vgg_cifar"),
+        "kzoo.models.mobilenet": ("mobilenet_v1", "mobilenet_v2"),
+        "kzoo.models.efficientnet": ("efficientnet",),
     },
 )

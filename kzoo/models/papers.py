@@ -30,3 +30,27 @@ KALCHBRENNER_2015 = (
     "Kalchbrenner, Danihelka, Graves. Grid Long Short-Term Memory. ICLR 2016 (arXiv:1507.01526)"
 )
 GREYDANUS_2020 = "Greydanus. Scaling down Deep Learning. 2020 (arXiv:2011.14439)"
+XIE_2017 = (
+    "Xie, Girshick, Dollar, Tu, He. Aggregated Residual Transformations for Deep Neural Networks. "
+    "CVPR 2017 (arXiv:1611.05431)"
+)
+SIMONYAN_2015 = (
+    "Simonyan, Zisserman. Very Deep Convolutional Networks for Large-Scale Image Recognition. "
+    "ICLR 2015 (arXiv:1409.1556)"
+)
+LI_2017 = (
+    "Li, Kadav, Durdanovic, Samet, Graf. Pruning Filters for Efficient ConvNets. ICLR 2017 "
+    "(arXiv:1608.08710)"
+)
+HOWARD_2017 = (
+    "Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam. MobileNets: Efficient "
+    "Convolutional Neural Networks for Mobile Vision Applications. 2017 (arXiv:1704.04861)"
+)
+SANDLER_2018 = (
+    "Sandler, Howard, Zhu, Zhmoginov, Chen. MobileNetV2: Inverted Residuals and Linear "
+    "Bottlenecks. CVPR 2018 (arXiv:1801.04381)"
+)
+TAN_2019 = (
+    "Tan, Le. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks. ICML 2019 "
+    "(arXiv:1905.11946)"
+)

@@ -42,6 +42,26 @@ SLOW = {
     # Small, but their eager recurrent loops (40 steps, both ways for gru) take 4-7 s here.
     "gru",
     "grid_lstm",
+    # The case studies: ImageNet builds, the CIFAR ResNeXts and VGG (15-68M parameters), and
+    # MobileNet v2's 17 blocks (its CIFAR form ~7 s); their tiny forms are tested fast in
+    # test_resnext.py, test_vgg.py, test_mobilenet.py and test_efficientnet.py.
+    "resnext29_8x64d",
+    "resnext29_16x64d",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19_bn",
+    "vgg16_cifar",
+    "mobilenet_v1",
+    "mobilenet_v1_075",
+    "mobilenet_v1_050",
+    "mobilenet_v1_025",
+    "mobilenet_v1_160",
+    "mobilenet_v1_128",
+    "mobilenet_v2",
+    "mobilenet_v2_cifar",
+    *(f"efficientnet_b{b}" for b in range(8)),
 }
 FAST_PARAMS_LIMIT = 5_000_000
 

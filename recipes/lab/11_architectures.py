@@ -1,0 +1,40 @@
+"""Lesson 11: the case studies under one budget -- accuracy against multiply-adds and parameters.
+
+    python recipes/lab/11_architectures.py --out runs/lab          # ~10-20 minutes on 2 CPU cores
+    python recipes/lab/11_architectures.py --smoke                 # 3 members, 2 short epochs
+    python recipes/lab/11_architectures.py --members vgg11 resnet20 mobilenet_v2 --epochs 5
+
+Writes architectures.png (test accuracy against MACs, bubble area ~ parameters; and against
+parameters) and architectures.json.
+"""
+
+from __future__ import annotations
+
+from kzoo.lab import architectures
+from kzoo.lab._common import lesson_parser
+
+
+def main(argv=None):
+    parser = lesson_parser("architectures", __doc__.splitlines()[0])
+    parser.add_argument("--members", nargs="+", default=None,
+                        help=f"members to train (default all): {' '.join(architectures.MEMBERS)}")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--batch-size", type=int, default=32, help="minibatch size")
+    args = parser.parse_args(argv)
+    result = architectures.run(
+        args.out,
+        seed=args.seed,
+        smoke=args.smoke,
+        members=args.members,
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+    )
+    print(result["conclusion"])
+    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
