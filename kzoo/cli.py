@@ -63,9 +63,14 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_table(args) -> int:
-    from kzoo.model_table import model_table
+    from kzoo.model_table import model_rows, model_table
 
-    table = model_table(args.pattern, progress=not args.no_progress)
+    rows = model_rows(args.pattern, progress=not args.no_progress)  # every model built once
+    table = model_table(rows=rows)
+    if args.plot:
+        from kzoo.charts.cost_accuracy import write_cost_accuracy_chart
+
+        print(f"chart: {write_cost_accuracy_chart(args.plot, rows)}", file=sys.stderr)
     if args.output:
         from kzoo.utils.files import atomic_write_text
 
@@ -103,6 +108,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--pattern", default=None, help="fnmatch pattern, e.g. 'resnet*'")
     p.add_argument("--output", default=None, help="write the table to this file instead of stdout")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="also draw the accuracy-versus-cost chart (published error against MACs, "
+                   "bubble area ~ parameters) into this PNG")
     p.set_defaults(func=_cmd_table)
     from kzoo.tuning.command import add_parser as add_tune_parser
 

@@ -29,12 +29,13 @@ def model_rows(pattern=None, *, progress=True) -> list[dict]:
     return rows
 
 
-def model_table(pattern=None, *, progress=True) -> str:
+def model_table(pattern=None, *, progress=True, rows=None) -> str:
     """A Markdown table of the registered models: input, trainable params, MACs, paper, results.
 
     Args:
         pattern: fnmatch filter on the names (`"resnet*"`), or None for all models.
         progress: show a tqdm progress bar on stderr.
+        rows: `model_rows(pattern)` already computed (then nothing is built again).
 
     Example:
         >>> print(model_table("resnet2*", progress=False))
@@ -42,7 +43,7 @@ def model_table(pattern=None, *, progress=True) -> str:
         ...
     """
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * len(COLUMNS)) + "|"]
-    for info in model_rows(pattern, progress=progress):
+    for info in rows if rows is not None else model_rows(pattern, progress=progress):
         cells = (
             f"`{info['name']}`",
             "×".join(str(d) for d in info["input_shape"]),

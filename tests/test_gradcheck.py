@@ -31,6 +31,14 @@ CASES = {
     "GridLSTMCell": (lambda: keras.layers.RNN(L.GridLSTMCell(3, depth=2), return_sequences=True),
                      (2, 4, 2), (False,)),
     "Bidirectional": (lambda: L.Bidirectional(L.GridLSTM(2, depth=2)), (2, 4, 3), (False,)),
+    "GroupedConv2D": (lambda: L.GroupedConv2D(4, 3, groups=2, padding="same"), (2, 5, 5, 4),
+                      (False,)),
+    "ResNeXtBlock": (lambda: L.ResNeXtBlock(4, out_channels=6, groups=2), (2, 5, 5, 4), (True,)),
+    "DepthwiseSeparableBlock": (lambda: L.DepthwiseSeparableBlock(4), (2, 5, 5, 3), (True,)),
+    "InvertedResidual": (lambda: L.InvertedResidual(4, expansion=2), (2, 5, 5, 4), (True,)),
+    "MBConv": (lambda: L.MBConv(4, expansion=2), (2, 5, 5, 4), (True,)),
+    # Training drops whole examples at random; at inference it is the identity, checked here.
+    "StochasticDepth": (lambda: L.StochasticDepth(0.5), (3, 4), (False,)),
 }
 
 

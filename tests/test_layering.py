@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kzoo"
 LEVELS = [
     ("kzoo", "kzoo.utils"),
     ("kzoo.layers", "kzoo.data", "kzoo.keras_private"),
-    ("kzoo.models", "kzoo.registry", "kzoo.counting", "kzoo.info", "kzoo.model_table"),
+    ("kzoo.models", "kzoo.registry", "kzoo.counting", "kzoo.info", "kzoo.model_table",
+     "kzoo.charts", "kzoo.gradcheck"),
     ("kzoo.training",),
     ("kzoo.export", "kzoo.evaluation"),
     ("kzoo.tuning", "kzoo.lab"),

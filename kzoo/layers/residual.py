@@ -23,6 +23,7 @@ from keras import ops
 from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.layers.batch_norm import batch_norm, conv_then_norm
+from kzoo.layers.grouped_conv import GroupedConv2D
 from kzoo.layers.squeeze_excite import SqueezeExcite
 
 
@@ -100,7 +101,9 @@ class _ResidualBlock(keras.layers.Layer):
     def _conv(self, filters, kernel_size, stride, groups, name):
         # Stride-2 3x3 convs get explicit symmetric padding in `call`; "same" would pad bottom/right only.
         padding = "same" if kernel_size == 1 or stride == 1 else "valid"
-        return keras.layers.Conv2D(
+        # Grouped convolutions through TensorFlow's own kernel (GroupedConv2D), not Keras' XLA path.
+        conv_class = GroupedConv2D if groups > 1 else keras.layers.Conv2D
+        return conv_class(
             filters,
             kernel_size,
             strides=stride,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers._validation import check_positive_int
-from kzoo.layers.grouped_conv import GroupedConv2D
 from kzoo.layers.residual import _ResidualBlock
 
 
@@ -49,10 +48,6 @@ class ResNeXtBlock(_ResidualBlock):
         super().__init__(
             filters, stride=stride, preact=preact, shortcut=shortcut, groups=groups, **kwargs
         )
-
-    def _conv(self, filters, kernel_size, stride, groups, name):
-        conv = super()._conv(filters, kernel_size, stride, groups, name)
-        return conv if groups == 1 else GroupedConv2D.from_config(conv.get_config())
 
     def _branch_spec(self):
         return [
