@@ -94,7 +94,7 @@ class KzooDefault:
         finally:
             keras.mixed_precision.set_global_policy(previous)
         self.model = compile_like_train(model, config, self.bundle.steps_per_epoch)
-        self.data = self.bundle.train_epochs(0, 10**6).map(engine._one_hot(spec.num_classes))
+        self.data = self.bundle.train_epochs(0, 10**6).map(engine.one_hot_labels(spec.num_classes))
         self.batch, self.config = batch, config
         self.image_size = image_size
         return {
