@@ -33,7 +33,9 @@ class DatasetInfo:
     """What a model and a training run need to know about a loaded dataset.
 
     `mean` / `std` are per channel (images, sequences: the last axis) or per feature (tabular), and
-    come from the training part only, after the validation hold-out.
+    come from the training part only, after the validation hold-out. `raw_range` is the smallest
+    and largest raw value of the training split (digits 0..16, CIFAR 0..255): what a served model
+    may be fed without leaving the inputs it was trained on.
     """
 
     name: str
@@ -50,6 +52,7 @@ class DatasetInfo:
     augment: bool = False
     seed: int = 0
     batch_size: int = 128
+    raw_range: tuple | None = None
 
 
 @dataclass
@@ -188,6 +191,12 @@ def _hold_out(y: np.ndarray, validation_split: float, seed: int):
     return np.sort(train), np.sort(val)
 
 
+def raw_range(x: np.ndarray) -> tuple:
+    """`(min, max)` of raw values as plain Python numbers (int for integer dtypes)."""
+    cast = int if np.issubdtype(x.dtype, np.integer) else float
+    return (cast(np.min(x)), cast(np.max(x))) if x.size else None
+
+
 def _eval_pipeline(x, y, batch_size, mean, std, cache) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64))).batch(batch_size)
     ds = ds.map(_plain(lambda xb, yb: (standardize(xb, mean, std), yb)), num_parallel_calls=AUTOTUNE)
@@ -324,6 +333,7 @@ def bundle_from_arrays(
         augment=do_augment,
         seed=seed,
         batch_size=batch_size,
+        raw_range=raw_range(x),
     )
     return DataBundle(
         train=train,

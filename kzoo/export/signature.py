@@ -8,11 +8,13 @@ import keras
 import numpy as np
 
 from kzoo.export.contract import INPUT_NAME, OUTPUT_NAMES, RAW_DTYPES, SIGNATURE_KEY  # noqa: F401
+from kzoo.export.input_range import check_range
 
 
 @dataclass(frozen=True)
 class RawInput:
-    """What a client sends: `shape` (no batch axis) and `dtype`, and the normalisation applied.
+    """What a client sends: `shape` (no batch axis), `dtype` and `range` (the raw values of the
+    training split, None if unknown), and the normalisation applied.
 
     The model sees `(float32(x) - mean) / std`; `mean` and `std` broadcast against `shape`
     (one value, one per channel/feature, or one per pixel).
@@ -22,6 +24,7 @@ class RawInput:
     dtype: str
     mean: np.ndarray
     std: np.ndarray
+    range: tuple | None = None
 
     def normalize(self, x) -> np.ndarray:
         """The NumPy reference of what the signature does before calling the model."""
@@ -29,7 +32,10 @@ class RawInput:
 
     def to_json(self) -> dict:
         return {
-            "input": {"name": INPUT_NAME, "shape": [None, *self.shape], "dtype": self.dtype},
+            "input": {
+                "name": INPUT_NAME, "shape": [None, *self.shape], "dtype": self.dtype,
+                **({"range": list(self.range)} if self.range is not None else {}),
+            },
             "normalization": {
                 "formula": "(float32(inputs) - mean) / std",
                 "mean": self.mean.tolist(),
@@ -58,8 +64,9 @@ def model_io(model) -> tuple[tuple, int]:
     return tuple(model.inputs[0].shape[1:]), int(out_shape[1])
 
 
-def make_raw_input(input_shape, raw_dtype="float32", mean=None, std=None) -> RawInput:
-    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1."""
+def make_raw_input(input_shape, raw_dtype="float32", mean=None, std=None, raw_range=None) -> RawInput:
+    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1,
+    `raw_range=None` an unknown range."""
     if raw_dtype not in RAW_DTYPES:
         raise ValueError(f"`raw_dtype` must be one of {RAW_DTYPES}; received raw_dtype={raw_dtype!r}.")
     arrays = {}
@@ -82,7 +89,8 @@ def make_raw_input(input_shape, raw_dtype="float32", mean=None, std=None) -> Raw
         arrays[arg] = arr
     if np.any(arrays["std"] <= 0):
         raise ValueError(f"`std` must be > 0 everywhere; received std={std!r}.")
-    return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"])
+    value_range = check_range(raw_range, raw_dtype)
+    return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"], value_range)
 
 
 def build_export_archive(model, raw: RawInput, *, from_logits: bool = False):
@@ -128,6 +136,11 @@ def probe_inputs(raw: RawInput, n: int = 16, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     shape = (n, *raw.shape)
     dtype = np.dtype(raw.dtype)
+    if raw.range is not None:  # the values clients may send
+        low, high = raw.range
+        if dtype.kind in "ui":
+            return rng.integers(low, high + 1, size=shape).astype(dtype)
+        return rng.uniform(low, high, size=shape).astype(dtype)
     if dtype.kind in "ui":
         high = min(np.iinfo(dtype).max, 255)
         return rng.integers(0, high + 1, size=shape).astype(dtype)

@@ -501,4 +501,6 @@ def _normalization(info) -> dict:
         "mean": np.asarray(info.mean, dtype="float64").tolist(),
         "std": np.asarray(info.std, dtype="float64").tolist(),
         "raw_dtype": str(info.raw_dtype),
+        # The raw values of the training split: `kzoo predict` refuses inputs outside them.
+        **({"raw_range": list(info.raw_range)} if getattr(info, "raw_range", None) else {}),
     }
