@@ -156,34 +156,37 @@ def _cmd_predict(args) -> int:
     target = Path(args.saved_model_dir)
     is_run = (target / "config.json").is_file() and not is_saved_model_path(args.saved_model_dir)
     spec = _run_spec(target) if is_run else _saved_model_spec(args.saved_model_dir)
-    files = dict(resize=args.resize, any_dtype=spec is not None and spec.range is not None)
-    if spec is not None:
-        read_input_files(args.inputs, spec.shape, spec.dtype, headers_only=True, **files)
-    if is_run:
-        from kzoo.export.run_model import RunModel
-
-        model = RunModel(target)
-    else:
-        from kzoo.export.loaded_model import load_saved_model
-
-        model = load_saved_model(args.saved_model_dir)
-    if spec is None:
+    model = None
+    if spec is None:  # no kzoo metadata: the loaded signature says what it takes
+        model = _load_for_predict(target, is_run)
         spec = model.input_spec
-        files["any_dtype"] = spec.range is not None
-    notes: list = []
+    files = dict(resize=args.resize, any_dtype=spec.range is not None)
+    read_input_files(args.inputs, spec.shape, spec.dtype, headers_only=True, **files)
     from kzoo.export.loaded_model import prepare
 
+    notes: list = []
     batches = [
         (label, prepare(batch, spec, label, rescale=args.rescale, notes=notes))
         for label, batch in read_input_files(args.inputs, spec.shape, spec.dtype, notes=notes,
                                              **files)
     ]
+    model = model or _load_for_predict(target, is_run)
     for line in format_notes(notes):
         print(line, file=sys.stderr)
     for label, batch in batches:
         for line in describe_predictions(label, model.predict(batch, label), model.class_names):
             print(line)
     return 0
+
+
+def _load_for_predict(target: Path, is_run: bool):
+    if is_run:
+        from kzoo.export.run_model import RunModel
+
+        return RunModel(target)
+    from kzoo.export.loaded_model import load_saved_model
+
+    return load_saved_model(target)
 
 
 def _saved_model_spec(path):
