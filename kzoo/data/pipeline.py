@@ -36,6 +36,8 @@ class DatasetInfo:
     come from the training part only, after the validation hold-out; with "pca" / "zca" `mean` is
     per feature (the shape of one raw example) and `normalization` holds the projection too.
     `input_shape` is what the model sees (PCA's is flat), `raw_shape` what the dataset stores.
+    `raw_range` is the smallest and largest raw value of the training split (digits 0..16, CIFAR
+    0..255): what a served model may be fed without leaving the inputs it was trained on.
     """
 
     name: str
@@ -52,6 +54,7 @@ class DatasetInfo:
     augment: bool = False
     seed: int = 0
     batch_size: int = 128
+    raw_range: tuple | None = None
     normalization: Normalization | None = field(default=None, repr=False)
 
     @property
@@ -208,6 +211,12 @@ def _hold_out(y: np.ndarray, validation_split: float, seed: int):
     return np.sort(train), np.sort(val)
 
 
+def raw_range(x: np.ndarray) -> tuple:
+    """`(min, max)` of raw values as plain Python numbers (int for integer dtypes)."""
+    cast = int if np.issubdtype(x.dtype, np.integer) else float
+    return (cast(np.min(x)), cast(np.max(x))) if x.size else None
+
+
 def _eval_pipeline(x, y, batch_size, norm: Normalization, cache) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64))).batch(batch_size)
     ds = ds.map(_plain(lambda xb, yb: (norm.apply_tf(xb), yb)), num_parallel_calls=AUTOTUNE)
@@ -362,6 +371,7 @@ def bundle_from_arrays(
         seed=seed,
         batch_size=batch_size,
         normalization=norm,
+        raw_range=raw_range(x),
     )
     return DataBundle(
         train=train,

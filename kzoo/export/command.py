@@ -46,19 +46,36 @@ def add_commands(sub) -> None:
         "--raw-dtype", choices=RAW_DTYPES, default="float32", metavar="DTYPE",
         help="dtype clients send, e.g. uint8 for images (default: float32)",
     )
+    g.add_argument(
+        "--raw-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+        help="the raw values the model was trained on, e.g. 0 16 for the UCI digits (kzoo "
+        "predict refuses inputs outside them)",
+    )
     g.add_argument("--class-names", nargs="+", default=None, metavar="LABEL", help="one label per class")
     g.add_argument("--from-logits", action="store_true", help="the model ends without softmax")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(
         "predict",
-        help="classify .npy or image files with an exported SavedModel",
+        help="classify .npy or image files with an exported SavedModel or a finished run",
         description="Run the serving_default signature of <saved_model_dir> (a version directory, "
-        "or a model directory for its latest version) on raw inputs.",
+        "or a model directory for its latest version), or the final model of a finished run "
+        "directory with the run's normalisation, on raw inputs. Inputs must lie in the raw range "
+        "the model was trained on (kzoo info shows it, e.g. 0..16 for the UCI digits): others are "
+        "refused unless --rescale.",
         epilog="Security: " + TRUST_NOTE,
     )
-    p.add_argument("saved_model_dir")
+    p.add_argument("saved_model_dir", metavar="saved_model_or_run_dir")
     p.add_argument("inputs", nargs="+", help="a .npy file (batch or one example) or image files")
+    p.add_argument(
+        "--rescale", action="store_true",
+        help="map each input's own range (0..255 for 8-bit images and uint8 arrays, [0, 1] for "
+        "floats within it, else its min..max) linearly onto the range the model was trained on",
+    )
+    p.add_argument(
+        "--resize", action="store_true",
+        help="resize images to the model's height and width (otherwise a wrong size is refused)",
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -94,6 +111,7 @@ def _cmd_export(args) -> int:
             mean=args.mean,
             std=args.std,
             raw_dtype=args.raw_dtype,
+            raw_range=args.raw_range,
             class_names=args.class_names,
             from_logits=args.from_logits,
             metadata={"source": str(source)},
@@ -128,24 +146,65 @@ def _tflite_line(version_dir, check: dict) -> str:
 
 
 def _cmd_predict(args) -> int:
-    from kzoo.export.metadata import read_metadata
-    from kzoo.export.paths import resolve_saved_model_dir
-    from kzoo.export.predict import describe_predictions, read_input_files
+    import sys
 
-    # The inputs' headers are checked against the metadata's input spec before TensorFlow starts,
-    # and again, in full, against the loaded signature.
-    version_dir = resolve_saved_model_dir(args.saved_model_dir)
-    meta = read_metadata(version_dir)
-    if meta is not None and meta["signature"]["input"]["dtype"] in RAW_DTYPES:
-        spec = meta["signature"]["input"]
-        read_input_files(args.inputs, tuple(spec["shape"][1:]), spec["dtype"], headers_only=True)
-    from kzoo.export.loaded_model import load_saved_model
+    from kzoo.export.predict import describe_predictions, format_notes, read_input_files
 
-    served = load_saved_model(version_dir)
-    for label, batch in read_input_files(args.inputs, served.input_shape, served.input_dtype):
-        for line in describe_predictions(label, served.predict(batch, label), served.class_names):
+    # The inputs' headers are checked against the input spec (the metadata's, or the run's
+    # normalization.json) before TensorFlow starts; then the inputs are read, checked against the
+    # range the model was trained on and converted, all before the model is loaded.
+    target = Path(args.saved_model_dir)
+    is_run = (target / "config.json").is_file() and not is_saved_model_path(args.saved_model_dir)
+    spec = _run_spec(target) if is_run else _saved_model_spec(args.saved_model_dir)
+    model = None
+    if spec is None:  # no kzoo metadata: the loaded signature says what it takes
+        model = _load_for_predict(target, is_run)
+        spec = model.input_spec
+    files = dict(resize=args.resize, any_dtype=spec.range is not None)
+    read_input_files(args.inputs, spec.shape, spec.dtype, headers_only=True, **files)
+    from kzoo.export.loaded_model import prepare
+
+    notes: list = []
+    batches = [
+        (label, prepare(batch, spec, label, rescale=args.rescale, notes=notes))
+        for label, batch in read_input_files(args.inputs, spec.shape, spec.dtype, notes=notes,
+                                             **files)
+    ]
+    model = model or _load_for_predict(target, is_run)
+    for line in format_notes(notes):
+        print(line, file=sys.stderr)
+    for label, batch in batches:
+        for line in describe_predictions(label, model.predict(batch, label), model.class_names):
             print(line)
     return 0
+
+
+def _load_for_predict(target: Path, is_run: bool):
+    if is_run:
+        from kzoo.export.run_model import RunModel
+
+        return RunModel(target)
+    from kzoo.export.loaded_model import load_saved_model
+
+    return load_saved_model(target)
+
+
+def _saved_model_spec(path):
+    """The input spec of an export's metadata (no TensorFlow), or None without kzoo metadata."""
+    from kzoo.export.input_range import InputSpec
+    from kzoo.export.metadata import read_metadata
+    from kzoo.export.paths import resolve_saved_model_dir
+
+    meta = read_metadata(resolve_saved_model_dir(path))
+    if meta is None or meta["signature"]["input"]["dtype"] not in RAW_DTYPES:
+        return None
+    return InputSpec.from_json(meta["signature"]["input"])
+
+
+def _run_spec(run_dir: Path):
+    from kzoo.export.run_model import input_spec_of_run
+
+    return input_spec_of_run(run_dir)
 
 
 def describe_saved_model(path) -> list[str]:
@@ -172,6 +231,7 @@ def describe_saved_model(path) -> list[str]:
         f"signature {sig['key']}: {sig['input']['name']} {sig['input']['dtype']} "
         f"{_shape(sig['input']['shape'])} -> "
         + ", ".join(f"{k} {v['dtype']} {_shape(v['shape'])}" for k, v in sig["outputs"].items()),
+        _input_line(sig["input"]),
         f"normalisation: {norm['formula']}, mean={_short(norm['mean'])}, std={_short(norm['std'])}",
         f"classes ({len(meta['classes'])}): {', '.join(meta['classes'])}",
     ]
@@ -192,6 +252,17 @@ def describe_saved_model(path) -> list[str]:
         else "checksums: MISMATCH -- " + "; ".join(_short_list(problems))
     )
     return lines
+
+
+def _input_line(spec: dict) -> str:
+    """What `kzoo predict` accepts: the raw dtype and the range of the training split."""
+    from kzoo.export.input_range import show_range
+
+    if spec.get("range") is None:
+        return (f"input values: {spec['dtype']}, range not recorded (exported without it): check "
+                "inputs against the training data yourself")
+    return (f"input values: {spec['dtype']} in {show_range(spec['range'])}, the raw range of the "
+            "training split (kzoo predict refuses others; --rescale maps them)")
 
 
 def _short_list(items: list[str], limit: int = 20) -> list[str]:
@@ -224,6 +295,7 @@ def describe_run_dir(run_dir: Path) -> list[str]:
     config = saved.get("config", {}) if isinstance(saved, dict) else {}
     metrics = read_json(run_dir / "metrics.json", default=None)
     done = read_json(run_dir / "checkpoint" / "training_metadata.json", default={}) or {}
+    norm = read_json(run_dir / "normalization.json", default=None)
     lines = [
         f"run directory: {run_dir}",
         f"model: {config.get('model')}  dataset: {config.get('dataset')}  "
@@ -232,6 +304,12 @@ def describe_run_dir(run_dir: Path) -> list[str]:
         f"{config.get('schedule')} schedule, {config.get('epochs')} epochs, batch "
         f"{config.get('batch_size')}",
     ]
+    if isinstance(norm, dict) and isinstance(norm.get("raw_dtype"), str):
+        shape = norm.get("input_shape")
+        lines.append(_input_line({
+            "dtype": f"{norm['raw_dtype']}{'' if shape is None else ' ' + _shape(shape)}",
+            "range": _valid_range(norm.get("raw_range")),
+        }).replace("exported without it", "trained before kzoo recorded it"))
     if isinstance(metrics, dict):
         lines.append(
             f"finished: {metrics.get('epochs_run')} epochs, test accuracy "
@@ -244,6 +322,12 @@ def describe_run_dir(run_dir: Path) -> list[str]:
             "(rerun its command to resume)"
         )
     return lines
+
+
+def _valid_range(value):
+    ok = isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    return value if ok else None
 
 
 def run_info(path) -> int:

@@ -19,7 +19,7 @@ def export_run(
     """Export the final model of a finished run with the run's own normalisation and metrics.
 
     Reads `model.keras` (scanned, then loaded with safe_mode=True), `normalization.json` (mean, std,
-    raw dtype, class names, input shape and classes of the training split; for a PCA / ZCA run the
+    raw dtype and range, class names, input shape and classes of the training split; for a PCA / ZCA run the
     projection, which the signature applies to raw inputs), `config.json` (model
     name and builder arguments) and `metrics.json` (test metrics; its presence marks a finished
     run). The metadata's builder record holds everything `kzoo.create_model` needs to rebuild the
@@ -65,6 +65,7 @@ def export_run(
         mean=norm.get("mean"),
         std=norm.get("std"),
         raw_dtype=norm.get("raw_dtype", "float32"),
+        raw_range=norm.get("raw_range"),
         class_names=norm.get("class_names"),
         builder={"name": config.get("model"), "kwargs": _builder_kwargs(config, norm)},
         metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
@@ -168,9 +169,21 @@ def _check_normalization(norm: dict, path: Path) -> dict:
     names = _field(norm, "class_names", list, path)
     if names is not None and not all(isinstance(n, str) for n in names):
         raise RunFileError(f"{str(path)!r}: `class_names` must be a list of strings; received {_short(names)}")
-    shape = _optional(norm, "input_shape", list, path)
-    if shape is not None and not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise RunFileError(f"{str(path)!r}: `input_shape` must be positive integers; received {_short(shape)}")
+    for key in ("input_shape", "raw_shape"):
+        shape = _optional(norm, key, list, path)
+        if shape is not None and not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
+        ):
+            raise RunFileError(f"{str(path)!r}: `{key}` must be positive integers; received {_short(shape)}")
+    value_range = _optional(norm, "raw_range", list, path)
+    if value_range is not None and not (
+        len(value_range) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value_range)
+        and value_range[0] <= value_range[1]
+    ):
+        raise RunFileError(
+            f"{str(path)!r}: `raw_range` must be [low, high] numbers; received {_short(value_range)}"
+        )
     for key in ("mean", "std"):
         value = _field(norm, key, (int, float, list), path)
         flat = value if isinstance(value, list) else [value]

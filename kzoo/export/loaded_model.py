@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
+from kzoo.export.input_range import InputSpec, prepare_inputs
 from kzoo.export.metadata import read_metadata
 from kzoo.export.paths import resolve_saved_model_dir
 from kzoo.export.predict import check_inputs
@@ -61,13 +62,46 @@ class ServedModel:
     def class_names(self) -> list[str] | None:
         return None if self.metadata is None else self.metadata.get("classes")
 
-    def predict(self, inputs, source: str = "inputs") -> dict[str, np.ndarray]:
-        """Run the signature on a raw batch (or one example); wrong shapes/dtypes raise ValueError."""
+    @property
+    def input_range(self) -> tuple | None:
+        """(low, high): the raw values of the training split, when the export records them."""
+        spec = ((self.metadata or {}).get("signature") or {}).get("input") or {}
+        value_range = spec.get("range")
+        return tuple(value_range) if value_range is not None else None
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec(self.input_shape, self.input_dtype, self.input_range)
+
+    def predict(self, inputs, source: str = "inputs", *, rescale: bool = False,
+                notes: list | None = None) -> dict[str, np.ndarray]:
+        """Run the signature on a raw batch (or one example).
+
+        Wrong shapes or dtypes raise ValueError; when the export records its training range,
+        values outside it raise `InputRangeError` unless `rescale` maps the input's own range onto
+        it (see `kzoo.export.input_range.prepare_inputs`).
+        """
         import tensorflow as tf
 
-        batch = check_inputs(inputs, self.input_shape, self.input_dtype, source)
+        batch = prepare(inputs, self.input_spec, source, rescale=rescale, notes=notes)
         outputs = self.signature(**{INPUT_NAME: tf.constant(batch)})
         return {key: value.numpy() for key, value in outputs.items()}
+
+
+def prepare(inputs, spec: InputSpec, source: str, *, rescale: bool = False,
+            notes: list | None = None) -> np.ndarray:
+    """`inputs` checked against `spec` as a batch of its dtype: values within its range (or, for a
+    model that records none, of a dtype that converts without loss)."""
+    if spec.range is None:
+        if rescale:
+            raise UserError(
+                f"{source}: --rescale (rescale=True) needs the raw range the model was trained on, "
+                "and this model records none (exported by an older kzoo, or from a .keras file "
+                "without --raw-range); give inputs as the model was trained on"
+            )
+        return check_inputs(inputs, spec.shape, spec.dtype, source)
+    batch = check_inputs(inputs, spec.shape, spec.dtype, source, any_dtype=True)
+    return prepare_inputs(batch, spec, source, rescale=rescale, notes=notes)
 
 
 def load_saved_model(path) -> ServedModel:

@@ -77,6 +77,8 @@ _FIELDS = (
     ("signature.input.name", ("an input name", _text), True),
     ("signature.input.dtype", ("a dtype name", _text), True),
     ("signature.input.shape", ("a shape (a list of sizes or null)", _shape), True),
+    ("signature.input.range", ("[low, high] numbers with low <= high", lambda v: isinstance(v, list)
+                               and len(v) == 2 and all(map(_number, v)) and v[0] <= v[1]), False),
     ("signature.outputs", ("an object of outputs", lambda v: isinstance(v, dict) and all(
         _text(k) and isinstance(o, dict) and _text(o.get("dtype")) and _shape(o.get("shape"))
         for k, o in v.items()

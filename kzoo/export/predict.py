@@ -28,11 +28,15 @@ def _shape_text(shape) -> str:
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
 
 
-def check_inputs(inputs, shape: tuple, dtype: str, source: str = "inputs") -> np.ndarray:
+def check_inputs(
+    inputs, shape: tuple, dtype: str, source: str = "inputs", *, any_dtype: bool = False
+) -> np.ndarray:
     """Return `inputs` as a batch of `shape` and `dtype`, or raise ValueError saying what was expected.
 
     One example (without the batch axis) becomes a batch of one. Values of another dtype are accepted
-    only if they convert to `dtype` without loss (e.g. uint8 into float32).
+    only if they convert to `dtype` without loss (e.g. uint8 into float32). With `any_dtype` (a
+    model whose input range is known: `input_range.prepare_inputs` checks the values next), any
+    plain numbers are accepted and returned in their own dtype.
     """
     x = np.asarray(inputs)
     if x.ndim == len(shape):
@@ -41,8 +45,10 @@ def check_inputs(inputs, shape: tuple, dtype: str, source: str = "inputs") -> np
         d is None or d == s for d, s in zip(shape, x.shape[1:], strict=True)
     )
     castable = x.dtype == np.dtype(dtype) or (
-        x.dtype.kind in "biuf" and np.can_cast(x.dtype, dtype, casting="safe")
+        x.dtype.kind in "biuf" and (any_dtype or np.can_cast(x.dtype, dtype, casting="safe"))
     )
+    if any_dtype and fits and castable:
+        return x
     if not fits or not castable:
         raise ValueError(
             f"{source}: expected a batch of shape {_shape_text((None, *shape))} (or one example of "
@@ -53,16 +59,23 @@ def check_inputs(inputs, shape: tuple, dtype: str, source: str = "inputs") -> np
 
 
 def read_input_files(
-    paths, shape: tuple, dtype: str, *, headers_only: bool = False
+    paths, shape: tuple, dtype: str, *, headers_only: bool = False, any_dtype: bool = False,
+    resize: bool = False, notes: list | None = None,
 ) -> list[tuple[str, np.ndarray]]:
     """`(label, batch)` pairs: one per .npy file (a batch or one example), one per image file.
 
     Nothing is allocated or decoded before its header has been checked: a file must be a regular
     file; a .npy file's header (dtype, shape) must describe plain numbers that fit the model's input
     and the bytes the file holds (never unpickled: `allow_pickle=False`); an image's header must give
-    the model's height and width (images are never resized) before it is decoded, with its channels
-    converted to the model's (1 = grayscale, 3 = RGB, 4 = RGBA). With `headers_only`, only those
-    checks run (nothing is read past a header, TensorFlow is not imported) and nothing is returned.
+    the model's height and width (unless `resize`) before it is decoded. With `headers_only`, only
+    those checks run (nothing is read past a header, TensorFlow is not imported) and nothing is
+    returned. `any_dtype` accepts any plain numbers (see `check_inputs`).
+
+    Images are decoded to 8 bits (0..255) and, with `resize`, resized to the model's height and
+    width (area averaging when shrinking, bilinear when enlarging). Their channels become the
+    model's: colours to grey (ITU-R BT.601 luma, as `tf.image.rgb_to_grayscale`), grey repeated
+    into RGB, alpha dropped; each such conversion is appended to `notes` (kind, file, text) so that
+    it can be said out loud.
     """
     if not paths:
         raise ValueError("`inputs` must name at least one .npy or image file; received none.")
@@ -76,11 +89,13 @@ def read_input_files(
             )
         with _open_regular(path) as f:
             if suffix == ".npy":
-                array = _read_npy(f, path, shape, dtype, headers_only)
+                array = _read_npy(f, path, shape, dtype, headers_only, any_dtype)
             else:
-                array = _read_image(f, path, shape, headers_only)
+                array = _read_image(f, path, shape, headers_only, resize, notes)
         if not headers_only:
-            batches.append((str(path), check_inputs(array, shape, dtype, str(path))))
+            batches.append(
+                (str(path), check_inputs(array, shape, dtype, str(path), any_dtype=any_dtype))
+            )
     return batches
 
 
@@ -104,7 +119,8 @@ def _open_regular(path: Path):
     return os.fdopen(fd, "rb")
 
 
-def _read_npy(f, path: Path, shape: tuple, dtype: str, headers_only: bool = False):
+def _read_npy(f, path: Path, shape: tuple, dtype: str, headers_only: bool = False,
+              any_dtype: bool = False):
     from numpy.lib import format as npy
 
     try:
@@ -124,7 +140,7 @@ def _read_npy(f, path: Path, shape: tuple, dtype: str, headers_only: bool = Fals
         )
     declared = math.prod(array_shape) * array_dtype.itemsize
     held = os.fstat(f.fileno()).st_size - f.tell()
-    _check_shape(array_shape, array_dtype, shape, dtype, path)
+    _check_shape(array_shape, array_dtype, shape, dtype, path, any_dtype)
     if declared > MAX_INPUT_BYTES:
         raise UserError(
             f"{path}: its header declares {declared:,} bytes of data, more than the "
@@ -142,7 +158,7 @@ def _read_npy(f, path: Path, shape: tuple, dtype: str, headers_only: bool = Fals
     return np.frombuffer(data, dtype=array_dtype).reshape(array_shape, order=order)
 
 
-def _check_shape(array_shape, array_dtype, shape, dtype, path) -> None:
+def _check_shape(array_shape, array_dtype, shape, dtype, path, any_dtype=False) -> None:
     """`check_inputs`' shape and dtype rule, applied to a header before any data is read."""
     dims = tuple(array_shape)
     if len(dims) == len(shape):
@@ -150,7 +166,9 @@ def _check_shape(array_shape, array_dtype, shape, dtype, path) -> None:
     fits = len(dims) == len(shape) + 1 and dims[0] > 0 and all(
         d is None or d == s for d, s in zip(shape, dims[1:], strict=True)
     )
-    castable = array_dtype == np.dtype(dtype) or np.can_cast(array_dtype, dtype, casting="safe")
+    castable = array_dtype == np.dtype(dtype) or any_dtype or np.can_cast(
+        array_dtype, dtype, casting="safe"
+    )
     if not fits or not castable:
         raise ValueError(
             f"{path}: expected a batch of shape {_shape_text((None, *shape))} (or one example of "
@@ -159,7 +177,8 @@ def _check_shape(array_shape, array_dtype, shape, dtype, path) -> None:
         )
 
 
-def _read_image(f, path: Path, shape: tuple, headers_only: bool = False):
+def _read_image(f, path: Path, shape: tuple, headers_only: bool = False, resize: bool = False,
+                notes: list | None = None):
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -180,7 +199,7 @@ def _read_image(f, path: Path, shape: tuple, headers_only: bool = False):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                kind, (width, height) = image.format, image.size
+                kind, (width, height), mode = image.format, image.size, image.mode
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
             SyntaxError) as err:
         raise UserError(f"{path}: not an image kzoo can read ({_first(err)})") from None
@@ -189,10 +208,11 @@ def _read_image(f, path: Path, shape: tuple, headers_only: bool = False):
     if kind not in _IMAGE_FORMATS:
         raise UserError(f"{path}: is a {kind} image; kzoo reads {', '.join(_IMAGE_FORMATS)}")
     want_h, want_w = shape[0], shape[1]
-    if (want_h is not None and height != want_h) or (want_w is not None and width != want_w):
+    wrong_size = (want_h is not None and height != want_h) or (want_w is not None and width != want_w)
+    if wrong_size and not resize:
         raise UserError(
             f"{path}: is {width}x{height} pixels; the model takes {want_w or '?'}x{want_h or '?'} "
-            "images (kzoo never resizes); not decoded"
+            "images; pass --resize to resize it (kzoo resizes only when asked); not decoded"
         )
     if width * height > MAX_IMAGE_PIXELS:
         raise UserError(
@@ -202,11 +222,54 @@ def _read_image(f, path: Path, shape: tuple, headers_only: bool = False):
         return None
     import tensorflow as tf
 
+    colour = mode not in _GREY_MODES
+    channels = 4 if shape[-1] == 4 else 3 if colour else 1
     try:
-        image = tf.io.decode_image(data, channels=shape[-1], expand_animations=False)
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError) as err:
         raise ValueError(f"{path}: cannot decode the image ({_first(err)}).") from err
-    return image.numpy()
+    if wrong_size:
+        target = (want_h or height, want_w or width)
+        shrink = target[0] <= height and target[1] <= width
+        image = tf.image.resize(image, target, method="area" if shrink else "bilinear",
+                                antialias=not shrink)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        _note(notes, "resize", path, f"--resize resized {width}x{height} to {target[1]}x{target[0]} "
+              f"pixels ({'area averaging' if shrink else 'bilinear'})")
+    pixels = image.numpy()
+    dropped = " (alpha dropped)" if "A" in mode and shape[-1] != 4 else ""
+    if shape[-1] == 1 and colour:
+        pixels = np.rint(pixels[..., :3].astype(np.float32) @ _LUMA)[..., None].astype(np.uint8)
+        _note(notes, "grey", path, f"converted {mode} to grey{dropped} for the model's 1 channel "
+              "(0.299 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale)")
+    elif shape[-1] == 3 and not colour:
+        pixels = np.repeat(pixels, 3, axis=-1)
+        _note(notes, "rgb", path, f"repeated grey ({mode}) into the model's 3 channels{dropped}")
+    elif dropped and colour:
+        _note(notes, "alpha", path, f"dropped the alpha channel of {mode}")
+    return pixels
+
+
+# Pillow's modes of images without colour; a palette ("P") image may hold colours.
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_LUMA = np.array([0.2989, 0.5870, 0.1140], np.float32)  # tf.image.rgb_to_grayscale's weights
+
+
+def _note(notes, kind: str, path: Path, text: str) -> None:
+    if notes is not None:
+        notes.append((kind, str(path), text))
+
+
+def format_notes(notes) -> list[str]:
+    """`notes` (kind, file, text) as `note: ...` lines, one per distinct text, naming its files."""
+    grouped: dict[tuple, list[str]] = {}
+    for kind, source, text in notes:
+        grouped.setdefault((kind, text), []).append(source)
+    lines = []
+    for (_, text), sources in grouped.items():
+        shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+        lines.append(f"note: {shown}: {text}")
+    return lines
 
 
 def _first(err: BaseException) -> str:

@@ -43,6 +43,7 @@ def export_saved_model(
     mean=None,
     std=None,
     raw_dtype="float32",
+    raw_range=None,
     class_names=None,
     from_logits=False,
     builder=None,
@@ -75,6 +76,8 @@ def export_saved_model(
         force: replace an existing `version` (only after the new one is complete and verified).
         mean, std: the training normalisation, broadcastable to the input shape (default 0 and 1).
         raw_dtype: dtype clients send, e.g. "uint8" for images.
+        raw_range: `(low, high)`, the raw values the model was trained on (digits: 0, 16), recorded
+            in the metadata's input spec; `kzoo predict` refuses inputs outside it.
         class_names: one label per class (default "0", "1", ...).
         from_logits: the model outputs logits; the signature applies softmax.
         builder: JSON-serialisable description of how the model was built, e.g.
@@ -111,7 +114,7 @@ def export_saved_model(
         if not isinstance(value, bool):
             raise ValueError(f"`{arg}` must be True or False; received {arg}={value!r}.")
     input_shape, num_classes = model_io(model)
-    raw = make_raw_input(input_shape, raw_dtype, mean, std, projection, raw_shape)
+    raw = make_raw_input(input_shape, raw_dtype, mean, std, projection, raw_shape, raw_range)
     class_names = _check_class_names(class_names, num_classes)
     extra = {
         arg: _check_json(arg, value)

@@ -9,11 +9,13 @@ import keras
 import numpy as np
 
 from kzoo.export.contract import INPUT_NAME, OUTPUT_NAMES, RAW_DTYPES, SIGNATURE_KEY  # noqa: F401
+from kzoo.export.input_range import check_range
 
 
 @dataclass(frozen=True)
 class RawInput:
-    """What a client sends: `shape` (no batch axis) and `dtype`, and the normalisation applied.
+    """What a client sends: `shape` (no batch axis), `dtype` and `range` (the raw values of the
+    training split, None if unknown), and the normalisation applied.
 
     The model sees `(float32(x) - mean) / std`; `mean` and `std` broadcast against `shape`
     (one value, one per channel/feature, or one per pixel). With a `projection` (PCA or ZCA
@@ -27,6 +29,7 @@ class RawInput:
     std: np.ndarray
     projection: np.ndarray | None = None
     model_shape: tuple | None = None
+    range: tuple | None = None
 
     def normalize(self, x) -> np.ndarray:
         """The NumPy reference of what the signature does before calling the model."""
@@ -51,7 +54,10 @@ class RawInput:
             }
             normalization["model_input_shape"] = list(self.model_shape)
         return {
-            "input": {"name": INPUT_NAME, "shape": [None, *self.shape], "dtype": self.dtype},
+            "input": {
+                "name": INPUT_NAME, "shape": [None, *self.shape], "dtype": self.dtype,
+                **({"range": list(self.range)} if self.range is not None else {}),
+            },
             "normalization": normalization,
         }
 
@@ -77,9 +83,11 @@ def model_io(model) -> tuple[tuple, int]:
 
 
 def make_raw_input(
-    input_shape, raw_dtype="float32", mean=None, std=None, projection=None, raw_shape=None
+    input_shape, raw_dtype="float32", mean=None, std=None, projection=None, raw_shape=None,
+    raw_range=None,
 ) -> RawInput:
-    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1.
+    """Validate the client-facing input description; `mean=None`/`std=None` mean 0 and 1,
+    `raw_range=None` an unknown range.
 
     `input_shape` is the model's input shape. With a `projection` (PCA / ZCA), clients send
     examples of `raw_shape` and the projection maps them to `input_shape`.
@@ -114,10 +122,12 @@ def make_raw_input(
         arrays[arg] = arr
     if np.any(arrays["std"] <= 0):
         raise ValueError(f"`std` must be > 0 everywhere; received std={std!r}.")
+    value_range = check_range(raw_range, raw_dtype)
     if projection is None:
-        return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"])
+        return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"],
+                        range=value_range)
     return RawInput(tuple(input_shape), raw_dtype, arrays["mean"], arrays["std"],
-                    np.asarray(projection, np.float32), model_shape)
+                    np.asarray(projection, np.float32), model_shape, value_range)
 
 
 def _check_projection(projection, raw_shape, model_shape) -> tuple:
@@ -187,6 +197,11 @@ def probe_inputs(raw: RawInput, n: int = 16, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     shape = (n, *raw.shape)
     dtype = np.dtype(raw.dtype)
+    if raw.range is not None:  # the values clients may send
+        low, high = raw.range
+        if dtype.kind in "ui":
+            return rng.integers(low, high + 1, size=shape).astype(dtype)
+        return rng.uniform(low, high, size=shape).astype(dtype)
     if dtype.kind in "ui":
         high = min(np.iinfo(dtype).max, 255)
         return rng.integers(0, high + 1, size=shape).astype(dtype)

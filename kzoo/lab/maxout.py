@@ -40,8 +40,10 @@ def fit_unit(target, pieces, *, seed=0, epochs=300, points=401):
     layer.bias.assign(-(touch**2) / 2.0)
     model.compile(keras.optimizers.Adam(0.05), "mse")
     # Full-batch steps as one epoch of a repeated dataset: per-epoch overhead would dominate.
+    # Every step sees the whole grid, so there is nothing to shuffle; fit's default
+    # shuffle=True would only warn that it cannot shuffle a tf.data dataset.
     data = tf.data.Dataset.from_tensors((x, y)).repeat()
-    model.fit(data, steps_per_epoch=epochs, epochs=1, verbose=0)
+    model.fit(data, steps_per_epoch=epochs, epochs=1, verbose=0, shuffle=False)
     return x[:, 0], y[:, 0], model.predict(x, verbose=0)[:, 0], layer
 
 

@@ -52,7 +52,10 @@ def train(config: TrainConfig) -> TrainResult:
 
     Rerunning the same config continues from the last finished epoch (even after `kill -9`) and ends
     with the weights an uninterrupted run would have; rerunning a finished run loads its results.
-    A run directory made by a different config is refused unless `config.overwrite`.
+    More `epochs` than the run directory's continue it (to the weights of an uninterrupted run of
+    the new length) when its schedule allows: constant, inverse_sqrt or multistep with the same
+    milestones; cosine is refused, saying why. A run directory made by a different config is
+    refused unless `config.overwrite`.
     Every argument is checked before data is loaded or any file is written.
 
     With `config.strategy` the model and optimiser are built under the strategy's scope and every
@@ -147,8 +150,8 @@ def _lock_run_dir(held, config, plan, state, strategy) -> str:
 
 
 def _resume_point(config: TrainConfig, state: str):
-    """The verified checkpoint a resumed run starts from (None: start at epoch 0)."""
-    if state != "resume":
+    """The verified checkpoint a resumed (or extended) run starts from (None: start at epoch 0)."""
+    if state not in ("resume", "extend"):
         return None
     return find_checkpoint(Path(config.run_dir) / "checkpoint")
 
@@ -299,7 +302,7 @@ def _fit(
         run_dir = Path(config.run_dir)
     # Another worker restores what the chief saved, and only in a resumed run: in a new or
     # overwritten one the chief may be emptying the directory right now.
-    read_dir = run_dir if write_dir == run_dir or state == "resume" else write_dir
+    read_dir = run_dir if write_dir == run_dir or state in ("resume", "extend") else write_dir
     # The data, the epoch counter, the history and early stopping all restart from the checkpoint
     # that is loaded: the one whose weights match their checksum (a new or overwritten run, and
     # another worker's scratch directory, have none).
@@ -352,7 +355,10 @@ def _fit(
     if bundle.validation is not None:
         validation = distribute.shard_by_data(bundle.validation.map(one_hot))
     if initial_epoch < config.epochs and not _already_stopped(stopper, model):
-        if initial_epoch and config.verbose:
+        if state == "extend" and config.verbose:
+            print(f"Continuing {run_dir} from epoch {initial_epoch} to {config.epochs} (its "
+                  f"{config.schedule} schedule does not depend on the number of epochs).")
+        elif initial_epoch and config.verbose:
             print(f"Resuming {run_dir} after epoch {initial_epoch} of {config.epochs}.")
         model.fit(
             distribute.shard_by_data(
@@ -504,4 +510,6 @@ def _normalization(info) -> dict:
         "raw_dtype": str(info.raw_dtype),
         # The method, raw shape and, for pca / zca, the projection (an exported model applies it).
         **(info.normalization.to_json() if getattr(info, "normalization", None) else {}),
+        # The raw values of the training split: `kzoo predict` refuses inputs outside them.
+        **({"raw_range": list(info.raw_range)} if getattr(info, "raw_range", None) else {}),
     }

@@ -41,12 +41,14 @@ def check_run_dir(config, replicas: int = 1) -> str:
     `replicas` is the number of replicas training will use: a run whose global batch depends on it
     (`config.per_replica_batch`) resumes only with as many replicas as it started with.
 
-    Returns "new" (absent or empty), "resume" (same config), "finished" (same config, run complete)
-    or "overwrite" (a different config with `config.overwrite`: kzoo's files will be replaced).
-    The same config always resumes, `overwrite` or not, so rerunning a command after a crash never
-    throws finished epochs away; delete the directory to start that run afresh. Raises ValueError
-    for a directory made by a different config (unless `config.overwrite`) and for a non-empty
-    directory that is not a run directory (always).
+    Returns "new" (absent or empty), "resume" (same config), "finished" (same config, run complete),
+    "extend" (the same config but more `epochs`, on a schedule that allows continuing: see
+    `extension_refusal`) or "overwrite" (a different config with `config.overwrite`: kzoo's files
+    will be replaced). The same config always resumes, and an allowed extension always continues,
+    `overwrite` or not, so rerunning a command after a crash never throws finished epochs away;
+    delete the directory to start that run afresh. Raises ValueError for a directory made by a
+    different config (unless `config.overwrite`; naming why when only the epochs changed) and for
+    a non-empty directory that is not a run directory (always).
     """
     run_dir = Path(config.run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -68,15 +70,27 @@ def check_run_dir(config, replicas: int = 1) -> str:
         )
     if not isinstance(saved, dict):
         raise UserError(f"{str(run_dir / CONFIG)!r} is not a kzoo run config; choose another run_dir")
+    state = "resume"
     if saved.get("fingerprint") != config.fingerprint():
-        if config.overwrite:
-            return "overwrite"  # the links go with kzoo's other files, their targets stay
         diffs = config.differences(saved.get("config", {}))
-        shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
-        raise ValueError(
-            f"run_dir={str(run_dir)!r} holds a run made by a different config ({shown or 'changed'}). "
-            "Use another run_dir, or overwrite=True (--overwrite) to replace that run."
-        )
+        why = extension_refusal(config, diffs) if "epochs" in diffs else None
+        if why == "":
+            state = "extend"
+        elif config.overwrite:
+            return "overwrite"  # the links go with kzoo's other files, their targets stay
+        elif why is not None:
+            raise UserError(
+                f"run_dir={str(run_dir)!r} holds a run of {diffs['epochs'][0]} epochs that "
+                f"epochs={config.epochs} (--epochs) cannot continue: {why}. Use another run_dir, "
+                "or overwrite=True (--overwrite) to start it afresh"
+            )
+        else:
+            shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
+            raise ValueError(
+                f"run_dir={str(run_dir)!r} holds a run made by a different config "
+                f"({shown or 'changed'}). Use another run_dir, or overwrite=True (--overwrite) to "
+                "replace that run."
+            )
     if links:
         raise _link_error(links[0])
     started = saved.get("replicas", 1)
@@ -87,7 +101,41 @@ def check_run_dir(config, replicas: int = 1) -> str:
             f"with {replicas} would change the global batch. Resume with {started} replica(s), "
             "or use another run_dir."
         )
+    if state == "extend":
+        return state
     return "finished" if (run_dir / METRICS).exists() else "resume"
+
+
+def extension_refusal(config, diffs: dict) -> str | None:
+    """Whether a run whose config differs from `config` by `diffs` (`Settings.differences`) may be
+    continued to `config.epochs`: "" if it may, the reason if only the epochs (and the milestones
+    derived from them) changed but it may not, None if other settings changed too.
+
+    Continuing a run of E epochs to E' > E gives the weights of an uninterrupted E'-epoch run
+    when the learning rate of the first E epochs does not depend on E' (each epoch's data already
+    depends only on (seed, epoch)): a constant rate, inverse_sqrt (defined in optimisation steps),
+    warm-up (in steps) and multistep decays at unchanged milestones. Cosine decays over the planned
+    steps, so a longer run has had other rates from its first step.
+    """
+    if not set(diffs) <= {"epochs", "milestones"}:
+        return None
+    old, new = diffs["epochs"]
+    if not isinstance(old, int) or new < old:
+        return f"a run's epochs can grow, not shrink (it has {old}, epochs={new} is fewer)"
+    if "milestones" in diffs:
+        before = tuple(diffs["milestones"][0] or ())
+        return (
+            f"its multistep milestones would move from {before} to {tuple(config.milestones)} "
+            "(the default milestones follow --epochs), which changes the learning rate of epochs "
+            f"already run; give the run's own milestones, --milestones {' '.join(map(str, before))}"
+        )
+    if config.schedule == "cosine":
+        return (
+            f"its cosine schedule decays over the planned {old} epochs, so continuing to {new} "
+            "would change the learning rate of the epochs already run (extendable: constant, "
+            "inverse_sqrt, multistep)"
+        )
+    return ""
 
 
 # What a training run writes into its directory; "overwrite" removes these and nothing else.
@@ -163,23 +211,34 @@ def _remove_run_files(run_dir: Path, keep=(CONFIG,)) -> None:
 def prepare_run_dir(config, state: str, replicas: int = 1) -> Path:
     """Create (or, for "overwrite", empty) the run directory and write config.json.
 
-    A resumed run directory loses the temporary files a killed process left in it.
+    A resumed run directory loses the temporary files a killed process left in it. An extended
+    one ("extend") loses what marks it finished (metrics.json first, then model.keras) and then
+    gets its new config.json: a kill in between leaves an unfinished run of the old config, which
+    the same command extends again and the old command finishes again.
     """
     run_dir = Path(config.run_dir)
     try:
         if state == "overwrite":
             _remove_run_files(run_dir)
-        elif state == "resume":
+        elif state in ("resume", "extend"):
             _remove_run_files(run_dir, keep=RUN_ENTRIES)
+        if state == "extend":
+            for name in (METRICS, "model.keras"):
+                if os.path.lexists(run_dir / name):
+                    (run_dir / name).unlink()
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         if is_storage_fault(err):
             raise storage_error(err, run_dir, what="prepare") from err
         raise
-    if state in ("new", "overwrite"):
-        atomic_write_json(
-            run_dir / CONFIG,
-            {"fingerprint": config.fingerprint(), "config": config.to_dict(), "replicas": replicas},
-        )
+    if state in ("new", "overwrite", "extend"):
+        record = {"fingerprint": config.fingerprint(), "config": config.to_dict(),
+                  "replicas": replicas}
+        if state == "extend":
+            saved = read_json(run_dir / CONFIG, default={}) or {}
+            record["replicas"] = saved.get("replicas", replicas)
+            before = saved.get("config", {}).get("epochs")
+            record["extended_from"] = [*saved.get("extended_from", []), before]
+        atomic_write_json(run_dir / CONFIG, record)
     return run_dir
 

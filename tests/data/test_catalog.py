@@ -5,7 +5,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 import kzoo.data
-from kzoo.data import source
+from kzoo.data import download, source
+from kzoo.utils.errors import UserError
 
 
 def test_list_datasets():
@@ -45,7 +46,8 @@ def test_failed_download_says_what_to_do(monkeypatch, tmp_path):
         raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
 
     monkeypatch.setattr(source.tfds, "load", offline)
-    with pytest.raises(RuntimeError, match=r"'cifar10'.*ConnectionError.*manual_dir"):
+    monkeypatch.setattr(download, "unreachable", lambda *args, **kwargs: None)  # host "reached"
+    with pytest.raises(UserError, match=r"cifar10.*ConnectionError.*cifar-10-binary.*--manual-dir"):
         kzoo.data.load_arrays("cifar10", data_dir=tmp_path)
 
 

@@ -79,6 +79,7 @@ def finished_run(tmp_path, digits):
     info = types.SimpleNamespace(
         name="digits", kind="image", input_shape=(8, 8, 1), num_classes=10,
         class_names=list(range(10)), mean=digits["mean"], std=digits["std"], raw_dtype="uint8",
+        raw_range=(0, 16),
     )
     atomic_write_json(run_dir / "normalization.json", _normalization(info))
     model = kzoo.create_model(

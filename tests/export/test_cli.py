@@ -162,7 +162,10 @@ def test_export_a_training_run_directory(tmp_path, capsys):
     assert_builder_record_rebuilds(meta, result.model)
     assert meta["metrics"]["test_accuracy"] == result.metrics["test_accuracy"]
     assert meta["extra"]["dataset"] == "digits"
-    assert meta["signature"]["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "uint8"}
+    assert meta["signature"]["input"] == {
+        "name": "inputs", "shape": [None, 8, 8, 1], "dtype": "uint8", "range": [0, 16]
+    }
+    assert norm["raw_range"] == [0, 16]  # the training split's raw values, carried into the export
     assert meta["classes"] == norm["class_names"]
 
     from kzoo.data import load_arrays

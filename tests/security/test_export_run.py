@@ -60,6 +60,11 @@ def raw_dtype_missing(run):
     return _case(run, r"`raw_dtype` is missing")
 
 
+def raw_range_reversed(run):
+    _edit(run / "normalization.json", lambda n: n.update(raw_range=[16, 0]))
+    return _case(run, r"`raw_range` must be \[low, high\] numbers; received \[16, 0\]")
+
+
 def accuracy_is_text(run):
     _edit(run / "metrics.json", lambda m: m.update(test_accuracy="high"))
     return _case(run, r"metrics\.json': `test_accuracy` must be int or float; received 'high'")
@@ -109,7 +114,7 @@ def metrics_is_a_fifo(run):
 
 CASES = [
     class_names_is_5, class_names_are_numbers, mean_missing, std_not_numbers, raw_dtype_missing,
-    accuracy_is_text, a_metric_is_a_list, a_metric_is_nan, config_without_config, config_is_a_list,
+    raw_range_reversed, accuracy_is_text, a_metric_is_a_list, a_metric_is_nan, config_without_config, config_is_a_list,
     model_kwargs_is_text, config_of_100_mb, metrics_nested_100k_deep, metrics_is_a_fifo,
 ]
 

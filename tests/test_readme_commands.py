@@ -1,0 +1,436 @@
+"""README, run as written: every command and Python snippet of README's fenced blocks, in README's
+order, in a temporary copy of the repository root (README's commands are given "from the repository
+root"), each checked for the outcome README states -- exit status 0, no traceback, none of
+TensorFlow's start-up notices, no UserWarning, the files it says are written, the numbers it gives.
+
+The steps are read from README.md itself, so README and this test cannot drift apart: a fast test
+fails when README holds a step that is neither checked here nor skipped for a reason listed here.
+The reasons are few: network (CIFAR-10 and the package index), a multi-host cluster, and runs longer
+than CI allows a single step (15 min). Run with `pytest -m slow tests/test_readme_commands.py -s`
+to see each step's time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+STEP_TIMEOUT = 30 * 60  # a step over CI's 15 min is skipped (SKIPS); this only stops a hang
+_FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```", re.S | re.M)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of README: a shell command (a group of lines when some run in the background with
+    `&`) or a Python snippet (a whole fenced block), as written, without comments."""
+
+    kind: str  # "bash" or "python"
+    text: str
+    line: int  # README line of the fenced block
+
+    @property
+    def key(self) -> str:
+        return self.text if self.kind == "bash" else "python: " + self.text.splitlines()[0]
+
+
+def _strip_comment(line: str) -> str:
+    """`line` without a trailing shell comment (a `#` after whitespace, outside quotes)."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def _shell_steps(body: str, line: int) -> list[Step]:
+    commands, pending = [], ""
+    for raw in body.splitlines():
+        text = _strip_comment(raw.strip()) if not pending else raw.strip()
+        if not text and not pending:
+            continue
+        if pending.endswith("\n"):
+            pending += text
+        else:
+            pending = f"{pending} {text}" if pending else text
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+            continue
+        try:
+            shlex.split(pending)
+        except ValueError:  # a quote continues on the next line
+            pending += "\n"
+            continue
+        commands.append(_strip_comment(pending))
+        pending = ""
+    steps, group = [], []
+    for command in commands:
+        group.append(command)
+        if not command.endswith("&"):  # background commands run with the next one
+            steps.append(Step("bash", "\n".join(group), line))
+            group = []
+    return steps
+
+
+def readme_steps(text: str | None = None) -> list[Step]:
+    """Every step of README's ```bash and ```python blocks, in order."""
+    text = README.read_text() if text is None else text
+    steps = []
+    for block in _FENCE.finditer(text):
+        line = text[: block.start()].count("\n") + 1
+        body = "\n".join(row[len(block["indent"]):] for row in block["body"].splitlines())
+        if block["lang"] == "bash":
+            steps += _shell_steps(body, line)
+        elif block["lang"] == "python":
+            steps.append(Step("python", body.strip(), line))
+    return steps
+
+
+# ------------------------------------------------------------------------------ what is skipped
+
+NETWORK_SETUP = ("creates a virtual environment and installs kzoo from the package index (network);"
+                 " the test runs in such an environment")
+SKIPS = {
+    'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]" && '
+    "python recipes/quickstart.py": NETWORK_SETUP + ", and runs `python recipes/quickstart.py` "
+    "where README's training section gives it",
+    'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]" && pytest':
+        NETWORK_SETUP + "; the test suite is what runs this test (CI runs it directly)",
+    "python recipes/resnet_cifar.py --model resnet56": "CIFAR-10 (network); 182 epochs",
+    "python recipes/wrn_cifar.py --dropout 0.3": "CIFAR-10 (network); 200 epochs",
+    "python recipes/densenet_cifar.py": "CIFAR-10 (network); 300 epochs",
+    'export TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]},\n'
+    '"task": {"type": "worker", "index": 0}}\'': "a two-host cluster (host1, host2)",
+    "python recipes/resnet_cifar.py --strategy multiworker --batch-size 256 --run-dir "
+    "/shared/runs/r56": "a two-host cluster, CIFAR-10 (network) and a shared file system",
+    "python recipes/resnet_cifar.py --tune --max-trials 20 --trial-epochs 30 --export "
+    "resnet20_tuned": "CIFAR-10 (network); 20 trials of 30 epochs",
+    'pip install -e ".[bench]"': "installs PyTorch from the package index (network)",
+    "kzoo bench": "a measurement of ~15 min on an otherwise idle machine (longer than CI allows "
+    "one step)",
+    "kzoo bench --profile": "kzoo bench (~15 min) plus a profiler trace per model",
+}
+
+# ------------------------------------------------------------------------------ what is checked
+
+_STARTUP_NOISE = re.compile(
+    r"oneDNN custom operations|cuda_platform|cpu_feature_guard|All log messages before absl"
+    r"|cudart_stub|computation placer"
+)
+
+
+@dataclass
+class Outcome:
+    step: Step
+    code: int
+    out: str
+    err: str
+    seconds: float
+    cwd: Path
+
+
+def _clean(o: Outcome) -> None:
+    """What every step must do: exit 0, no traceback, quiet TensorFlow, no UserWarning."""
+    assert o.code == 0, f"exit {o.code}\n{o.err[-4000:]}"
+    assert "Traceback" not in o.err, o.err[-4000:]
+    assert not _STARTUP_NOISE.search(o.err), o.err[:2000]
+    assert "UserWarning" not in o.err, o.err[-4000:]
+
+
+def _json(path: Path):
+    return json.loads(path.read_text())
+
+
+def _png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+
+
+def check_build_models(o: Outcome) -> None:
+    values = _snippet_values(o)
+    info = values['kzoo.model_info("resnet20")']
+    assert info["trainable_params"] == 269_722 and round(info["macs"] / 1e6, 2) == 40.55
+
+
+def check_datasets(o: Outcome) -> None:
+    loss, accuracy = _snippet_values(o)["model.evaluate(bundle.test)"]
+    assert accuracy > 0.8, accuracy  # README: "accuracy above 0.8" (unseeded: it varies)
+
+
+def check_quickstart(o: Outcome) -> None:
+    run = o.cwd / "runs" / "quickstart" / "resnet20-digits"
+    assert _json(run / "metrics.json")["test_accuracy"] >= 0.95  # README: "at least 95%"
+    for name in ("config.json", "history.json", "model.keras", "normalization.json"):
+        assert (run / name).is_file(), name
+    _png(run / "curves.png")
+    assert (o.cwd / "saved_models" / "quickstart_resnet20" / "1" / "saved_model.pb").is_file()
+    assert "best learning rate" in o.out
+
+
+def check_snn_uci(o: Outcome) -> None:
+    assert "SNN" in o.out and "ResNet" in o.out
+
+
+def check_plain_cnn(o: Outcome) -> None:
+    metrics = _json(o.cwd / "runs" / "train" / "plain_cnn-digits" / "metrics.json")
+    assert metrics["epochs_run"] == 5
+    assert metrics["test_accuracy"] >= 0.6, metrics  # README: "at least 60%"
+
+
+def check_runs(o: Outcome) -> None:
+    assert "runs/quickstart/resnet20-digits" in o.out and "runs/train/plain_cnn-digits" in o.out
+
+
+def check_runs_pattern(o: Outcome) -> None:
+    assert "runs/quickstart/resnet20-digits" in o.out and "plain_cnn" not in o.out
+
+
+def check_info_run(o: Outcome) -> None:
+    assert "run directory: runs/quickstart/resnet20-digits" in o.out
+    assert "finished: 10 epochs, test accuracy" in o.out
+    assert "input values: uint8 (8, 8, 1) in 0..16" in o.out
+
+
+def check_evaluate_run(o: Outcome) -> None:
+    run = o.cwd / "runs" / "quickstart" / "resnet20-digits"
+    report = _json(run / "evaluation" / "evaluation.json")
+    _png(run / "evaluation" / "confusion.png")
+    # Evaluated with the run's own pipeline: the accuracy training measured, up to one example
+    # (bfloat16 rounding in another batch order).
+    assert abs(report["accuracy"] - _json(run / "metrics.json")["test_accuracy"]) <= 1 / 360
+    assert len(report["per_class"]) == 10 and report["examples"] == 360
+
+
+def check_evaluate_saved_model(o: Outcome) -> None:
+    folder = o.cwd / "evaluations" / "quickstart_resnet20-1"
+    assert _json(folder / "evaluation.json")["accuracy"] >= 0.95
+    _png(folder / "confusion.png")
+
+
+def check_launch_train(o: Outcome) -> None:
+    metrics = _json(o.cwd / "runs" / "train" / "plain_mlp-digits" / "metrics.json")
+    assert metrics["replicas"] == 2 and metrics["epochs_run"] == 10
+
+
+def check_launch_smoke(o: Outcome) -> None:
+    runs = list((o.cwd / "runs" / "resnet_cifar").glob("smoke-*"))
+    assert runs and all((r / "metrics.json").is_file() for r in runs), runs
+
+
+def check_tune(o: Outcome) -> None:
+    folder = o.cwd / "tuning" / "plain_mlp_digits_bayesian"
+    results = _json(folder / "results.json")
+    assert len(results["trials"]) == 20
+    assert (folder / "results.csv").read_text().count("\n") == 21
+    _png(folder / "results.png")
+
+
+def check_smoke_tune(o: Outcome) -> None:
+    searches = [p for p in (o.cwd / "tuning").glob("resnet20_*-smoke") if p.is_dir()]
+    assert searches and all(len(_json(p / "results.json")["trials"]) == 2 for p in searches)
+
+
+def check_distributed_tune(o: Outcome) -> None:
+    results = _json(o.cwd / "tuning" / "plain_mlp_digits_random" / "results.json")
+    assert len(results["trials"]) == 10
+
+
+def check_make_images(o: Outcome) -> None:
+    assert (o.cwd / "images.npy").is_file()
+
+
+def check_export(o: Outcome) -> None:
+    assert (o.cwd / "saved_models" / "digits_resnet20" / "1" / "saved_model.pb").is_file()
+    assert "exported saved_models/digits_resnet20/1 (verified on 16 probe inputs" in o.out
+
+
+def check_predict(o: Outcome) -> None:
+    import numpy as np
+
+    lines = o.out.strip().splitlines()
+    assert len(lines) == 5 and all(re.search(r"\(class \d\) probability [01]\.\d{4}$", x)
+                                   for x in lines), lines
+    labels = np.load(o.cwd / "labels.npy")
+    predicted = [int(re.search(r"\(class (\d)\)", x)[1]) for x in lines]
+    assert sum(p == y for p, y in zip(predicted, labels, strict=True)) >= 4, (predicted, labels)
+
+
+def check_info_export(o: Outcome) -> None:
+    assert "input values: uint8 in 0..16" in o.out
+    assert re.search(r"checksums: \d+ files OK", o.out), o.out
+
+
+def check_bench_ablations(o: Outcome) -> None:
+    assert (o.cwd / "bench_results" / "bench.json").is_file()
+
+
+def check_bench_tiny(o: Outcome) -> None:
+    assert (o.cwd / "bench_results" / "bench.json").is_file()
+
+
+CHECKS: dict[str, Callable[[Outcome], None]] = {
+    "python: import kzoo": check_build_models,
+    "python: import kzoo.data": check_datasets,
+    "python recipes/quickstart.py": check_quickstart,
+    "python recipes/snn_uci.py": check_snn_uci,
+    "kzoo train --model plain_cnn --dataset digits --epochs 5 --optimizer adam --lr 1e-3":
+        check_plain_cnn,
+    "kzoo runs": check_runs,
+    "kzoo runs '*resnet*' --root runs": check_runs_pattern,
+    "kzoo info runs/quickstart/resnet20-digits": check_info_run,
+    "kzoo evaluate runs/quickstart/resnet20-digits": check_evaluate_run,
+    "kzoo evaluate saved_models/quickstart_resnet20": check_evaluate_saved_model,
+    "kzoo launch --workers 2 -- kzoo train --model plain_mlp --dataset digits --strategy "
+    "multiworker": check_launch_train,
+    "kzoo launch --workers 2 --max-restarts 3 -- recipes/resnet_cifar.py --strategy multiworker "
+    "--smoke": check_launch_smoke,
+    "kzoo tune plain_mlp --dataset digits --tuner bayesian --max-trials 20 --trial-epochs 10 "
+    "--hp optimizer=adam --hp learning_rate=1e-4:1e-1:log --hp width=64:512:64 --hp dropout=0.3":
+        check_tune,
+    "python recipes/resnet_cifar.py --smoke --tune --max-trials 2 --trial-epochs 1":
+        check_smoke_tune,
+    "kzoo tune plain_mlp --chief --port 8000 &\nkzoo tune plain_mlp --worker --tuner-id w1 "
+    "--port 8000 &\nkzoo tune plain_mlp --worker --tuner-id w2 --port 8000": check_distributed_tune,
+    "python -c \"import kzoo.data, numpy; d = kzoo.data.load_arrays('digits'); "
+    "numpy.save('images.npy', d['x_test'][:5]); numpy.save('labels.npy', d['y_test'][:5])\"":
+        check_make_images,
+    "kzoo export runs/quickstart/resnet20-digits --name digits_resnet20": check_export,
+    "kzoo predict saved_models/digits_resnet20 images.npy": check_predict,
+    "kzoo info saved_models/digits_resnet20": check_info_export,
+    "kzoo bench --models resnet20 --repeats 5 --ablations": check_bench_ablations,
+    "kzoo bench --tiny": check_bench_tiny,
+}
+
+# ------------------------------------------------------------------------------ running a step
+
+# Runs a snippet one statement at a time; the value of every expression statement is kept (as
+# JSON where it can be) and compared with a literal in its comment (`# ['a', 'b']`, on its line
+# or the next), which is what README says it returns.
+_HARNESS = r'''
+import ast, json, sys
+import numpy as np
+
+source = open(sys.argv[1]).read()
+lines = source.splitlines()
+values, mismatches = {}, []
+scope = {"__name__": "__main__"}
+for node in ast.parse(source).body:
+    code = ast.get_source_segment(source, node)
+    if isinstance(node, ast.Expr):
+        value = eval(compile(ast.Expression(node.value), "<readme>", "eval"), scope)
+        plain = value.tolist() if isinstance(value, np.ndarray) else value
+        try:
+            values[code] = json.loads(json.dumps(plain, default=lambda v: np.asarray(v).tolist()))
+        except (TypeError, ValueError):
+            values[code] = repr(value)
+        for text in (lines[node.end_lineno - 1], lines[node.end_lineno] if node.end_lineno < len(lines) else ""):
+            comment = text.partition("#")[2].strip() if "#" in text else ""
+            try:
+                claimed = ast.literal_eval(comment)
+            except (ValueError, SyntaxError):
+                continue
+            if claimed != value:
+                mismatches.append((code, repr(claimed), repr(value)))
+            break
+    else:
+        exec(compile(ast.Module([node], []), "<readme>", "exec"), scope)
+json.dump({"values": values, "mismatches": mismatches}, open(sys.argv[2], "w"))
+'''
+
+
+def _snippet_values(o: Outcome) -> dict:
+    return _json(o.cwd / ".readme-snippet.json")["values"]
+
+
+def _run(step: Step, cwd: Path) -> Outcome:
+    env = {**os.environ, "PYTHONPATH": str(cwd),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for name in ("KZOO_DEBUG", "KZOO_TF_LOG", "TF_CPP_MIN_LOG_LEVEL"):
+        env.pop(name, None)
+    if step.kind == "python":
+        (cwd / ".readme-snippet.py").write_text(step.text + "\n")
+        (cwd / ".readme-harness.py").write_text(_HARNESS)
+        argv = [sys.executable, "-W", "error::UserWarning", ".readme-harness.py",
+                ".readme-snippet.py", ".readme-snippet.json"]
+    else:
+        script = step.text
+        if "&\n" in script:  # wait for the background commands; fail if one failed
+            script += "\nfor job in $(jobs -p); do wait $job || exit 1; done"
+        argv = ["bash", "-c", script]
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=STEP_TIMEOUT)
+    outcome = Outcome(step, done.returncode, done.stdout, done.stderr,
+                      time.perf_counter() - start, cwd)
+    print(f"\n[{outcome.seconds:7.1f} s] exit {done.returncode}: {step.key}")
+    if step.kind == "python" and done.returncode == 0:
+        mismatches = _json(cwd / ".readme-snippet.json")["mismatches"]
+        assert not mismatches, f"README's comments differ from the values: {mismatches}"
+    return outcome
+
+
+def _copy_repository(dest: Path) -> Path:
+    """The repository's tracked files (README's "repository root"), without runs or exports."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode == 0:
+        for name in filter(None, listed.stdout.decode().split("\0")):
+            if (ROOT / name).is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, dest / name)
+    else:
+        shutil.copytree(ROOT, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "runs", "saved_models", "tuning", "bench_results", "evaluations"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory) -> Path:
+    return _copy_repository(tmp_path_factory.mktemp("readme") / "kzoo")
+
+
+STEPS = readme_steps()
+
+
+def test_every_readme_step_is_checked_or_skipped_for_a_listed_reason():
+    keys = [step.key for step in STEPS]
+    assert len(keys) == len(set(keys)), "two README steps read the same"
+    assert not set(SKIPS) & set(CHECKS)
+    unknown = [key for key in keys if key not in SKIPS and key not in CHECKS]
+    assert not unknown, f"README steps without a check or a listed reason: {unknown}"
+    stale = sorted((set(SKIPS) | set(CHECKS)) - set(keys))
+    assert not stale, f"checks or skips of steps README no longer has: {stale}"
+    assert len(SKIPS) <= 12  # the skip list stays short
+
+
+def test_readme_blocks_are_read_as_a_shell_reads_them():
+    text = "```bash\nkzoo runs '*x*'   # a comment\nkzoo tune a \\\n    --b 1\n" \
+           "export X='{\"a\": 1,\n   \"b\": 2}'\nx &\ny\n```\n\n  ```python\n  import kzoo\n  ```\n"
+    assert [s.text for s in readme_steps(text)] == [
+        "kzoo runs '*x*'", "kzoo tune a --b 1", "export X='{\"a\": 1,\n\"b\": 2}'", "x &\ny",
+        "import kzoo",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", STEPS, ids=[f"L{s.line}:{s.key[:60]}" for s in STEPS])
+def test_readme_step(step, repository):
+    if step.key in SKIPS:
+        pytest.skip(SKIPS[step.key])
+    outcome = _run(step, repository)
+    _clean(outcome)
+    CHECKS[step.key](outcome)
