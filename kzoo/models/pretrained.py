@@ -317,6 +317,22 @@ def _nbytes(variable) -> int:
     return size * 8
 
 
+def source_sha256(source: WeightsSource) -> str:
+    """The sha256 `load_pretrained(..., source).sha256` will report, computed without building a
+    model: a file's bytes; for a SavedModel, one hash over its variables' checksums (checked);
+    for registered weights, the registered digest (the file is checked when it is read)."""
+    if source.kind == "registered":
+        return source.entry.sha256
+    if source.kind == "saved_model":
+        from kzoo.models.saved_model_weights import read_metadata, variables_sha256, version_dir
+
+        version = version_dir(source.path)
+        return variables_sha256(version, read_metadata(version), str(version))
+    from kzoo.models.weights_sources import file_sha256
+
+    return file_sha256(source.path)
+
+
 def apply_weights(model, weights, name: str | None = None):
     """What every family builder does with its `weights` argument: None returns `model`; anything
     else is resolved (a registered name needs the variant's `name`) and loaded."""

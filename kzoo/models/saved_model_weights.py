@@ -97,13 +97,15 @@ def load_saved_model_weights(path):
     config = (meta.get("model") or {}).get("keras_config")
     if not isinstance(config, dict):
         raise SavedModelWeightsError(f"{shown!r}: its metadata records no Keras config")
-    digest = _check_variable_files(version, meta, shown)
+    digest = variables_sha256(version, meta, shown)
     model = build_from_config(config, f"{shown} ({METADATA_FILE})")
     _assign_variables(model, version, shown)
     return model, meta, digest
 
 
-def _check_variable_files(version: Path, meta: dict, shown: str) -> str:
+def variables_sha256(version: Path, meta: dict, shown: str) -> str:
+    """One sha256 over the version's variable files, each checked against the sha256 its
+    metadata records (opened without following links, bounded in total)."""
     files = meta.get("files")
     if not isinstance(files, dict):
         raise SavedModelWeightsError(f"{shown!r}: its metadata records no file checksums")

@@ -128,3 +128,25 @@ class WeightsFile:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def write_weights_file(model, path, *, dtype: str | None = None) -> None:
+    """Write `model`'s weights in Keras' `.weights.h5` layout (`model.load_weights` reads it),
+    leaving out the optimiser (a compiled model's `save_weights` writes its state too); floats are
+    stored as `dtype` ("float16" halves the file) when given. Not atomic: write to a temporary
+    name and rename (`kzoo.utils.files.atomic_save`)."""
+    import h5py
+    import numpy as np
+
+    from kzoo import keras_private
+
+    layout = {k: v for k, v in keras_private.weights_layout(model).items()
+              if not k.startswith("optimizer/")}
+    with h5py.File(path, "w") as f:
+        for key, variable in layout.items():
+            value = np.asarray(variable.numpy())
+            if dtype is not None and value.dtype.kind == "f":
+                value = value.astype(dtype)
+            f.create_dataset(key, data=value)
+            group = f[key.rsplit("/", 1)[0]]
+            group.attrs["name"] = variable.path.rsplit("/", 1)[0]

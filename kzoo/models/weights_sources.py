@@ -50,7 +50,7 @@ def read_source(model, source):
     if source.kind in ("keras", "run"):
         from kzoo.models.keras_files import load_keras
 
-        digest = _sha256(source.path)
+        digest = file_sha256(source.path)
         yield _from_model(load_keras(source.path, compile=False), digest)
         return
     if source.kind == "saved_model":
@@ -124,7 +124,7 @@ def _h5(model, source):
 _SEED_SUFFIXES = ("seed_generator/vars/0",)
 
 
-def _sha256(path) -> str:
+def file_sha256(path) -> str:
     digest = hashlib.sha256()
     with open(os.fspath(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
