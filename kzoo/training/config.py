@@ -309,11 +309,17 @@ class TrainConfig(Settings):
             if self.early_stopping_patience is not None:
                 raise self.error("{snapshots} keeps every cycle; it cannot stop early",
                                  "early_stopping_patience")
-        if self.weight_averaging == "swa" and int(self.swa_start * self.epochs) >= self.epochs:
-            raise self.error(
-                f"{{swa_start}} {self.swa_start} of {{epochs}} {self.epochs} leaves no epoch to "
-                "average", "swa_start", "epochs",
-            )
+        if self.weight_averaging is not None:
+            if self.early_stopping_patience is not None:
+                raise self.error(
+                    "{weight_averaging} ends with the averaged weights, {early_stopping_patience} "
+                    "with the best epoch's; choose one", "early_stopping_patience",
+                )
+            if self.strategy is not None:
+                raise self.error(
+                    "{weight_averaging} recomputes batch-norm statistics on one device; it cannot "
+                    "run under {strategy}", "strategy",
+                )
 
     def _validate_distribution(self) -> None:
         from kzoo.training.distribute import LAUNCHED_WORKERS, check_tf_config
