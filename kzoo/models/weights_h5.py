@@ -23,6 +23,14 @@ MAX_DATASETS = 1 << 16
 _CHUNK = 1 << 20
 
 
+class ShaMismatch(WeightsRefused):
+    """The file's sha256 is not the expected one (`.sha256` holds the one found)."""
+
+    def __init__(self, sha256: str):
+        super().__init__(f"has sha256 {sha256}")
+        self.sha256 = sha256
+
+
 class WeightsFile:
     """An open `.weights.h5` file: `shapes` (`{key: shape}` per dataset), the layer name Keras
     recorded for each group (`names`), its `sha256` and `size`; `read_values` reads chosen
@@ -33,8 +41,9 @@ class WeightsFile:
         ...     values = f.read_values(["layers/dense/vars/0"], max_bytes=1 << 20)
     """
 
-    def __init__(self, path):
+    def __init__(self, path, expected_sha256: str | None = None):
         self.path = Path(path)
+        self.expected_sha256 = expected_sha256
         self.shapes: dict[str, tuple] = {}
         self.names: dict[str, str] = {}
         self.sha256 = ""
@@ -59,6 +68,9 @@ class WeightsFile:
             for chunk in iter(lambda: self._handle.read(_CHUNK), b""):
                 digest.update(chunk)
             self.sha256 = digest.hexdigest()
+            # Known bytes are checked before HDF5 parses any: a damaged file can crash it.
+            if self.expected_sha256 is not None and self.sha256 != self.expected_sha256:
+                raise ShaMismatch(self.sha256)
             self._handle.seek(0)
             try:
                 self._file = h5py.File(self._handle, "r")
@@ -142,11 +154,13 @@ def write_weights_file(model, path, *, dtype: str | None = None) -> None:
 
     layout = {k: v for k, v in keras_private.weights_layout(model).items()
               if not k.startswith("optimizer/")}
-    with h5py.File(path, "w") as f:
+    # HDF5's newest object headers and gzip take ResNet-20's float16 weights from 688 KB (h5py's
+    # defaults) to 553 KB, for 541 KB of values.
+    with h5py.File(path, "w", libver="latest") as f:
         for key, variable in layout.items():
             value = np.asarray(variable.numpy())
             if dtype is not None and value.dtype.kind == "f":
                 value = value.astype(dtype)
-            f.create_dataset(key, data=value)
+            f.create_dataset(key, data=value, compression="gzip" if value.size >= 256 else None)
             group = f[key.rsplit("/", 1)[0]]
             group.attrs["name"] = variable.path.rsplit("/", 1)[0]

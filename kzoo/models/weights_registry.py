@@ -26,6 +26,7 @@ from kzoo.utils.errors import UserError
 CARD_FORMAT = "kzoo-weights-card"
 SHIPPED = Path(__file__).resolve().parent / "weights"
 CACHE_SUBDIR = "kzoo_weights"
+CACHE_DIR = None  # None: Keras' home (KERAS_HOME, else ~/.keras)
 MAX_CARD_BYTES = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -222,16 +223,22 @@ def weights_file(entry: WeightsEntry, cache_dir=None) -> Path:
         return SHIPPED / entry.file
     import keras
 
+    base = Path(os.path.expanduser(cache_dir or CACHE_DIR or keras.config.keras_home()))
     name = f"{entry.model}-{entry.tag}-{entry.sha256[:16]}.weights.h5"
-    target = Path(os.path.expanduser(cache_dir or keras.config.keras_home())) / CACHE_SUBDIR / name
+    target = base / CACHE_SUBDIR / name
+    try:  # get_file falls back to /tmp/.keras when the folder cannot be written (or is missing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
     try:
         path = keras.utils.get_file(
             fname=name, origin=entry.url, file_hash=entry.sha256, hash_algorithm="sha256",
-            cache_dir=cache_dir, cache_subdir=CACHE_SUBDIR,
+            cache_dir=str(base), cache_subdir=CACHE_SUBDIR,
         )
     except ValueError as err:  # get_file's "corrupted file" after a download that does not match
-        if target.exists():
-            target.unlink()  # Keras leaves it behind
+        for left in (target, Path("/tmp/.keras") / CACHE_SUBDIR / name):
+            if left.exists():
+                left.unlink()  # Keras leaves it behind
         raise WeightsDownloadError(
             f"weights {entry.model}:{entry.tag} from {entry.url}: the download does not match the "
             f"registered sha256 {entry.sha256} ({err}); it was deleted"

@@ -78,7 +78,7 @@ def _from_model(loaded, digest: str) -> Found:
 def _h5(model, source):
     from kzoo import keras_private
     from kzoo.models.keras_weights import WeightsRefused
-    from kzoo.models.weights_h5 import WeightsFile
+    from kzoo.models.weights_h5 import ShaMismatch, WeightsFile
 
     path = source.path
     entry = source.entry
@@ -89,15 +89,7 @@ def _h5(model, source):
     weights_ids = {id(v) for v in model.weights}
     by_key = {k: v for k, v in keras_private.weights_layout(model).items() if id(v) in weights_ids}
     try:
-        with WeightsFile(path) as f:
-            if entry is not None and f.sha256 != entry.sha256:
-                from kzoo.models.weights_registry import forget_file
-
-                forget_file(entry, Path(path))
-                raise UserError(
-                    f"weights {source.shown}: {str(path)!r} has sha256 {f.sha256}, not the "
-                    f"registered {entry.sha256}; refused" + ("" if entry.file else " and deleted")
-                )
+        with WeightsFile(path, entry.sha256 if entry is not None else None) as f:
             found = Found({}, f.sha256, reader=lambda keys, limit: f.read_values(keys, limit))
             for key, shape in f.shapes.items():
                 variable = by_key.get(key)
@@ -116,6 +108,14 @@ def _h5(model, source):
                 found.keys[name] = key
                 found.names[name] = f"{layer} ({key})" if layer != key.rsplit("/vars/", 1)[0] else key
             yield found
+    except ShaMismatch as err:
+        from kzoo.models.weights_registry import forget_file
+
+        forget_file(entry, Path(path))
+        raise UserError(
+            f"weights {source.shown}: {str(path)!r} has sha256 {err.sha256}, not the registered "
+            f"{entry.sha256}; refused" + ("" if entry.file else " and deleted")
+        ) from None
     except WeightsRefused as err:
         raise UserError(f"Refusing to load weights {str(path)!r}: {err}.") from None
 
