@@ -24,8 +24,11 @@ def resolve_init(config):
         return config
     from kzoo.models.pretrained import resolve_weights, source_sha256
 
-    source = resolve_weights(config.init_from, model=config.model)
-    digest = source_sha256(source)
+    try:
+        source = resolve_weights(config.init_from, model=config.model)
+        digest = source_sha256(source)
+    except UserError as err:
+        raise UserError(f"--init-from: {err}") from None
     if config.init_from_sha256 is not None and config.init_from_sha256 != digest:
         raise UserError(
             f"--init-from {config.init_from}: its sha256 is {digest}, not the "
