@@ -124,6 +124,15 @@ def build_parser() -> ArgumentParser:
     from kzoo.training.command import add_parser as add_train_parser
 
     add_train_parser(sub)
+    from kzoo.export.ensemble import add_parser as add_ensemble_parser
+
+    add_ensemble_parser(sub)
+    from kzoo.export.publish_weights import add_parser as add_publish_parser
+
+    add_publish_parser(sub)
+    from kzoo.training.finetune import add_parser as add_finetune_parser
+
+    add_finetune_parser(sub)
     from kzoo.training.runs import add_parser as add_runs_parser
 
     add_runs_parser(sub)

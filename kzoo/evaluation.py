@@ -48,6 +48,9 @@ def evaluate(target, *, dataset: str | None = None, out_dir=None, data_dir=None,
         out = Path(out_dir) if out_dir else default_out
     report = summarize(probabilities, labels, names)
     report = {"target": str(target), "dataset": dataset, **report}
+    members = ensemble_members(target, dataset, data_dir, manual_dir)
+    if members:
+        report["members"] = members
     png = out / "confusion.png"
     plot_confusion(np.array(report["confusion"]), names,
                    f"{title} on {dataset} (test): accuracy {report['accuracy']:.4f}", png)
@@ -134,6 +137,32 @@ def _saved_model_predictions(path: Path, dataset, data_dir, manual_dir):
     return probabilities, labels, [str(n) for n in names], dataset, title, out
 
 
+def ensemble_members(target: Path, dataset, data_dir, manual_dir) -> list[dict]:
+    """For an ensemble SavedModel (`kzoo ensemble`), each member SavedModel that still exists
+    evaluated on the same test split: `[{member, accuracy, loss}]` (empty for other targets)."""
+    if (target / "config.json").is_file():
+        return []
+    from kzoo.export.metadata import read_metadata
+    from kzoo.export.paths import resolve_saved_model_dir
+
+    meta = read_metadata(resolve_saved_model_dir(target)) or {}
+    record = (meta.get("extra") or {}).get("ensemble")
+    if not isinstance(record, dict) or not isinstance(record.get("members"), list):
+        return []
+    rows = []
+    for member in record["members"]:
+        path = member.get("saved_model") if isinstance(member, dict) else None
+        if not isinstance(path, str) or not Path(path).is_dir():
+            rows.append({"member": str(member.get("label") if isinstance(member, dict) else "?"),
+                         "accuracy": None, "loss": None})
+            continue
+        probabilities, labels, names, _, title, _ = _saved_model_predictions(
+            Path(path), dataset, data_dir, manual_dir)
+        scores = summarize(probabilities, labels, names)
+        rows.append({"member": title, "accuracy": scores["accuracy"], "loss": scores["loss"]})
+    return rows
+
+
 def plot_confusion(matrix: np.ndarray, names: list[str], title: str, path) -> None:
     """The confusion matrix (rows: true class, columns: predicted) as a PNG, counts in the cells."""
     import matplotlib
@@ -170,6 +199,12 @@ def format_report(report: dict) -> str:
     head = (f"{report['target']} on {report['dataset']} ({report['examples']} test examples): "
             f"accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f}")
     table = format_table(report["per_class"])
+    if report.get("members"):
+        members = format_table(
+            [{"member": r["member"], "accuracy": r["accuracy"], "loss": r["loss"]}
+             for r in report["members"]]
+            + [{"member": "ensemble", "accuracy": report["accuracy"], "loss": report["loss"]}])
+        table = f"{table}\n\nmembers and ensemble on the same test split:\n{members}"
     return f"{head}\n\n{table}\n\nconfusion matrix: {report['files']['png']}"
 
 

@@ -119,3 +119,26 @@ def multiworker_fit_fixes():
     finally:
         tf_trainer.reduce_per_replica = original_reduce
         tf_trainer.TensorFlowTrainer._maybe_symbolic_build = original_build
+
+
+def weights_layout(model) -> dict:
+    """Where `model.save_weights` puts each variable: `{"layers/dense/vars/0": variable, ...}`.
+
+    Keras names the groups of a `.weights.h5` file by the layers' classes and creation order, not
+    by their names; this walks the model with Keras' own saving code into a dictionary store (no
+    file), so a weights file can be compared with a model variable by variable and every
+    difference named by the variable's path (`stage1_block1/conv1/kernel`).
+    """
+    check_keras_version()
+    from keras.src.saving import saving_lib
+
+    store = saving_lib.NpzIOStore(None, mode="w")
+    saving_lib._save_state(
+        model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set()
+    )
+    layout = {}
+    for path, entries in store.contents.items():
+        group = "vars" if path == "__root__" else f"{path}/vars"
+        for index, variable in entries.items():
+            layout[f"{group}/{index}"] = variable
+    return layout

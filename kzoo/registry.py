@@ -161,29 +161,44 @@ def get_entry(name: str) -> ModelEntry:
 
 
 def create_model(name: str, weights=None, **kwargs: Any):
-    """Build a registered model by name.
+    """Build a registered model by name, optionally with trained weights.
 
     Args:
         name: a name from `list_models()`, e.g. `"resnet20"` or `"wrn_28_10"`.
-        weights: None (random initialisation), as keras.applications' `weights=None`.
+        weights: None (random initialisation, as keras.applications' `weights=None`); a path: a
+            `.weights.h5` or `.keras` file, a finished run directory, or an exported SavedModel
+            version (`saved_models/<name>/<version>`; its variables are read, its graph is not);
+            or a registered weights name of this model (`kzoo.models.weights_registry`, e.g.
+            `"digits"`). Builder arguments the weights were trained with (`classes`,
+            `input_shape`, family arguments) are the defaults of those not given. The weights
+            are matched variable by variable (`kzoo.models.pretrained`): a layer that differs
+            is refused by name; a `classes` other than the checkpoint's keeps a fresh classifier
+            and warns (`ClassifierReplaced`).
         **kwargs: builder arguments (`classes`, `input_shape`, `include_top`, family arguments,
             ...). Without `classes` the head has 10 classes (1000 for the ImageNet ResNets).
 
     Example:
         >>> model = kzoo.create_model("resnet20", classes=10)
+        >>> tuned = kzoo.create_model("resnet20", weights="digits", classes=5)  # new classifier
     """
     entry = get_entry(name)
-    if weights is not None:
-        raise UserError(
-            f"create_model({name!r}): weights={weights!r} is not available yet -- kzoo ships no "
-            "trained weights; pass weights=None (random initialisation), or train the model "
-            "(`kzoo train`) and load its run with `kzoo.export.load_keras`."
-        )
     builder = entry.load_builder()
     check_builder_arguments(entry, builder, kwargs)
+    source = None
+    if weights is not None:
+        from kzoo.models.pretrained import builder_defaults, resolve_weights
+
+        source = resolve_weights(weights, model=name)  # refused before anything is built
+        kwargs = builder_defaults(source, kwargs, model=name)
+        check_builder_arguments(entry, builder, kwargs)
     if kwargs.get("include_top", True) and kwargs.get("classes") is None:
         kwargs["classes"] = entry.default_classes
-    return entry.builder(**kwargs)
+    model = entry.builder(**kwargs)
+    if source is not None:
+        from kzoo.models.pretrained import load_pretrained
+
+        load_pretrained(model, source)
+    return model
 
 
 def check_builder_arguments(entry: ModelEntry, builder: Callable, kwargs: Mapping) -> None:

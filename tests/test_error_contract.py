@@ -55,6 +55,24 @@ MISTAKES = [
      ["kzoo launch: error: --workers must be a positive integer; received 0"]),
     (["launch", "--workers", "2"], ["kzoo launch: error:", "after `--`"]),
     (["bench", "--models", "resnet21"], ["kzoo bench: error:", "resnet21"]),
+    (["finetune", "digits_0to4", "--dataset", "digits_5to9"],
+     ["kzoo finetune: error:", "needs --model"]),
+    (["finetune", "digits_0to4", "--model", "resnet20"], ["--dataset required"]),
+    (["finetune", "digits_0to5", "--model", "resnet20", "--dataset", "digits_5to9"],
+     ["weights='digits_0to5'", "Did you mean 'digits_0to4'"]),
+    (["finetune", "digits_0to4", "--model", "resnet20", "--dataset", "digits_5to9",
+      "--init-from-sha256", "0" * 64], ["its sha256 is", "not the --init-from-sha256 0000"]),
+    (["finetune", "digits_0to4", "--model", "resnet20", "--dataset", "digits_5to9",
+      "--backbone-lr-mult", "0"], ["--backbone-lr-mult must be > 0"]),
+    (["train", "--model", "resnet20", "--dataset", "digits", "--snapshots", "3"],
+     ["--snapshots cycles must divide --epochs (10) evenly"]),
+    (["train", "--model", "resnet20", "--dataset", "digits", "--weight-averaging", "ema",
+      "--early-stopping", "3"], ["--weight-averaging", "--early-stopping"]),
+    (["ensemble", "a", "--name", "e"], ["kzoo ensemble: error:", "neither an exported SavedModel"]),
+    (["ensemble", "a", "b", "--name", "../e"], ["name='../e'"]),
+    (["ensemble", "a", "b", "--name", "e", "--weights", "1", "-1"], ["--weights must be positive"]),
+    (["publish", "nonexist", "--tag", "t"], ["kzoo publish: error:", "not a finished kzoo run"]),
+    (["publish", "nonexist", "--tag", "a b"], ["--tag must be letters"]),
 ]
 RECIPE_MISTAKES = [
     ("resnet_cifar.py", ["--lr", "-1"], ["recipes/resnet_cifar.py: error: --lr must be > 0"]),
@@ -68,6 +86,8 @@ RECIPE_MISTAKES = [
     ("quickstart.py", ["--epochs", "-2"], ["recipes/quickstart.py: error: --epochs"]),
     ("quickstart.py", ["--export-rot", "x"], ["did you mean --export-root?"]),
     ("quickstart.py", ["--strategy", "mirrored"], ["step 5 runs on one device", "--no-search"]),
+    ("finetune.py", ["--freeze", " "], ["recipes/finetune.py: error: --freeze must be"]),
+    ("finetune.py", ["--init-from", "nowhere/run"], ["--init-from", "no such file"]),
 ]
 
 

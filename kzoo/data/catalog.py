@@ -45,6 +45,9 @@ class DatasetSpec:
 # translations only -- flipping a digit changes its meaning; Fashion-MNIST may also flip).
 _SPECS = (
     DatasetSpec("digits", "kzoo_digits", "image", (8, 8, 1), 10, "uint8", True, pad=1),
+    # The two halves of digits, for transfer learning (pretrain on one, fine-tune on the other).
+    DatasetSpec("digits_0to4", "kzoo_digits_0to4", "image", (8, 8, 1), 5, "uint8", True, pad=1),
+    DatasetSpec("digits_5to9", "kzoo_digits_5to9", "image", (8, 8, 1), 5, "uint8", True, pad=1),
     DatasetSpec("mnist1d", "kzoo_mnist1d", "sequence", (40, 1), 10, "float32", True),
     DatasetSpec("breast_cancer", "kzoo_breast_cancer", "tabular", (30,), 2, "float32", True),
     DatasetSpec("wine", "kzoo_wine", "tabular", (13,), 3, "float32", True),

@@ -21,7 +21,8 @@ from kzoo.utils.files import atomic_write_bytes
 # The lecture's order; lessons not named here follow alphabetically.
 ORDER = (
     "vanishing_gradients", "initialization", "activations", "batch_norm", "selu",
-    "highway", "residual", "optimizers", "regularization", "maxout",
+    "highway", "residual", "optimizers", "regularization", "maxout", "architectures",
+    "gradient_checking", "whitening", "transfer", "ensembles",
 )
 
 

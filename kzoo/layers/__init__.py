@@ -4,6 +4,7 @@ from kzoo.layers import schedules  # noqa: F401  (registers kzoo's learning-rate
 from kzoo.layers.batch_norm import FusedBatchNormalization, conv_then_norm
 from kzoo.layers.bidirectional import Bidirectional
 from kzoo.layers.dense_block import DenseBlock, TransitionBlock
+from kzoo.layers.ensemble import ProbabilityAverage
 from kzoo.layers.grid_lstm import GridLSTM, GridLSTMCell
 from kzoo.layers.highway import Highway
 from kzoo.layers.maxout import ChannelMaxout, Maxout
@@ -20,3 +21,4 @@ from kzoo.layers.resnext import ResNeXtBlock  # noqa: E402
 from kzoo.layers.stochastic_depth import StochasticDepth  # noqa: E402
 
 __all__ += ["GroupedConv2D", "ResNeXtBlock", "DepthwiseSeparableBlock", "InvertedResidual", "MBConv", "StochasticDepth"]
+__all__ += ["ProbabilityAverage"]

@@ -19,6 +19,7 @@ from kzoo.layers.dense_block import (
     check_compression,
 )
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 
 DEFAULT_INPUT_SHAPE = (32, 32, 3)
 NUM_BLOCKS = 3
@@ -62,6 +63,7 @@ def densenet(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """Build a CIFAR DenseNet: stem conv, 3 dense blocks, 2 transitions, BN-ReLU, head.
 
@@ -81,6 +83,9 @@ def densenet(
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; `input_shape` defaults to (32, 32, 3), each spatial side at
             least 4.
+        weights: None (random initialisation), or trained weights: a .weights.h5 / .keras file, a
+            finished run directory, an exported SavedModel, or a registered weights name of the
+            variant `name` (`kzoo.models.pretrained`).
 
     Example:
         >>> model = densenet(100, 12, bottleneck=True, compression=0.5, classes=10)
@@ -130,4 +135,4 @@ def densenet(
         classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, outputs, name=name)
+    return apply_weights(keras.Model(inputs, outputs, name=name), weights, name)

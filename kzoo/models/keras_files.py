@@ -102,6 +102,47 @@ def load_keras(path, *, compile: bool = True):
         shutil.rmtree(private, ignore_errors=True)
 
 
+def build_from_config(config: dict, shown: str, *, compile: bool = False):
+    """The model a Keras config (`serialize_keras_object(model)`, e.g. the one an export's metadata
+    records) describes, under the checks `load_keras` applies to a `.keras` file's `config.json`:
+    nested at most `MAX_CONFIG_DEPTH` deep, every object allow-listed, built by Keras in safe mode,
+    Keras' process-wide settings unchanged afterwards. No weights are read.
+
+    Raises:
+        UnsafeModelFileError: naming `shown` and the rule the config breaks.
+    """
+    import json
+
+    from kzoo.utils.bounded_json import json_depth
+
+    if not isinstance(config, dict):
+        raise _refusal(shown, None, "holds no Keras config (not a JSON object)")
+    try:
+        too_deep = json_depth(json.dumps(config).encode(), stop_above=MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH
+    except (RecursionError, TypeError, ValueError):
+        too_deep = True
+    if too_deep:
+        raise _refusal(shown, None, f"nests its Keras config more than {MAX_CONFIG_DEPTH} deep")
+    import kzoo.layers  # noqa: F401  registers kzoo's layers, blocks and schedules
+    from kzoo import keras_private
+    from kzoo.models import keras_state
+
+    custom = keras_private.object_registration().GLOBAL_CUSTOM_OBJECTS
+    registered = {k for k in custom if k.startswith("kzoo>")}
+    _refuse_entries(find_unsafe_entries(config, registered=registered), shown)
+    before = keras_state.snapshot()
+    try:
+        return _build(config, compile, shown)
+    finally:
+        changed = keras_state.changed_settings(before)
+        if changed:
+            keras_state.restore(before)
+            raise _refusal(
+                shown, None, "building the model changed Keras' process-wide settings ("
+                + ", ".join(changed) + "); they were put back"
+            )
+
+
 def _build(config: dict, compile: bool, shown: str):
     """The model `config` describes, built by Keras in safe mode, as `keras.saving.load_model`
     does before it reads the weights."""
@@ -218,6 +259,7 @@ def save_keras(model, path, *, overwrite: bool = False):
 
 
 __all__ = [
-    "CONFIG_FILE", "METADATA_FILE", "UnsafeModelFileError", "find_unsafe_entries", "load_keras",
+    "CONFIG_FILE", "METADATA_FILE", "UnsafeModelFileError", "build_from_config",
+    "find_unsafe_entries", "load_keras",
     "save_keras", "scan_keras_file",
 ]

@@ -28,6 +28,7 @@ from kzoo.layers import (
 )
 from kzoo.layers.batch_norm import batch_norm
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 from kzoo.utils.checks import check_choice, check_number, check_positive_int, check_rate
 
 KINDS = ("mlp", "cnn")
@@ -210,6 +211,7 @@ def plain_net(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """A plain stack of `depth` hidden layers: fully connected or convolutional.
 
@@ -255,6 +257,9 @@ def plain_net(
         kernel_regularizer: regularizer of every hidden kernel (e.g. `keras.regularizers.L2(1e-4)`).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`. Default input shape (784,) for MLPs, (32, 32, 3) for CNNs.
+        weights: None (random initialisation), or trained weights: a .weights.h5 / .keras file, a
+            finished run directory, an exported SavedModel, or a registered weights name of the
+            variant `name` (`kzoo.models.pretrained`).
 
     Returns:
         A `keras.Model`.
@@ -291,7 +296,8 @@ def plain_net(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, outputs, name=name or f"plain_{kind}")
+    model = keras.Model(inputs, outputs, name=name or f"plain_{kind}")
+    return apply_weights(model, weights, name)
 
 
 def _mlp_body(x, depth, width, layer_type, input_dropout, transform_bias_init, *, activation, norm,

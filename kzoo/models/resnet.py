@@ -9,6 +9,7 @@ from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.layers.batch_norm import batch_norm
 from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 
 CIFAR_SHAPE = (32, 32, 3)
 STAGE_FILTERS = (16, 32, 64)
@@ -48,6 +49,7 @@ def resnet_cifar(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """A CIFAR ResNet: 3x3 conv (16) stem, three stages of n blocks at 16/32/64 filters, global pool.
 
@@ -67,6 +69,9 @@ def resnet_cifar(
         kernel_regularizer: regularizer of every kernel (e.g. `keras.regularizers.L2(5e-5)`).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (32, 32, 3).
+        weights: None (random initialisation), or trained weights: a .weights.h5 / .keras file, a
+            finished run directory, an exported SavedModel, or a registered weights name of the
+            variant `name` (`kzoo.models.pretrained`).
 
     Example:
         >>> model = resnet_cifar(56, classes=10)           # ResNet-56, 853,018 trainable parameters
@@ -121,7 +126,7 @@ def resnet_cifar(
     )
     if name is None:
         name = f"{'se_' if se_ratio else ''}{'preact_' if preact else ''}resnet{depth}"
-    return keras.Model(inputs, x, name=name)
+    return apply_weights(keras.Model(inputs, x, name=name), weights, name)
 
 
 def stem_conv(x, filters, kernel_initializer, kernel_regularizer):

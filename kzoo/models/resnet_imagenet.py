@@ -8,6 +8,7 @@ from kzoo.layers._initializers import fresh_initializer
 from kzoo.layers.batch_norm import batch_norm
 from kzoo.layers.residual import BasicBlock, BottleneckBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 from kzoo.utils.checks import check_choice, check_int
 
 IMAGENET_SHAPE = (224, 224, 3)
@@ -33,6 +34,7 @@ def resnet_imagenet(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """An ImageNet ResNet: 7x7/2 conv (64)-BN-ReLU, 3x3/2 max-pool, four stages, global pool.
 
@@ -47,6 +49,9 @@ def resnet_imagenet(
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 1e-4).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (224, 224, 3).
+        weights: None (random initialisation), or trained weights: a .weights.h5 / .keras file, a
+            finished run directory, an exported SavedModel, or a registered weights name of the
+            variant `name` (`kzoo.models.pretrained`).
 
     Example:
         >>> model = resnet_imagenet(50, classes=1000)   # 25,557,032 trainable parameters
@@ -95,4 +100,4 @@ def resnet_imagenet(
         classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, x, name=name or f"resnet{depth}")
+    return apply_weights(keras.Model(inputs, x, name=name or f"resnet{depth}"), weights, name)

@@ -22,6 +22,7 @@ def snn_mlp(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """Self-normalizing MLP: `depth` Dense layers of `width` SELU units, LeCun-normal weights.
 
@@ -38,6 +39,9 @@ def snn_mlp(
         kernel_regularizer: regularizer of every hidden kernel, or None.
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; inputs of rank > 1 are flattened.
+        weights: None (random initialisation), or trained weights: a .weights.h5 / .keras file, a
+            finished run directory, an exported SavedModel, or a registered weights name of the
+            variant `name` (`kzoo.models.pretrained`).
 
     Example:
         >>> model = snn_mlp(depth=16, width=256, input_shape=(64,), classes=10)
@@ -62,6 +66,7 @@ def snn_mlp(
         classes=classes,
         classifier_activation=classifier_activation,
         name=name or "snn_mlp",
+        weights=weights,
     )
 
 

@@ -8,6 +8,7 @@ from kzoo.layers._validation import check_positive_int, check_rate
 from kzoo.layers.batch_norm import batch_norm
 from kzoo.layers.residual import BasicBlock
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 from kzoo.models.resnet import CIFAR_SHAPE, blocks_per_stage, stem_conv
 
 
@@ -24,6 +25,7 @@ def wide_resnet(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """WRN-depth-k: 3x3 conv (16), three stages of n pre-activation basic blocks, BN-ReLU, pool.
 
@@ -40,6 +42,9 @@ def wide_resnet(
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 5e-4).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (32, 32, 3).
+        weights: None (random initialisation), or trained weights: a .weights.h5 / .keras file, a
+            finished run directory, an exported SavedModel, or a registered weights name of the
+            variant `name` (`kzoo.models.pretrained`).
 
     Example:
         >>> model = wide_resnet(28, 10, dropout=0.3, classes=100)   # WRN-28-10 for CIFAR-100
@@ -78,4 +83,5 @@ def wide_resnet(
         classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, x, name=name or f"wrn_{depth}_{widen_factor}")
+    model = keras.Model(inputs, x, name=name or f"wrn_{depth}_{widen_factor}")
+    return apply_weights(model, weights, name)

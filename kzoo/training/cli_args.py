@@ -93,3 +93,43 @@ def milestones_at(fractions, epochs: int) -> tuple[int, ...]:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         return ()
     return tuple(sorted({min(epochs - 1, max(1, int(f * epochs))) for f in fractions} - {0}))
+
+
+def train_command(config: TrainConfig) -> str:
+    """The `kzoo train` command that reproduces `config`: every fingerprinted setting whose value
+    differs from `kzoo train`'s default, spelled as its flag (a test parses it back and compares
+    the fingerprints)."""
+    import shlex
+
+    from kzoo.training.command import DEFAULTS
+    from kzoo.utils.settings import declared
+
+    words = ["kzoo", "train"]
+    for d in declared(TrainConfig):
+        if d.flag is None or d.spec.fingerprint is False:
+            continue
+        value = getattr(config, d.name)
+        default = DEFAULTS.get(d.name, d.default)
+        if d.name in ("model", "dataset") or value != default and not (
+            d.kind is tuple and tuple(value) == tuple(default or ())
+        ):
+            words += _flag_words(d, value)
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _flag_words(d, value) -> list[str]:
+    import json
+
+    flag = d.flag
+    if d.kind is bool:
+        if d.optional:
+            return [flag if value else "--no-" + flag[2:]]
+        if d.default is True or flag.startswith("--no-"):
+            return [] if value else [flag if flag.startswith("--no-") else "--no-" + flag[2:]]
+        return [flag] if value else []
+    if d.kind is dict:
+        return [w for k, v in value.items()
+                for w in (flag, f"{k}={v if isinstance(v, str) else json.dumps(v)}")]
+    if d.kind is tuple:
+        return [flag, *map(str, value)]
+    return [flag, str(value)]

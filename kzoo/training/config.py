@@ -26,6 +26,7 @@ STRATEGIES = (None, "mirrored", "multiworker", "tpu")
 LR_SCALINGS = ("none", "linear")
 # kzoo.data.normalize.METHODS, spelled out here so that the config needs no TensorFlow.
 NORMALIZATIONS = ("standardize", "center", "pca", "zca", "none")
+WEIGHT_AVERAGING = (None, "ema", "swa")
 
 
 @dataclass
@@ -183,6 +184,45 @@ class TrainConfig(Settings):
         "none", "none or linear: linear multiplies the learning rate by the global batch / "
         "--batch-size", group="distribution", choices=LR_SCALINGS, fingerprint="if_set",
     )
+    # fine-tuning, ensembles and weight averaging (added later: fingerprinted only when set)
+    init_from: str | None = setting(
+        None, "start from trained weights: a run directory, a .keras or .weights.h5 file, an "
+        "exported SavedModel or a registered weights name (fine-tuning)", group="model",
+        fingerprint="if_set", metavar="WEIGHTS",
+    )
+    init_from_sha256: str | None = setting(
+        None, "the sha256 --init-from must have (default: recorded when the run starts; other "
+        "bytes are refused)", group="model", fingerprint="if_set", metavar="SHA256",
+    )
+    freeze: str | None = setting(
+        None, "layers kept fixed (their batch norm in inference mode): backbone (all but the "
+        "classifier), N (the first N layers with weights) or a layer-name prefix", group="model",
+        fingerprint="if_set", metavar="WHAT",
+    )
+    backbone_lr_multiplier: float = setting(
+        1.0, "learning rate of the layers below the classifier, relative to --lr "
+        "(discriminative learning rates)", group="optimisation", flag="--backbone-lr-mult",
+        low=0.0, low_open=True, fingerprint="if_set",
+    )
+    snapshots: int = setting(
+        0, "snapshot ensemble: restart a cosine schedule N times and keep the weights at the end "
+        "of each cycle (Huang et al. 2017)", group="optimisation", low=0, fingerprint="if_set",
+        metavar="N",
+    )
+    weight_averaging: str | None = setting(
+        None, "ema (the optimiser's exponential moving average of the weights) or swa "
+        "(stochastic weight averaging, Izmailov et al. 2018); batch norm statistics recomputed",
+        group="regularisation", choices=WEIGHT_AVERAGING, fingerprint="if_set",
+    )
+    ema_momentum: float = setting(
+        0.99, "decay of --weight-averaging ema per step", group="regularisation", low=0.0,
+        high=1.0, high_open=True, fingerprint="if_set",
+    )
+    swa_start: float = setting(
+        0.75, "fraction of the epochs after which --weight-averaging swa averages the weights at "
+        "each epoch's end", group="regularisation", low=0.0, high=1.0, high_open=True,
+        fingerprint="if_set", metavar="FRACTION",
+    )
     overwrite: bool = setting(
         False, "replace an existing run directory made by other settings", group="run",
         fingerprint=False,
@@ -237,7 +277,57 @@ class TrainConfig(Settings):
                 hint="Set {validation_split} above 0.",
             )
         self._validate_distribution()
+        self._validate_transfer()
         return self
+
+    def _validate_transfer(self) -> None:
+        if self.init_from is not None and not self.init_from:
+            raise self.error("{init_from} must name weights", "init_from")
+        if self.init_from_sha256 is not None:
+            if self.init_from is None:
+                raise self.error("{init_from_sha256} checks the weights of {init_from}",
+                                 "init_from_sha256", hint="Pass {init_from} too.")
+            digits = set("0123456789abcdef")
+            if len(self.init_from_sha256) != 64 or not set(self.init_from_sha256) <= digits:
+                raise self.error("{init_from_sha256} must be 64 lowercase hex digits",
+                                 "init_from_sha256")
+        if self.freeze is not None and not self.freeze.strip():
+            raise self.error("{freeze} must be backbone, a number of layers or a layer-name "
+                             "prefix", "freeze")
+        if self.freeze is not None and self.freeze.isdigit() and int(self.freeze) < 1:
+            raise self.error("{freeze} must freeze at least 1 layer", "freeze")
+        if self.snapshots:
+            if self.snapshots < 2:
+                raise self.error("{snapshots} must be 0 (off) or at least 2 cycles", "snapshots")
+            if self.epochs % self.snapshots:
+                raise self.error(
+                    f"{{snapshots}} cycles must divide {{epochs}} ({self.epochs}) evenly",
+                    "snapshots", "epochs",
+                )
+            if self.schedule != "cosine":
+                raise self.error(
+                    "{snapshots} restarts the cosine schedule; {schedule} must be cosine",
+                    "schedule", hint="Add {schedule} cosine.",
+                )
+            if self.weight_averaging is not None:
+                raise self.error(
+                    "{snapshots} and {weight_averaging} are two ways to use the weights of one "
+                    "run; choose one", "weight_averaging",
+                )
+            if self.early_stopping_patience is not None:
+                raise self.error("{snapshots} keeps every cycle; it cannot stop early",
+                                 "early_stopping_patience")
+        if self.weight_averaging is not None:
+            if self.early_stopping_patience is not None:
+                raise self.error(
+                    "{weight_averaging} ends with the averaged weights, {early_stopping_patience} "
+                    "with the best epoch's; choose one", "early_stopping_patience",
+                )
+            if self.strategy is not None:
+                raise self.error(
+                    "{weight_averaging} recomputes batch-norm statistics on one device; it cannot "
+                    "run under {strategy}", "strategy",
+                )
 
     def _validate_distribution(self) -> None:
         from kzoo.training.distribute import LAUNCHED_WORKERS, check_tf_config

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kzoo.training import distribute, rundir
+from kzoo.training import averaging, distribute, rundir, snapshots, transfer
 from kzoo.training.callbacks import (
     AtomicBackupAndRestore,
     HistoryWriter,
@@ -77,6 +77,7 @@ def train(config: TrainConfig) -> TrainResult:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"`config` must be a TrainConfig; received {type(config).__name__}.")
     config.validate()
+    config = transfer.resolve_init(config)  # the source's sha256 joins the fingerprint
     strategy = distribute.strategy_for(config.strategy)
     plan = _plan(config, strategy.num_replicas_in_sync)
     state = rundir.check_run_dir(config, plan.replicas)
@@ -182,6 +183,8 @@ def _build_and_fit(config, plan, state, strategy, held, checkpoint) -> TrainResu
         with strategy.scope():
             model = create_model(config.model, **{**model_kwargs, **config.model_kwargs})
             kzoo.data.check_input_shape(info, model)  # before anything is written to run_dir
+            if config.init_from is not None:
+                transfer.load_initial_weights(model, config, config.dataset)
             model = _compile(config, plan, model, steps)
         # Only the chief writes the run directory; another worker writes to a temporary one.
         write_dir = None
@@ -273,12 +276,16 @@ def compile_for_training(
     """
     if config.decay_mode == "l2" and config.weight_decay > 0:
         model = with_kernel_l2(model, config.weight_decay)
-    scaled = dataclasses.replace(
-        config,
-        learning_rate=config.learning_rate * lr_factor,
-        min_learning_rate=config.min_learning_rate * lr_factor,
-    )
-    optimizer = make_optimizer(scaled, steps)
+    transfer.freeze_layers(model, config.freeze)  # on the clone: it is the model that trains
+    if config.backbone_lr_multiplier != 1.0:
+        optimizer = transfer.backbone_optimizer(config, steps, make_optimizer, lr_factor)
+    else:
+        scaled = dataclasses.replace(
+            config,
+            learning_rate=config.learning_rate * lr_factor,
+            min_learning_rate=config.min_learning_rate * lr_factor,
+        )
+        optimizer = make_optimizer(scaled, steps)
     decay_only_kernels(optimizer, model)
     model.compile(
         optimizer=optimizer,
@@ -329,11 +336,23 @@ def _fit(
             verbose=1 if config.verbose else 0,
         )
         callbacks.append(stopper)
+    swa = saver = None
+    if config.weight_averaging == "swa":  # its averages are created before a restore
+        swa = averaging.StochasticWeightAveraging(averaging.swa_start_epoch(config))
+        callbacks.append(swa)
+    if config.snapshots:
+        saver = snapshots.SnapshotSaver(
+            write_dir / snapshots.FOLDER, config.epochs // config.snapshots,
+            recorded=checkpoint.metadata.get("snapshot_sha256") if checkpoint else None,
+        )
+        callbacks.append(saver)
+    recorders = [c.metadata for c in (stopper, saver) if c is not None]
     backup = AtomicBackupAndRestore(
         str(read_dir / "checkpoint"),
         write_dir / "checkpoint",
         checkpoint=checkpoint,
-        extra_metadata=stopper.metadata if stopper is not None else None,
+        extra_metadata=(lambda: {k: v for r in recorders for k, v in r().items()})
+        if recorders else None,
     )
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(write_dir / "logs")))
@@ -372,19 +391,32 @@ def _fit(
             callbacks=callbacks,
             verbose=fit_verbosity(config.verbose),
         )
+        fitted = True
     else:  # every epoch already ran: restore the final state without training
+        fitted = False
         with strategy.scope():  # the optimiser's variables are made here
+            if swa is not None:
+                swa.set_model(model)
+                swa.ensure_variables()
             backup.set_model(model)
             backup.on_train_begin()
             if stopper is not None:
                 stopper.on_train_end()
+    extra = averaging.finish(model, config, swa, lambda: train_batches(bundle, 0, 1, steps),
+                             after_fit=fitted)
     test_data = distribute.shard_by_data(bundle.test.map(one_hot))
     scores = model.evaluate(test_data, return_dict=True, verbose=0)
+    if saver is not None:
+        extra.update(snapshots.evaluate_snapshots(
+            keras.models.clone_model(model), saver.verified_paths(), bundle.test,
+            info.num_classes))
     chief = write_dir == run_dir
-    return _finish(config, plan, run_dir if chief else None, model, history.rows, scores, stopper)
+    return _finish(config, plan, run_dir if chief else None, model, history.rows, scores, stopper,
+                   extra)
 
 
-def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) -> TrainResult:
+def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper,
+            extra=None) -> TrainResult:
     """Final metrics; the chief (run_dir not None) writes the curves, model.keras and metrics.json."""
     metrics = {
         "model": config.model,
@@ -407,6 +439,10 @@ def _finish(config, plan, run_dir: Path | None, model, rows, scores, stopper) ->
     for key in ("val_accuracy", "val_loss"):
         if rows and key in rows[-1]:
             metrics[f"final_{key}"] = rows[-1][key]
+    if config.init_from is not None:
+        metrics.update(init_from=str(config.init_from), init_from_sha256=config.init_from_sha256,
+                       non_trainable_params=int(sum(np.prod(v.shape) for v in model.non_trainable_weights)))
+    metrics.update(extra or {})
     if run_dir is not None:
         if rows:
             title = (f"{config.model} on {config.dataset}: test accuracy "

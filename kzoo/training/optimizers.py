@@ -24,6 +24,12 @@ def make_schedule(config, steps_per_epoch: int):
         boundaries = [m * steps_per_epoch - 1 for m in config.milestones]
         values = [lr * config.gamma**i for i in range(len(boundaries) + 1)]
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    elif config.schedule == "cosine" and getattr(config, "snapshots", 0):
+        # Snapshot ensembles: equal cycles, each restarting at the full rate (SGDR, t_mul = m_mul = 1).
+        schedule = keras.optimizers.schedules.CosineDecayRestarts(
+            lr, first_decay_steps=(config.epochs // config.snapshots) * steps_per_epoch,
+            t_mul=1.0, m_mul=1.0, alpha=config.min_learning_rate / lr,
+        )
     elif config.schedule == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(
             lr, decay_steps=max(1, total_steps - 1), alpha=config.min_learning_rate / lr
@@ -51,30 +57,40 @@ def make_optimizer(config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         else None
     )
     name = config.optimizer
+    common = {}
+    if getattr(config, "weight_averaging", None) == "ema":  # Keras' own moving average
+        common = {"use_ema": True, "ema_momentum": float(config.ema_momentum)}
     if name in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if name == "sgd" else float(config.momentum)
         return keras.optimizers.SGD(
-            lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=wd
+            lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=wd, **common
         )
     if name == "adagrad":
-        return keras.optimizers.Adagrad(lr, weight_decay=wd)
+        return keras.optimizers.Adagrad(lr, weight_decay=wd, **common)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr, weight_decay=wd)
+        return keras.optimizers.RMSprop(lr, weight_decay=wd, **common)
     if name == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=wd)
+        return keras.optimizers.Adam(lr, weight_decay=wd, **common)
     if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=wd or 0.0)
+        return keras.optimizers.AdamW(lr, weight_decay=wd or 0.0, **common)
     raise ValueError(f"Unknown optimizer={name!r}.")
 
 
 def decay_only_kernels(optimizer: keras.optimizers.Optimizer, model: keras.Model) -> None:
     """Exclude biases and normalisation scales/offsets (rank < 2) from the optimiser's weight decay."""
-    if optimizer.weight_decay:
-        optimizer.exclude_from_weight_decay(
-            var_list=[v for v in model.trainable_variables if len(v.shape) < 2]
-        )
+    for inner in getattr(optimizer, "optimizers", None) or [optimizer]:  # a MultiOptimizer's too
+        if inner.weight_decay:
+            inner.exclude_from_weight_decay(
+                var_list=[v for v in model.trainable_variables if len(v.shape) < 2]
+            )
 
 
 def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
-    """The learning rate the optimiser will use at its next step."""
+    """The learning rate the optimiser will use at its next step (a MultiOptimizer's: that of
+    its default optimiser, the classifier's in a fine-tuning run)."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's
+    if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+        # `kzoo.training.transfer.backbone_optimizer` maps the backbone first, so its default
+        # (classifier) optimiser comes last.
+        optimizer = optimizer.optimizers[-1]
     return float(ops.convert_to_numpy(optimizer.learning_rate))

@@ -8,6 +8,7 @@ Layout of a run directory:
     logs/                TensorBoard (train/, validation/, diagnostics/)
     history.csv|json     one row per finished epoch
     diagnostics.json     per-layer statistics (opt-in)
+    snapshots/           snapshot-k.weights.h5 per cosine cycle (snapshot ensembles, opt-in)
     curves.png           loss / accuracy curves
     model.keras          the final model
     metrics.json         final test metrics (written last: its presence marks a finished run)
@@ -142,6 +143,7 @@ def extension_refusal(config, diffs: dict) -> str | None:
 RUN_ENTRIES = (
     CONFIG, METRICS, "history.json", "history.csv", "normalization.json", "curves.png",
     "model.keras", "best.weights.h5", "diagnostics.json", "checkpoint", "logs",
+    "snapshots",
 )
 
 
@@ -159,7 +161,7 @@ def linked_entries(run_dir) -> list[Path]:
     """kzoo's entries of `run_dir` that are symbolic links, and any link under checkpoint/ and logs/."""
     run_dir = Path(run_dir)
     found = [run_dir / name for name in RUN_ENTRIES if (run_dir / name).is_symlink()]
-    for folder in ("checkpoint", "logs"):
+    for folder in ("checkpoint", "logs", "snapshots"):
         top = run_dir / folder
         if top.is_symlink() or not top.is_dir():
             continue

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -140,7 +142,8 @@ def run(prog: str, body: Callable[[], int], parser: ArgumentParser | None = None
     (exit 130), anything else as a traceback (a bug). `--debug` / KZOO_DEBUG=1 re-raises."""
     debug = debug_requested(argv)
     try:
-        return body()
+        with _kzoo_warnings_as_notes(prog):
+            return body()
     except KeyboardInterrupt as err:
         if debug:
             raise
@@ -152,6 +155,25 @@ def run(prog: str, body: Callable[[], int], parser: ArgumentParser | None = None
             raise
         print(f"{prog}: error: {message_of(err, parser)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _kzoo_warnings_as_notes(prog: str):
+    """Warnings kzoo issues (e.g. `ClassifierReplaced`) show as `<prog>: note: <message>`, one
+    line; other libraries' warnings are shown as Python shows them."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if getattr(category, "__module__", "").startswith("kzoo."):
+            print(f"{prog}: note: {message}", file=sys.stderr)
+            return
+        previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

@@ -108,3 +108,17 @@ def test_a_collision_with_a_concurrent_preparation_reads_the_finished_copy(monke
     arrays = kzoo.data.load_arrays("wine", data_dir=data_dir)
     assert calls == ["kzoo_wine", "kzoo_wine"]
     assert arrays["x_train"].shape == (142, 13)
+
+
+@pytest.mark.slow  # generates two datasets (~6 s)
+def test_digit_halves_are_digits_split_filtered_and_relabelled(data_dir):
+    full = kzoo.data.load_arrays("digits", data_dir=data_dir)
+    for name, first in (("digits_0to4", 0), ("digits_5to9", 5)):
+        half = kzoo.data.load_arrays(name, data_dir=data_dir)
+        for split in ("train", "test"):
+            keep = (full[f"y_{split}"] >= first) & (full[f"y_{split}"] < first + 5)
+            assert _rows(half[f"x_{split}"]) == _rows(full[f"x_{split}"][keep])
+            np.testing.assert_array_equal(
+                np.bincount(half[f"y_{split}"]), np.bincount(full[f"y_{split}"][keep] - first))
+    assert kzoo.data.load("digits_5to9", data_dir=data_dir).info.class_names == [
+        "5", "6", "7", "8", "9"]

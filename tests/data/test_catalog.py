@@ -11,8 +11,8 @@ from kzoo.utils.errors import UserError
 
 def test_list_datasets():
     assert kzoo.data.list_datasets() == sorted(
-        ["breast_cancer", "cifar10", "cifar100", "digits", "fashion_mnist", "iris", "mnist",
-         "mnist1d", "svhn_cropped", "wine"]
+        ["breast_cancer", "cifar10", "cifar100", "digits", "digits_0to4", "digits_5to9",
+         "fashion_mnist", "iris", "mnist", "mnist1d", "svhn_cropped", "wine"]
     )
 
 
