@@ -128,7 +128,10 @@ def tune_recipe(tuning: argparse.Namespace, config, *, task: str | None = None,
         if export:
             values[PREFIX + "export"] = f"{export}-{task}"
     if smoke:
-        project = values.get(PREFIX + "project_name") or f"{config.model}_{config.dataset}"
+        # The real search's default name (TuneConfig.project_dir) with the smoke suffix.
+        tuner = values.get(PREFIX + "tuner") or TuneConfig.tuner
+        project = (values.get(PREFIX + "project_name")
+                   or f"{config.model}_{config.dataset}_{tuner}")
         values[PREFIX + "project_name"] = _smoke_name(project)
         if values.get(PREFIX + "export"):
             values[PREFIX + "export"] = _smoke_name(values[PREFIX + "export"])

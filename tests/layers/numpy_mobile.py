@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.layers.test_residual import np_conv
+from tests.numpy_reference import conv as reference_conv
 
 
 def depthwise(x, w, stride=1):
     """A depthwise convolution with a Keras DepthwiseConv2D kernel of shape (k, k, C, 1)."""
     k, _, c, _ = w.shape
-    return np_conv(x, w.reshape(k, k, 1, c), stride, groups=c)
+    return reference_conv(x, w.reshape(k, k, 1, c), stride, "symmetric", groups=c)
 
 
 def bn(x, params, eps):

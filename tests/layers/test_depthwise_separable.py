@@ -6,7 +6,7 @@ import pytest
 
 from kzoo.counting import count_macs
 from kzoo.layers import DepthwiseSeparableBlock
-from tests.layer_checks import run_layer_checks
+from tests.helpers import run_layer_test
 from tests.layers import numpy_mobile as nm
 
 
@@ -47,7 +47,10 @@ def test_regularizers_apply_where_asked(rng):
 
 def test_generic_checks(rng, tmp_path):
     x = rng.normal(size=(2, 7, 7, 4)).astype("float32")
-    run_layer_checks(lambda: DepthwiseSeparableBlock(8, stride=2), x, tmp_path, atol=1e-5)
+    # Depthwise and pointwise kernels, each followed by a batch norm (gamma, beta | mean, variance).
+    run_layer_test(DepthwiseSeparableBlock, {"filters": 8, "stride": 2}, input_data=x,
+                   expected_output_shape=(2, 4, 4, 8), expected_num_trainable_weights=2 + 2 * 2,
+                   expected_num_non_trainable_weights=2 * 2)
 
 
 @pytest.mark.parametrize(

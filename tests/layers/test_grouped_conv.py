@@ -6,8 +6,8 @@ import pytest
 
 from kzoo.counting import count_macs
 from kzoo.layers import GroupedConv2D
-from tests.layer_checks import run_layer_checks
-from tests.layers.test_residual import np_conv
+from tests.helpers import run_layer_test
+from tests.numpy_reference import conv as reference_conv
 
 
 @pytest.mark.parametrize("groups, cin, filters, stride, size", [(4, 8, 12, 1, 6), (8, 16, 8, 2, 7)])
@@ -21,7 +21,7 @@ def test_matches_numpy_and_keras_conv2d(groups, cin, filters, stride, size, rng)
     layer.set_weights([w])
     got = keras.ops.convert_to_numpy(layer(x))
     if stride == 1:
-        np.testing.assert_allclose(got, np_conv(x, w, 1, groups), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got, reference_conv(x, w, 1, "symmetric", groups), rtol=1e-4, atol=1e-4)
     # Keras' own Conv2D (its XLA path on CPU) with the same kernel: outputs and gradients.
     keras_conv = keras.layers.Conv2D(filters, 3, strides=stride, padding=padding, groups=groups,
                                      use_bias=False)
@@ -46,7 +46,9 @@ def test_counts_as_a_convolution():
 
 def test_generic_checks(rng, tmp_path):
     x = rng.normal(size=(2, 6, 6, 8)).astype("float32")
-    run_layer_checks(lambda: GroupedConv2D(8, 3, padding="same", groups=4), x, tmp_path)
+    run_layer_test(GroupedConv2D, {"filters": 8, "kernel_size": 3, "padding": "same", "groups": 4},
+                   input_data=x, expected_output_shape=(2, 6, 6, 8),
+                   expected_num_trainable_weights=2)  # kernel, bias
 
 
 def test_mixed_bfloat16(rng):
@@ -55,6 +57,6 @@ def test_mixed_bfloat16(rng):
     y = layer(x)
     assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
     w, b = layer.get_weights()
-    expected = np_conv(x, w, 1, 2) + b
+    expected = reference_conv(x, w, 1, "symmetric", 2) + b
     got = keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))
     assert np.max(np.abs(got - expected)) <= 0.02 * np.max(np.abs(expected))

@@ -7,7 +7,7 @@ import pytest
 
 from kzoo.counting import count_macs
 from kzoo.layers import InvertedResidual, MBConv
-from tests.layer_checks import run_layer_checks
+from tests.helpers import run_layer_test
 from tests.layers import numpy_mobile as nm
 
 
@@ -104,11 +104,17 @@ def test_macs_by_hand():
     assert count_macs(layer) == 8 * 48 * 64 + 25 * 48 * 16 + 2 * 48 * 2 + 48 * 16 * 16
 
 
-@pytest.mark.parametrize("factory", [lambda: InvertedResidual(6, expansion=4, stride=2),
-                                     lambda: MBConv(6, drop_rate=0.2)])
-def test_generic_checks(factory, rng, tmp_path):
+# Expansion, depthwise and projection convolutions, each with a batch norm; MBConv adds a
+# squeeze-and-excitation pair of biased dense layers.
+@pytest.mark.parametrize("layer_cls, kwargs, shape, trainable", [
+    (InvertedResidual, {"filters": 6, "expansion": 4, "stride": 2}, (2, 3, 3, 6), 3 + 3 * 2),
+    (MBConv, {"filters": 6, "drop_rate": 0.2}, (2, 5, 5, 6), 3 + 3 * 2 + 2 * 2),
+])
+def test_generic_checks(layer_cls, kwargs, shape, trainable, rng):
     x = rng.normal(size=(2, 5, 5, 6)).astype("float32")
-    run_layer_checks(factory, x, tmp_path, atol=1e-5)
+    run_layer_test(layer_cls, kwargs, input_data=x, expected_output_shape=shape,
+                   expected_num_trainable_weights=trainable,
+                   expected_num_non_trainable_weights=3 * 2)
 
 
 def test_mixed_bfloat16_keeps_float32_weights(rng):

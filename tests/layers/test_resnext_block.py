@@ -6,7 +6,7 @@ import pytest
 
 from kzoo.counting import count_macs
 from kzoo.layers import GroupedConv2D, ResNeXtBlock
-from tests.layer_checks import run_layer_checks
+from tests.helpers import run_layer_test
 from tests.layers.test_residual import randomize, reference_block
 
 CASES = [
@@ -40,7 +40,10 @@ def test_macs_by_hand():
 
 def test_generic_checks(rng, tmp_path):
     x = rng.normal(size=(2, 6, 6, 8)).astype("float32")
-    run_layer_checks(lambda: ResNeXtBlock(16, out_channels=8, groups=4), x, tmp_path, atol=1e-5)
+    # Three convolutions (1x1, grouped 3x3, 1x1), each with a batch norm; identity shortcut.
+    run_layer_test(ResNeXtBlock, {"filters": 16, "out_channels": 8, "groups": 4}, input_data=x,
+                   expected_output_shape=(2, 6, 6, 8), expected_num_trainable_weights=3 + 3 * 2,
+                   expected_num_non_trainable_weights=3 * 2)
 
 
 def test_grouped_convolution_is_tensorflows_kernel():

@@ -86,11 +86,11 @@ def test_mean_readout_is_the_average_of_the_output_sequence(rng):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"cell": "rnn"}, "`cell` must be one of 'lstm', 'gru', 'grid_lstm'; received cell='rnn'"),
+        ({"cell": "rnn"}, "cell must be one of lstm, gru, grid_lstm; received cell='rnn'"),
         ({"cell": "lstm", "tied": False}, "`tied` applies to cell='grid_lstm' only"),
         ({"cell": "grid_lstm", "tied": 1}, "`tied` must be None, True or False"),
-        ({"readout": "first"}, "`readout` must be one of"),
-        ({"units": 0}, "`units` must be a positive integer"),
+        ({"readout": "first"}, "readout must be one of last, flatten, mean; received readout='first'"),
+        ({"units": 0}, "units must be a positive integer; received units=0"),
         ({"bidirectional": "yes"}, "`bidirectional` must be True or False"),
         ({"readout": "flatten", "input_shape": (None, 1)}, "readout='flatten' needs a fixed"),
         ({"input_shape": (40,)}, "`input_shape` must have rank 2"),

@@ -166,7 +166,7 @@ def test_cifar_recipes_tune_around_their_own_config(recipe, argv, model_kwargs, 
     # A smoke search and its export never share a name with real ones.
     assert (call.overrides, call.export, call.export_root) == (
         ["learning_rate=0.01:0.3:log"], "best-smoke", "saved_models")
-    assert call.project_name == f"{expected.model}_digits-smoke"
+    assert call.project_name == f"{expected.model}_digits_random-smoke"
     assert "| " + expected.model in capsys.readouterr().out
 
 
@@ -229,7 +229,7 @@ def test_recipe_smoke_tune_searches_retrains_and_exports(tmp_path):
     argv += ["--export-root", str(tmp_path / "saved"), "--run-dir", str(tmp_path / "unused")]
     done = _run(argv)
     assert done.returncode == 0, done.stderr[-3000:]
-    project = tmp_path / "tuning" / "resnet20_digits_random"
+    project = tmp_path / "tuning" / "resnet20_digits_random-smoke"  # never a real search's name
     results = json.loads((project / "results.json").read_text())
     assert [t["status"] for t in results["trials"]] == ["COMPLETED", "COMPLETED"]
     assert all(t["epochs"] == 2 for t in results["trials"])
