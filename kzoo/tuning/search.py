@@ -130,15 +130,20 @@ _CLASSES = {
 
 def progress_line(oracle, trial, seconds: list[float]) -> str:
     """`trial 3 of 10: val_accuracy 0.9444 (learning_rate=0.0123) in 12 s; about 1 min left`."""
-    done = sum(1 for t in oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID"))
-    total = getattr(oracle, "max_trials", None)
-    head = f"trial {done} of {total}" if total else f"trial {done}"
+    trials = getattr(oracle, "trials", None)
+    if trials is None:  # a worker's OracleClient: the chief alone knows every trial
+        done, total = None, None
+        head = f"trial {trial.trial_id}"
+    else:
+        done = sum(1 for t in trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID"))
+        total = getattr(oracle, "max_trials", None)
+        head = f"trial {done} of {total}" if total else f"trial {done}"
     values = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
         for k, v in trial.hyperparameters.values.items()
         if not k.startswith("tuner/")
     )
-    if trial.status == "COMPLETED" and trial.score is not None:
+    if trial.score is not None and trial.status in ("COMPLETED", "RUNNING"):
         result = f"{oracle.objective.name} {trial.score:.4f}"
     else:
         result = trial.status.lower()
