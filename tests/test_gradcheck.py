@@ -37,6 +37,10 @@ CASES = {
     "DepthwiseSeparableBlock": (lambda: L.DepthwiseSeparableBlock(4), (2, 5, 5, 3), (True,)),
     "InvertedResidual": (lambda: L.InvertedResidual(4, expansion=2), (2, 5, 5, 4), (True,)),
     "MBConv": (lambda: L.MBConv(4, expansion=2), (2, 5, 5, 4), (True,)),
+    # Members' probabilities (a softmax of the random inputs), geometric mean with weights.
+    "ProbabilityAverage": (lambda: keras.Sequential([
+        keras.layers.Softmax(), L.ProbabilityAverage("geometric", member_weights=[2.0, 1.0, 1.0])
+    ]), (2, 3, 4), (False,)),
     # Training drops whole examples at random; at inference it is the identity, checked here.
     "StochasticDepth": (lambda: L.StochasticDepth(0.5), (3, 4), (False,)),
 }

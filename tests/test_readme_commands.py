@@ -283,6 +283,27 @@ def check_bench_tiny(o: Outcome) -> None:
     assert (o.cwd / "bench_results" / "bench.json").is_file()
 
 
+def check_efficientnet(o: Outcome) -> None:
+    values = _snippet_values(o)
+    assert values["compound_coefficients(1)"] == [1.2, 1.1, 258]
+    assert values["sum(w.numpy().size for w in model.trainable_weights)"] == 9_109_994
+
+
+def check_whitening(o: Outcome) -> None:
+    values = _snippet_values(o)
+    assert values["bundle.info.input_shape"] == [8, 8, 1]  # the last of the two
+    assert values['zca.apply_numpy(digits["x_test"][:2]).shape'] == [2, 8, 8, 1]
+
+
+def check_grid_lstm(o: Outcome) -> None:
+    assert _snippet_values(o)["model.count_params()"] == 4410
+
+
+def check_gradcheck(o: Outcome) -> None:
+    assert _snippet_values(o)["report.passed"] is True
+    assert "Highway" in o.out or "kernel" in o.out  # the printed table names the tensors
+
+
 CHECKS: dict[str, Callable[[Outcome], None]] = {
     "python: import kzoo": check_build_models,
     "python: import kzoo.data": check_datasets,
@@ -314,6 +335,11 @@ CHECKS: dict[str, Callable[[Outcome], None]] = {
     "kzoo info saved_models/digits_resnet20": check_info_export,
     "kzoo bench --models resnet20 --repeats 5 --ablations": check_bench_ablations,
     "kzoo bench --tiny": check_bench_tiny,
+    "python: from kzoo.models.efficientnet import compound_coefficients, efficientnet":
+        check_efficientnet,
+    "python: from kzoo.data.normalize import fit_normalization": check_whitening,
+    "python: from kzoo.layers import GridLSTM": check_grid_lstm,
+    "python: import numpy as np": check_gradcheck,
 }
 
 # ------------------------------------------------------------------------------ running a step

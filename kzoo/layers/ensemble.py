@@ -70,19 +70,20 @@ class ProbabilityAverage(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        probabilities = ops.cast(inputs, "float32")
+        # At least float32: a float16 product of many members' probabilities underflows.
+        dtype = "float64" if self.compute_dtype == "float64" else "float32"
+        probabilities = ops.cast(inputs, dtype)
         members = ops.shape(probabilities)[1]
         if self.member_weights is None:
-            weights = ops.ones((members,), "float32")
+            weights = ops.ones((members,), dtype)
         else:
-            weights = ops.convert_to_tensor(self.member_weights, "float32")
+            weights = ops.convert_to_tensor(self.member_weights, dtype)
         weights = ops.reshape(weights / ops.sum(weights), (1, -1, 1))
         if self.mode == "arithmetic":
             mean = ops.sum(probabilities * weights, axis=1)
         else:
             log_p = ops.log(ops.maximum(probabilities, self.epsilon))
             mean = ops.softmax(ops.sum(log_p * weights, axis=1), axis=-1)
-        # Computed in float32; an ensemble serves it in float32 (`dtype="float32"`).
         return ops.cast(mean, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
