@@ -8,6 +8,7 @@ writer is refused in one line that says who holds the folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -44,6 +45,9 @@ def folder_lock(folder, *, what: str = "folder"):
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for name in (LOCK_FILE, HOLDER_FILE):
+        if os.path.islink(folder / name):
+            raise _link_error(folder / name, what)
     lock = filelock.FileLock(str(folder / LOCK_FILE), timeout=0)
     try:
         lock.acquire()
@@ -52,6 +56,10 @@ def folder_lock(folder, *, what: str = "folder"):
             f"{what} {str(folder)!r} is in use by {_holder(folder)}; wait for it to finish or "
             "stop it, then rerun"
         ) from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # filelock opens with O_NOFOLLOW: a link made since the check
+            raise _link_error(folder / LOCK_FILE, what) from None
+        raise
     try:
         _write_holder(folder)
         yield folder
@@ -61,6 +69,13 @@ def folder_lock(folder, *, what: str = "folder"):
         except OSError:
             pass
         lock.release()
+
+
+def _link_error(path: Path, what: str) -> UserError:
+    return UserError(
+        f"{str(path)!r} is a symbolic link; kzoo never writes its {what}'s lock through a link: "
+        "remove it and rerun"
+    )
 
 
 def _write_holder(folder: Path) -> None:

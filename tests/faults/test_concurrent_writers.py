@@ -11,7 +11,8 @@ import pytest
 
 from kzoo.cli import main
 from kzoo.training import rundir, train
-from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE, FolderBusyError
+from kzoo.utils.errors import UserError
+from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE, FolderBusyError, folder_lock
 
 from .conftest import (
     assert_weights_equal,
@@ -122,3 +123,16 @@ def test_two_kzoo_train_processes_on_one_run_directory(tmp_path, reference, cana
     assert_weights_equal(saved_weights(run), reference["weights"])
     assert (run / "my_notes.txt").read_text() == "the user's own notes\n"
     canary.assert_untouched()
+
+
+@pytest.mark.parametrize("name", [".kzoo.lock", ".kzoo.lock.json"])
+def test_a_lock_file_that_is_a_link_is_refused_in_one_line_and_its_target_kept(tmp_path, name):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("precious")
+    folder = tmp_path / "search"
+    folder.mkdir()
+    (folder / name).symlink_to(outside)
+    with pytest.raises(UserError, match=r"\.kzoo\.lock(\.json)?' is a symbolic link"):
+        with folder_lock(folder, what="search folder"):
+            pass
+    assert outside.read_text() == "precious"
