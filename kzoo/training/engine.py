@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -209,13 +211,27 @@ def _worker_dir(config: TrainConfig, strategy) -> Path:
     """A non-chief worker's scratch directory, named by run and worker and emptied first, so a
     worker restarted after `kill -9` clears what its killed predecessor left."""
     key = hashlib.sha256(f"{Path(config.run_dir).resolve()}|{config.fingerprint()}".encode())
-    path = (
-        Path(tempfile.gettempdir())
-        / f"kzoo-{distribute.worker_name(strategy)}-{key.hexdigest()[:16]}"
-    )
+    path = _private_temp_root() / f"{distribute.worker_name(strategy)}-{key.hexdigest()[:16]}"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+def _private_temp_root() -> Path:
+    """`$TMPDIR/kzoo-<uid>`, this user's alone (0700, not a link): the worker folders in it have
+    predictable names, which in the shared temporary folder another user could claim first."""
+    root = Path(tempfile.gettempdir()) / f"kzoo-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(root)
+    except OSError as err:
+        raise UserError(f"cannot make the worker's scratch folder {str(root)!r}: {err}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UserError(
+            f"{str(root)!r} is not a private folder of this user (a link, another owner, or "
+            "readable by others); remove it, or set TMPDIR to a folder of your own, and rerun"
+        )
+    return root
 
 
 class _Plan(NamedTuple):

@@ -316,7 +316,7 @@ def _largest_gap(weights, others) -> float:
 
 
 def _worker_dirs():
-    return set(Path(tempfile.gettempdir()).glob("kzoo-worker-*"))
+    return set((Path(tempfile.gettempdir()) / f"kzoo-{os.getuid()}").glob("worker-*"))
 
 
 @pytest.mark.slow
@@ -484,3 +484,20 @@ def test_another_worker_saves_to_its_own_directory_and_restores_the_chiefs(tmp_p
     for a, b in zip(restored.get_weights(), chief.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert {p.name: p.read_bytes() for p in shared.iterdir()} == before  # the chief's, untouched
+
+
+def test_worker_scratch_lives_in_a_folder_of_this_user_alone(tmp_path, monkeypatch):
+    from kzoo.training.engine import _private_temp_root
+    from kzoo.utils.errors import UserError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = _private_temp_root()
+    assert root == tmp_path / f"kzoo-{os.getuid()}" and (root.stat().st_mode & 0o777) == 0o700
+    root.chmod(0o755)  # readable by others: refused, not used
+    with pytest.raises(UserError, match="not a private folder of this user"):
+        _private_temp_root()
+    root.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    root.symlink_to(tmp_path / "elsewhere")  # a link another user could have planted
+    with pytest.raises(UserError, match="not a private folder of this user"):
+        _private_temp_root()
