@@ -79,7 +79,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
             raise storage_error(err, path, needed=len(data)) from err
         raise
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -219,7 +219,8 @@ def to_json(value):
     return repr(value)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (read by setting it and restoring it at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 from kzoo.utils.errors import UserError
-from kzoo.utils.files import fsync_dir, fsync_tree  # noqa: F401  (fsync_tree: for publishers)
+from kzoo.utils.files import current_umask, fsync_dir, fsync_tree  # noqa: F401  (fsync_tree: for publishers)
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -75,7 +75,11 @@ def make_staging_dir(parent: Path) -> Path:
     Its name records this host and process (`staging_prefix`), for `remove_stale_staging_dirs`.
     """
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=parent))
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=parent))
+    # mkdtemp makes 0700 directories; once published this one is a version a server (often
+    # another user) reads, so it gets the usual permissions (0777 less the umask).
+    os.chmod(staging, 0o777 & ~current_umask())
+    return staging
 
 
 def staging_prefix() -> str:

@@ -82,3 +82,14 @@ def test_publish_with_replace_swaps_in_the_complete_directory(tmp_path, rename_i
     assert sorted(os.listdir(target)) == ["saved_model.pb"]
     assert (target / "saved_model.pb").read_text() == "new"
     assert os.listdir(tmp_path) == ["1"]  # the replaced version is gone, no staging left
+
+
+def test_a_published_version_has_the_usual_permissions_not_mkdtemps_0700(tmp_path, rename_impl):
+    # A server reading the export often runs as another user.
+    old = os.umask(0o022)
+    try:
+        staging = _atomic.make_staging_dir(tmp_path)
+        _atomic.publish_dir(staging, tmp_path / "1")
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "1").st_mode & 0o777) == 0o755
