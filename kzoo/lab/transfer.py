@@ -1,4 +1,4 @@
-"""Lesson 11 -- Transfer learning: features learned on one task make a second task learnable from
+"""Lesson 14 -- Transfer learning: features learned on one task make a second task learnable from
 a handful of examples.
 
 The lecture ("Transfer learning", seed 004): a network trained on a large dataset has learned

@@ -1,4 +1,4 @@
-"""Lesson 11: pretrained features learn a new task from few examples (MNIST-1D digits 0-4 -> 5-9)."""
+"""Lesson 14: pretrained features learn a new task from few examples (MNIST-1D digits 0-4 -> 5-9)."""
 
 import json
 
