@@ -173,8 +173,10 @@ def member_probabilities(member: Member, raw) -> np.ndarray:
 
     normalized = (np.asarray(raw, "float32") - member.mean) / member.std
     if member.infer is None:
+        # One trace for every batch size: a trace per call made TensorFlow warn about retracing.
+        spec = tf.TensorSpec((None, *member.input_shape), tf.float32)
         member.infer = tf.function(lambda x: member.model(x, training=False), autograph=False,
-                                   reduce_retracing=True)
+                                   input_signature=[spec])
     out = np.asarray(member.infer(tf.constant(normalized, tf.float32)), dtype="float32")
     if member.from_logits:
         out = np.exp(out - out.max(-1, keepdims=True))

@@ -16,6 +16,7 @@ from kzoo.export.ensemble import (
     build_ensemble,
     check_members,
     export_ensemble,
+    member_probabilities,
     shared_range,
 )
 from kzoo.models.saved_model_weights import SavedModelWeightsError, load_saved_model_weights
@@ -51,6 +52,16 @@ def test_the_ensemble_averages_each_members_normalised_probabilities(rng):
     geometric = np.sqrt(pa * pb)
     np.testing.assert_allclose(build_ensemble(members, "geometric")(x),
                                geometric / geometric.sum(-1, keepdims=True), rtol=1e-4)
+
+
+def test_a_member_is_traced_once_for_every_batch_size(rng):
+    model = small_model()
+    member = _member(model)
+    for n in (16, 180, 5):
+        x = rng.integers(0, 17, size=(n, 8, 8, 1))
+        np.testing.assert_allclose(member_probabilities(member, x),
+                                   model((x - 3.0) / 2.0, training=False), rtol=1e-5, atol=1e-6)
+    assert member.infer.experimental_get_tracing_count() == 1
 
 
 def test_members_that_disagree_are_refused():
