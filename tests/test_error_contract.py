@@ -56,7 +56,7 @@ MISTAKES = [
     (["launch", "--workers", "2"], ["kzoo launch: error:", "after `--`"]),
     (["bench", "--models", "resnet21"], ["kzoo bench: error:", "resnet21"]),
     (["finetune", "digits_0to4", "--dataset", "digits_5to9"],
-     ["kzoo finetune: error:", "needs --model"]),
+     ["kzoo finetune: error:", "needs --model", "digits_0to4 --model resnet20"]),
     (["finetune", "digits_0to4", "--model", "resnet20"], ["--dataset required"]),
     (["finetune", "digits_0to5", "--model", "resnet20", "--dataset", "digits_5to9"],
      ["weights='digits_0to5'", "Did you mean 'digits_0to4'"]),

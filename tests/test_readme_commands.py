@@ -12,6 +12,7 @@ to see each step's time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -275,6 +276,122 @@ def check_info_export(o: Outcome) -> None:
     assert re.search(r"checksums: \d+ files OK", o.out), o.out
 
 
+# "Using trained models": the README states a floor and the measured value; the floors are checked.
+def _accuracy(o: Outcome, run: str) -> float:
+    return _json(o.cwd / "runs" / run / "metrics.json")["test_accuracy"]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _metadata(o: Outcome, name: str) -> dict:
+    return _json(o.cwd / "saved_models" / name / "1" / "assets.extra" / "kzoo_metadata.json")
+
+
+def check_train_digits_0to4(o: Outcome) -> None:
+    assert _accuracy(o, "train/resnet20-digits_0to4") >= 0.95  # README: at least 95%
+
+
+def check_publish(o: Outcome) -> None:
+    from kzoo.models.weights_registry import get_weights
+
+    folder = o.cwd / "published"
+    card = _json(folder / "resnet20-digits_0to4.json")
+    assert card["sha256"] == _sha256(folder / card["file"]) and card["dtype"] == "float16"
+    # Measured again on the float16 file: the run's accuracy, up to one of the 180 test digits.
+    metrics = card["metrics"]
+    assert metrics["test_examples"] == 180
+    assert abs(metrics["test_accuracy"] - metrics["run_test_accuracy"]) <= 1 / 180
+    # README: the flow's first line is the command on the shipped card.
+    assert card["command"] == get_weights("resnet20", "digits_0to4").command
+
+
+def check_finetune(o: Outcome) -> None:
+    assert _accuracy(o, "finetune/resnet20-digits_5to9") >= 0.95  # README: at least 95%
+    config = _json(o.cwd / "runs" / "finetune" / "resnet20-digits_5to9" / "config.json")["config"]
+    source = o.cwd / "runs" / "train" / "resnet20-digits_0to4" / "model.keras"
+    assert config["init_from_sha256"] == _sha256(source)  # the source's bytes, fingerprinted
+    assert "classifier replaced" in o.err  # another task: a fresh classifier, said in one note
+
+
+def check_scratch_resnet20(o: Outcome) -> None:
+    assert _accuracy(o, "train/resnet20-digits_5to9") >= 0.90  # README: at least 90%
+
+
+def check_scratch_plain_cnn(o: Outcome) -> None:
+    assert _accuracy(o, "train/plain_cnn-digits_5to9") >= 0.85  # README: at least 85%
+
+
+def check_export_digits59(o: Outcome) -> None:
+    name = o.step.text.split("--name ")[1]
+    assert (o.cwd / "saved_models" / name / "1" / "saved_model.pb").is_file()
+
+
+def check_ensemble(o: Outcome) -> None:
+    meta = _metadata(o, "digits59_ensemble")
+    members = meta["extra"]["ensemble"]["members"]
+    assert [m["label"] for m in members] == [
+        "digits59_finetuned v1", "digits59_resnet20 v1", "digits59_plain_cnn v1"]
+    for member in members:  # each scored as its own export did
+        name = member["label"].split()[0]
+        assert abs(member["test_accuracy"] - _metadata(o, name)["metrics"]["test_accuracy"]) < 1e-6
+    # README: the ensemble scores at least its best member.
+    assert meta["metrics"]["test_accuracy"] >= meta["metrics"]["best_member_test_accuracy"]
+    assert meta["signature"]["input"]["range"] == [0, 16]
+
+
+def check_evaluate_ensemble(o: Outcome) -> None:
+    report = _json(o.cwd / "evaluations" / "digits59_ensemble-1" / "evaluation.json")
+    assert [r["member"] for r in report["members"]] == [
+        "digits59_finetuned v1", "digits59_resnet20 v1", "digits59_plain_cnn v1"]
+    best = max(r["accuracy"] for r in report["members"])
+    assert report["accuracy"] >= best and report["examples"] == 180
+    assert "members and ensemble on the same test split" in o.out
+
+
+def check_make_upper(o: Outcome) -> None:
+    assert (o.cwd / "upper.npy").is_file() and (o.cwd / "upper_labels.npy").is_file()
+
+
+def check_predict_ensemble(o: Outcome) -> None:
+    import numpy as np
+
+    lines = o.out.strip().splitlines()
+    assert len(lines) == 5 and all(re.search(r"\(class \d\) probability [01]\.\d{4}$", x)
+                                   for x in lines), lines
+    labels = np.load(o.cwd / "upper_labels.npy")
+    predicted = [int(re.search(r"\(class (\d)\)", x)[1]) for x in lines]
+    assert sum(p == y for p, y in zip(predicted, labels, strict=True)) >= 4, (predicted, labels)
+
+
+def check_weights_snippet(o: Outcome) -> None:
+    values = _snippet_values(o)  # the commented values are compared by the harness
+    assert values["features.output_shape"] == [None, 64]
+    assert values["model.output_shape"] == [None, 5]
+
+
+def check_snapshots(o: Outcome) -> None:
+    run = o.cwd / "runs" / "train" / "resnet20-digits_5to9-snapshots"
+    metrics = _json(run / "metrics.json")
+    assert metrics["snapshots"] == 5
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == [
+        f"snapshot-{k}.weights.h5" for k in range(1, 6)]
+    assert metrics["snapshot_ensemble_test_accuracy"] >= 0.90  # README: at least 90%
+
+
+def check_ema(o: Outcome) -> None:
+    metrics = _json(o.cwd / "runs" / "train" / "resnet20-digits_5to9-ema" / "metrics.json")
+    assert metrics["weight_averaging"] == "ema" and metrics["batch_norm_batches"] > 0
+    assert metrics["test_accuracy"] >= 0.90  # README: at least 90%
+
+
+def check_swa(o: Outcome) -> None:
+    metrics = _json(o.cwd / "runs" / "train" / "resnet20-digits_5to9-swa" / "metrics.json")
+    assert metrics["weight_averaging"] == "swa" and metrics["swa_epochs_averaged"] == 3
+    assert metrics["test_accuracy"] >= 0.90  # README: at least 90%
+
+
 def check_bench_ablations(o: Outcome) -> None:
     assert (o.cwd / "bench_results" / "bench.json").is_file()
 
@@ -333,6 +450,33 @@ CHECKS: dict[str, Callable[[Outcome], None]] = {
     "kzoo export runs/quickstart/resnet20-digits --name digits_resnet20": check_export,
     "kzoo predict saved_models/digits_resnet20 images.npy": check_predict,
     "kzoo info saved_models/digits_resnet20": check_info_export,
+    "kzoo train --model resnet20 --dataset digits_0to4 --epochs 15 --batch-size 32 --optimizer "
+    "nesterov --lr 0.05 --weight-decay 0.0005": check_train_digits_0to4,
+    "kzoo publish runs/train/resnet20-digits_0to4 --tag digits_0to4": check_publish,
+    "kzoo finetune runs/train/resnet20-digits_0to4 --dataset digits_5to9 --batch-size 32 "
+    "--backbone-lr-mult 1": check_finetune,
+    "kzoo train --model resnet20 --dataset digits_5to9 --epochs 10 --batch-size 32 --optimizer adam "
+    "--lr 1e-3": check_scratch_resnet20,
+    "kzoo train --model plain_cnn --dataset digits_5to9 --epochs 10 --batch-size 32 --optimizer adam "
+    "--lr 1e-3": check_scratch_plain_cnn,
+    "kzoo export runs/finetune/resnet20-digits_5to9 --name digits59_finetuned": check_export_digits59,
+    "kzoo export runs/train/resnet20-digits_5to9 --name digits59_resnet20": check_export_digits59,
+    "kzoo export runs/train/plain_cnn-digits_5to9 --name digits59_plain_cnn": check_export_digits59,
+    "kzoo ensemble saved_models/digits59_finetuned saved_models/digits59_resnet20 "
+    "saved_models/digits59_plain_cnn --name digits59_ensemble": check_ensemble,
+    "kzoo evaluate saved_models/digits59_ensemble": check_evaluate_ensemble,
+    "python -c \"import kzoo.data, numpy; d = kzoo.data.load_arrays('digits_5to9'); "
+    "numpy.save('upper.npy', d['x_test'][:5]); numpy.save('upper_labels.npy', d['y_test'][:5])\"":
+        check_make_upper,
+    "kzoo predict saved_models/digits59_ensemble upper.npy": check_predict_ensemble,
+    "python: from kzoo.models.weights_registry import get_weights, list_weights":
+        check_weights_snippet,
+    "kzoo train --model resnet20 --dataset digits_5to9 --epochs 10 --batch-size 32 --optimizer adam "
+    "--lr 1e-3 --snapshots 5 --run-dir runs/train/resnet20-digits_5to9-snapshots": check_snapshots,
+    "kzoo train --model resnet20 --dataset digits_5to9 --epochs 10 --batch-size 32 --optimizer adam "
+    "--lr 1e-3 --weight-averaging ema --run-dir runs/train/resnet20-digits_5to9-ema": check_ema,
+    "kzoo train --model resnet20 --dataset digits_5to9 --epochs 10 --batch-size 32 --optimizer adam "
+    "--lr 1e-3 --weight-averaging swa --run-dir runs/train/resnet20-digits_5to9-swa": check_swa,
     "kzoo bench --models resnet20 --repeats 5 --ablations": check_bench_ablations,
     "kzoo bench --tiny": check_bench_tiny,
     "python: from kzoo.models.efficientnet import compound_coefficients, efficientnet":

@@ -45,6 +45,7 @@ class Member:
     saved_model: Path | None
     label: str
     infer: object = None  # the model as one traced graph, made on first use
+    raw_range: tuple | None = None  # the raw values it was trained on, when recorded
 
 
 def load_member(path) -> Member:
@@ -70,6 +71,7 @@ def load_member(path) -> Member:
             list(meta.get("classes") or []), bool((meta.get("model") or {}).get("from_logits")),
             extra.get("dataset") if isinstance(extra.get("dataset"), str) else None,
             version, f"{meta.get('name', version.parent.name)} v{meta.get('version', version.name)}",
+            raw_range=_range(spec.get("range")),
         )
     if (path / "config.json").is_file():
         from kzoo.export.from_run import _check_normalization, _read
@@ -84,11 +86,33 @@ def load_member(path) -> Member:
             str(path), model, tuple(model.inputs[0].shape[1:]), norm["raw_dtype"],
             np.asarray(norm["mean"], "float32"), np.asarray(norm["std"], "float32"),
             list(norm["class_names"]), False, norm.get("dataset"), None, path.name,
+            raw_range=_range(norm.get("raw_range")),
         )
     raise UserError(
         f"{str(path)!r} is neither an exported SavedModel (<root>/<name>[/<version>]) nor a "
         "finished run directory"
     )
+
+
+def _range(value) -> tuple | None:
+    return tuple(value) if isinstance(value, (list, tuple)) and len(value) == 2 else None
+
+
+def shared_range(members: list[Member]) -> tuple | None:
+    """The raw range the members were trained on (those that record one); refused when two
+    differ, naming them. The ensemble serves, and is probed with, inputs within it."""
+    known = [m for m in members if m.raw_range is not None]
+    for m in known[1:]:
+        if m.raw_range != known[0].raw_range:
+            raise UserError(
+                f"members disagree on the input: {known[0].source!r} was trained on values in "
+                f"{_span(known[0].raw_range)}, {m.source!r} on {_span(m.raw_range)}"
+            )
+    return known[0].raw_range if known else None
+
+
+def _span(value) -> str:
+    return f"{value[0]:g}..{value[1]:g}"
 
 
 def check_members(members: list[Member]) -> None:
@@ -108,6 +132,7 @@ def check_members(members: list[Member]) -> None:
                 f"members disagree on the input: {first.source!r} takes {first.raw_dtype} "
                 f"{first.input_shape}, {m.source!r} takes {m.raw_dtype} {m.input_shape}"
             )
+    shared_range(members)
 
 
 def build_ensemble(members: list[Member], mean: str = "arithmetic", weights=None):
@@ -148,8 +173,10 @@ def member_probabilities(member: Member, raw) -> np.ndarray:
 
     normalized = (np.asarray(raw, "float32") - member.mean) / member.std
     if member.infer is None:
+        # One trace for every batch size: a trace per call made TensorFlow warn about retracing.
+        spec = tf.TensorSpec((None, *member.input_shape), tf.float32)
         member.infer = tf.function(lambda x: member.model(x, training=False), autograph=False,
-                                   reduce_retracing=True)
+                                   input_signature=[spec])
     out = np.asarray(member.infer(tf.constant(normalized, tf.float32)), dtype="float32")
     if member.from_logits:
         out = np.exp(out - out.max(-1, keepdims=True))
@@ -223,7 +250,9 @@ def export_ensemble(sources, name, *, root="saved_models", version=None, force=F
     check_members(members)
     ensemble = build_ensemble(members, mean, weights)
     first = members[0]
-    probe = probe_inputs(make_raw_input(first.input_shape, first.raw_dtype, first.mean, first.std))
+    raw_range = shared_range(members)  # members refuse probes outside the values they know
+    probe = probe_inputs(make_raw_input(first.input_shape, first.raw_dtype, first.mean, first.std,
+                                        raw_range=raw_range))
     member_diffs = verify_members(members, probe, member_atol)
     datasets = {m.dataset for m in members}
     dataset = datasets.pop() if len(datasets) == 1 else None
@@ -246,7 +275,7 @@ def export_ensemble(sources, name, *, root="saved_models", version=None, force=F
                                       "best_member_test_accuracy") if k in scores}
     return export_saved_model(
         ensemble, name, root=root, version=version, force=force, raw_dtype=members[0].raw_dtype,
-        class_names=members[0].classes, metrics=metrics, probe=probe,
+        raw_range=raw_range, class_names=members[0].classes, metrics=metrics, probe=probe,
         metadata={"ensemble": record, "dataset": dataset},
     )
 

@@ -1,4 +1,4 @@
-"""Lesson 12 -- Ensembles, weight averaging, and dropout as an ensemble.
+"""Lesson 15 -- Ensembles, weight averaging, and dropout as an ensemble.
 
 The lecture: "train a bunch of networks ... average their outputs" (seed 001, "Dropout -
 Ensemble"; seed 004, "Model Ensemble"): members that err differently cancel part of each other's

@@ -1,4 +1,4 @@
-"""Lesson 11 -- Transfer learning: features learned on one task make a second task learnable from
+"""Lesson 14 -- Transfer learning: features learned on one task make a second task learnable from
 a handful of examples.
 
 The lecture ("Transfer learning", seed 004): a network trained on a large dataset has learned
@@ -208,6 +208,7 @@ def _figure(n):
     ax.set(xscale="log", xticks=xs, xlabel="training examples per class (MNIST-1D digits 5-9)",
            ylabel="test accuracy (digits 5-9)", ylim=(0, 1.02))
     ax.set_xticklabels([str(k) for k in xs])
+    ax.minorticks_off()  # the log axis labelled its minor ticks too (6x10^0, 3x10^1, ...)
     ax.axhline(0.2, color="0.7", ls=":", label="chance")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")

@@ -155,12 +155,34 @@ def write_weights_file(model, path, *, dtype: str | None = None) -> None:
     layout = {k: v for k, v in keras_private.weights_layout(model).items()
               if not k.startswith("optimizer/")}
     # HDF5's newest object headers and gzip take ResNet-20's float16 weights from 688 KB (h5py's
-    # defaults) to 553 KB, for 541 KB of values.
-    with h5py.File(path, "w", libver="latest") as f:
+    # defaults) to 553 KB, for 541 KB of values. HDF5 stamps every object with its creation time
+    # unless told not to (h5py has no switch for the root group or implicit groups): without the
+    # stamps the same weights always give the same bytes, hence the same sha256 on a card.
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    fid = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+    with h5py.File(fid) as f:
         for key, variable in layout.items():
             value = np.asarray(variable.numpy())
             if dtype is not None and value.dtype.kind == "f":
                 value = value.astype(dtype)
-            f.create_dataset(key, data=value, compression="gzip" if value.size >= 256 else None)
+            _make_groups(f, key.rsplit("/", 1)[0])
+            f.create_dataset(key, data=value, compression="gzip" if value.size >= 256 else None,
+                             track_times=False)
             group = f[key.rsplit("/", 1)[0]]
             group.attrs["name"] = variable.path.rsplit("/", 1)[0]
+
+
+def _make_groups(f, name: str) -> None:
+    """Create the groups of `name` that do not exist yet, without creation times."""
+    import h5py
+
+    path = ""
+    for part in name.split("/"):
+        path = f"{path}/{part}" if path else part
+        if path not in f:
+            gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+            gcpl.set_obj_track_times(False)
+            h5py.h5g.create(f.id, path.encode(), gcpl=gcpl)

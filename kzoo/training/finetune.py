@@ -50,9 +50,12 @@ def finetune_defaults(source: str, model: str | None, defaults: dict = DEFAULTS)
     from kzoo.registry import get_entry
 
     if model is None and not looks_like_path(source):
+        from kzoo.models.weights_registry import list_weights
+
+        shipped = ", ".join(f"{t} --model {m}" for m, t in list_weights())
         raise UserError(
             f"{source!r} is not a file or directory; as a registered weights name it needs --model "
-            "(kzoo list-weights shows them)"
+            f"(registered: {shipped})"
         )
     if model is not None:
         get_entry(model)

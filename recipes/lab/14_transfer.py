@@ -1,6 +1,6 @@
-"""Lesson 11: transfer learning -- pretrained features learn a new task from a handful of examples.
+"""Lesson 14: transfer learning -- pretrained features learn a new task from a handful of examples.
 
-    python recipes/lab/14_transfer.py --out runs/lab            # ~6 minutes on 2 CPU cores
+    python recipes/lab/14_transfer.py --out runs/lab            # ~2 minutes on 2 CPU cores
     python recipes/lab/14_transfer.py --examples 2 5 10 --repeats 3
 
 Writes transfer.png (test accuracy on MNIST-1D's digits 5-9 against training examples per class:

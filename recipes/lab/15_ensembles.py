@@ -1,6 +1,6 @@
-"""Lesson 12: ensembles -- seeded nets, a snapshot ensemble, EMA and SWA; dropout ~ ensemble (MNIST-1D).
+"""Lesson 15: ensembles -- seeded nets, a snapshot ensemble, EMA and SWA; dropout ~ ensemble (MNIST-1D).
 
-    python recipes/lab/15_ensembles.py --out runs/lab           # ~10 minutes on 2 CPU cores
+    python recipes/lab/15_ensembles.py --out runs/lab           # ~3 minutes on 2 CPU cores
     python recipes/lab/15_ensembles.py --members 8 --mc-samples 200
 
 Writes ensembles.png (test error against ensemble size, with the snapshot ensemble, EMA and SWA;

@@ -11,16 +11,33 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.export.ensemble import Member, build_ensemble, check_members, export_ensemble
+from kzoo.export.ensemble import (
+    Member,
+    build_ensemble,
+    check_members,
+    export_ensemble,
+    member_probabilities,
+    shared_range,
+)
 from kzoo.models.saved_model_weights import SavedModelWeightsError, load_saved_model_weights
 from kzoo.utils.errors import UserError
 from tests.export.conftest import small_model
 
 
-def _member(model, classes=None, shape=(8, 8, 1), dtype="uint8", mean=3.0, std=2.0):
+def _member(model, classes=None, shape=(8, 8, 1), dtype="uint8", mean=3.0, std=2.0,
+            raw_range=None):
     names = classes or [str(i) for i in range(model.output_shape[-1])]
     return Member("m", model, shape, dtype, np.asarray([mean], "float32"),
-                  np.asarray([std], "float32"), names, False, "digits", None, "m")
+                  np.asarray([std], "float32"), names, False, "digits", None, "m",
+                  raw_range=raw_range)
+
+
+def test_the_members_range_is_the_ensembles_and_a_member_without_one_joins_it():
+    a = small_model()
+    members = [_member(a), _member(a, raw_range=(0, 16)), _member(a, raw_range=(0, 16))]
+    check_members(members)
+    assert shared_range(members) == (0, 16)
+    assert shared_range([_member(a), _member(a)]) is None
 
 
 def test_the_ensemble_averages_each_members_normalised_probabilities(rng):
@@ -37,6 +54,16 @@ def test_the_ensemble_averages_each_members_normalised_probabilities(rng):
                                geometric / geometric.sum(-1, keepdims=True), rtol=1e-4)
 
 
+def test_a_member_is_traced_once_for_every_batch_size(rng):
+    model = small_model()
+    member = _member(model)
+    for n in (16, 180, 5):
+        x = rng.integers(0, 17, size=(n, 8, 8, 1))
+        np.testing.assert_allclose(member_probabilities(member, x),
+                                   model((x - 3.0) / 2.0, training=False), rtol=1e-5, atol=1e-6)
+    assert member.infer.experimental_get_tracing_count() == 1
+
+
 def test_members_that_disagree_are_refused():
     a, b = small_model(), small_model(classes=5)
     with pytest.raises(UserError, match="disagree on the classes: 'm' has 10"):
@@ -45,6 +72,8 @@ def test_members_that_disagree_are_refused():
         check_members([_member(a), _member(small_model(), dtype="float32")])
     with pytest.raises(UserError, match="disagree on the classes"):
         check_members([_member(a), _member(small_model(), classes=list("abcdefghij"))])
+    with pytest.raises(UserError, match="'m' was trained on values in 0..16, 'm' on 0..255"):
+        check_members([_member(a, raw_range=(0, 16)), _member(a, raw_range=(0, 255))])
     with pytest.raises(UserError, match="at least 2 members"):
         check_members([_member(a)])
     with pytest.raises(UserError, match="2 weights for 3 members|gives 2 weights"):
@@ -85,6 +114,8 @@ def test_an_ensemble_of_digits_models_scores_at_least_its_best_member(digits_run
     members = meta["extra"]["ensemble"]["members"]
     assert [m["label"] for m in members] == ["cnn0 v1", "cnn1 v1", "cnn2 v1"]
     assert all(m["max_abs_diff_from_its_saved_model"] <= 1e-4 for m in members)
+    # The members' raw range (digits: 0..16) is the ensemble's, checked when it is served.
+    assert meta["signature"]["input"]["range"] == [0, 16]
     # Each member's test accuracy equals what its own run measured.
     for m, export in zip(members, exports, strict=True):
         run_metrics = read_metadata(export)["metrics"]

@@ -1,4 +1,4 @@
-"""Lesson 12: ensembles of seeded nets and of snapshots, EMA/SWA, and dropout ~ ensemble (MNIST-1D)."""
+"""Lesson 15: ensembles of seeded nets and of snapshots, EMA/SWA, and dropout ~ ensemble (MNIST-1D)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Lesson 11: pretrained features learn a new task from few examples (MNIST-1D digits 0-4 -> 5-9)."""
+"""Lesson 14: pretrained features learn a new task from few examples (MNIST-1D digits 0-4 -> 5-9)."""
 
 import json
 
@@ -24,6 +24,21 @@ def test_fine_tuning_beats_scratch_most_when_examples_are_few(tmp_path):
     saved = json.loads((tmp_path / "transfer.json").read_text())
     assert saved["smoke"] is True and len(saved["runs"]) == 2 * 3
     assert (tmp_path / "transfer.png").stat().st_size > 10_000
+
+
+def test_the_figure_labels_only_the_sizes_measured():
+    sizes = [5, 10, 20, 50]
+    runs = [{"method": m, "examples_per_class": k, "test_accuracy": 0.5}
+            for m in transfer.METHODS for k in sizes]
+    n = {"examples": sizes, "runs": runs, "accuracy": {m: dict.fromkeys(sizes, 0.5)
+                                                       for m in transfer.METHODS},
+         "pretrain_accuracy": 0.99, "steps": 200, "repeats": 1, "seed": 0}
+    fig = transfer._figure(n)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.xaxis.get_ticklabels(minor=False) + ax.xaxis.get_ticklabels(
+        minor=True) if t.get_text()]
+    assert labels == ["5", "10", "20", "50"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
