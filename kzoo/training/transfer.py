@@ -72,7 +72,7 @@ def freeze_layers(model, spec) -> list[str]:
         spec: "backbone" (every layer with weights except the classifier), "N" (the first N
             top-level layers holding weights: for kzoo's ResNets the stem convolution, its batch
             norm, then one residual block each), or a layer-name prefix ("stage1" freezes
-            `stage1_block1`, ...).
+            `stage1_block1`, ...). The classifier is never frozen.
     """
     if spec is None:
         return []
@@ -93,7 +93,12 @@ def freeze_layers(model, spec) -> list[str]:
             )
         chosen = weighted[:value]
     else:
-        chosen = [layer for layer in model.layers if layer.name.startswith(value) and layer.weights]
+        chosen = [layer for layer in weighted if layer.name.startswith(value)]
+        if not chosen and CLASSIFIER.startswith(value):
+            raise UserError(
+                f"--freeze {spec!r} names only the classifier ({CLASSIFIER!r}), which learns the "
+                "new task and is never frozen; name layers below it"
+            )
         if not chosen:
             names = ", ".join(layer.name for layer in weighted[:12])
             raise UserError(

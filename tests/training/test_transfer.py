@@ -92,6 +92,17 @@ def test_freeze_by_count_and_by_prefix(tmp_path, digits_split):
         freeze_layers(model, "7")
 
 
+def test_a_prefix_never_freezes_the_classifier():
+    """`--freeze predictions` (or any prefix of it) used to freeze the classifier, which on a new
+    task starts from random weights: the run then trained nothing that could learn the task."""
+    model = kzoo.create_model("plain_mlp", classes=5, input_shape=(64,), depth=2, width=8)
+    with pytest.raises(UserError, match="names only the classifier"):
+        freeze_layers(model, "pred")
+    assert model.get_layer("predictions").trainable
+    assert freeze_layers(model, "dense") == ["dense_1", "dense_2"]
+    assert model.get_layer("predictions").trainable
+
+
 def test_a_frozen_batch_norm_runs_in_inference_mode(rng):
     """In a frozen residual block, training=True normalises with the moving statistics (and
     leaves them alone), like inference; an unfrozen block normalises with the batch's."""
