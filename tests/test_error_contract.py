@@ -71,6 +71,8 @@ MISTAKES = [
     (["ensemble", "a", "--name", "e"], ["kzoo ensemble: error:", "neither an exported SavedModel"]),
     (["ensemble", "a", "b", "--name", "../e"], ["name='../e'"]),
     (["ensemble", "a", "b", "--name", "e", "--weights", "1", "-1"], ["--weights must be positive"]),
+    (["ensemble", "a", "b", "--name", "e", "--weights", "1", "inf"],
+     ["--weights must be positive finite numbers; received [1.0, inf]"]),
     (["publish", "nonexist", "--tag", "t"], ["kzoo publish: error:", "not a finished kzoo run"]),
     (["publish", "nonexist", "--tag", "a b"], ["--tag must be letters"]),
 ]

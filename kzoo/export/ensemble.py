@@ -19,6 +19,7 @@ member and the ensemble are evaluated on its test split (the metadata keeps the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -310,8 +311,8 @@ def add_parser(sub) -> None:
 def _cmd_ensemble(args) -> int:
     from kzoo.export.metadata import read_metadata
 
-    if args.weights is not None and not all(w > 0 for w in args.weights):
-        raise UserError(f"--weights must be positive; received {args.weights}")
+    if args.weights is not None and not all(0 < w < math.inf for w in args.weights):
+        raise UserError(f"--weights must be positive finite numbers; received {args.weights}")
     path = export_ensemble(args.members, args.name, root=args.root, version=args.version,
                            force=args.force, mean=args.mean, weights=args.weights)
     meta = read_metadata(path)
