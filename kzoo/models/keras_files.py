@@ -70,7 +70,7 @@ def load_keras(path, *, compile: bool = True):
         import kzoo.layers  # noqa: F401  registers kzoo's layers, blocks and schedules
         from kzoo import keras_private
         from kzoo.models import keras_state
-        from kzoo.models.keras_weights import WeightsRefused, check_weights_file
+        from kzoo.models.keras_weights import WeightsRefused, check_weights_file, optimizers_in
 
         custom = keras_private.object_registration().GLOBAL_CUSTOM_OBJECTS
         registered = {k for k in custom if k.startswith("kzoo>")}
@@ -79,7 +79,7 @@ def load_keras(path, *, compile: bool = True):
         try:
             model = _build(config, compile, shown)
             try:
-                check_weights_file(contents.weights, model)
+                check_weights_file(contents.weights, model, optimizers_in(config))
             except WeightsRefused as err:
                 raise _refusal(shown, WEIGHTS_FILE, str(err)) from None
             try:

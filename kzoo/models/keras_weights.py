@@ -20,18 +20,23 @@ MAX_COPIES_PER_VARIABLE = 4
 # Scalars beyond that: an optimizer's iteration count and learning rate, a loss scale...
 MAX_EXTRA_SCALARS = 64
 MAX_DEPTH = 32
+# A MultiOptimizer (`kzoo finetune`'s backbone learning rate) keeps slots in each of its optimizers
+# for every variable: each counts for MAX_COPIES_PER_VARIABLE - 1 copies, up to this many.
+MAX_OPTIMIZERS = 4
 
 
 class WeightsRefused(ValueError):
     """`model.weights.h5` breaks a rule; the message says which dataset or group and why."""
 
 
-def check_weights_file(path, model) -> None:
-    """Raise WeightsRefused unless every dataset in the HDF5 file at `path` fits `model`."""
+def check_weights_file(path, model, optimizers: int = 1) -> None:
+    """Raise WeightsRefused unless every dataset in the HDF5 file at `path` fits `model`, saved
+    with `optimizers` optimizers (`optimizers_in`)."""
     import h5py
 
     expected = _variable_shapes(model)
-    budget = {shape: MAX_COPIES_PER_VARIABLE * n for shape, n in expected.items()}
+    copies = 1 + (MAX_COPIES_PER_VARIABLE - 1) * min(max(optimizers, 1), MAX_OPTIMIZERS)
+    budget = {shape: copies * n for shape, n in expected.items()}
     budget[()] = budget.get((), 0) + MAX_EXTRA_SCALARS
     limit = sum(budget.values())
     seen: Counter = Counter()
@@ -90,6 +95,24 @@ def _check_dataset(dataset, item: str, h5py) -> None:
         raise WeightsRefused(f"{item}: has dtype {dtype}, not a plain numeric type")
     if dataset.shape is None:
         raise WeightsRefused(f"{item}: has no shape (an empty dataspace)")
+
+
+def optimizers_in(config) -> int:
+    """How many optimizers the `compile_config` of a `.keras` file's config names (0 if none)."""
+    compiled = config.get("compile_config") if isinstance(config, dict) else None
+    optimizer = compiled.get("optimizer") if isinstance(compiled, dict) else None
+
+    def count(node) -> int:
+        if isinstance(node, list):
+            return sum(count(item) for item in node)
+        if not isinstance(node, dict):
+            return 0
+        inner = sum(count(value) for value in node.values())
+        mine = (node.get("module") == "keras.optimizers"
+                and node.get("class_name") not in ("MultiOptimizer", "OptimizerMap"))
+        return inner + int(mine)
+
+    return count(optimizer)
 
 
 def _variable_shapes(model) -> Counter:

@@ -185,3 +185,26 @@ def test_optimizer_slots_of_a_compiled_model_pass(tmp_path):
     assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_model_saved_with_two_optimizers_loads(tmp_path):
+    """`kzoo finetune`'s default (--backbone-lr-mult 0.1) compiles a MultiOptimizer of two Adams,
+    each with two slots for every variable: 5 copies of each shape, which the one-optimizer budget
+    refused, so its run could not be exported, evaluated or predicted with."""
+    import keras
+
+    from kzoo.export import save_keras
+
+    from .conftest import tiny_model
+
+    model = tiny_model()
+    mapping = keras.optimizers.OptimizerMap(
+        default_optimizer=keras.optimizers.Adam(1e-3),
+        optimizer_map={"(?!predictions/).*": keras.optimizers.Adam(1e-4)},
+    )
+    model.compile(optimizer=keras.optimizers.MultiOptimizer(mapping), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    path = save_keras(model, tmp_path / "two_optimizers.keras")
+    loaded = load_keras(path, compile=False)
+    for a, b in zip(loaded.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
