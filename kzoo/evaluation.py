@@ -84,9 +84,11 @@ def summarize(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -
 
 def _run_predictions(run_dir: Path, dataset, data_dir, manual_dir):
     import kzoo.data
+    from kzoo.export.from_run import refuse_linked_run_files
     from kzoo.models.keras_files import load_keras
     from kzoo.training.config import TrainConfig
 
+    refuse_linked_run_files(run_dir)
     saved = read_json(run_dir / "config.json")
     if not (run_dir / "metrics.json").is_file() or not (run_dir / "model.keras").is_file():
         raise UserError(f"{str(run_dir)!r} is not a finished run (no metrics.json / model.keras): "

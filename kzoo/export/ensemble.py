@@ -75,11 +75,12 @@ def load_member(path) -> Member:
             raw_range=_range(spec.get("range")),
         )
     if (path / "config.json").is_file():
-        from kzoo.export.from_run import _check_normalization, _read
+        from kzoo.export.from_run import _check_normalization, _read, refuse_linked_run_files
         from kzoo.models.keras_files import load_keras
 
         if not (path / "metrics.json").is_file():
             raise UserError(f"{str(path)!r} is not a finished run (no metrics.json)")
+        refuse_linked_run_files(path)
         norm = _check_normalization(_read(path / "normalization.json"),
                                     path / "normalization.json")
         model = load_keras(path / "model.keras", compile=False)

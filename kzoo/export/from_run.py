@@ -45,6 +45,7 @@ def export_run(
             f"run_dir={str(run_dir)!r} is not a finished kzoo run: missing {', '.join(missing)} "
             "(metrics.json appears when training has finished)."
         )
+    refuse_linked_run_files(run_dir)
     saved = _read(run_dir / "config.json")
     config = _field(saved, "config", dict, run_dir / "config.json")
     _field(config, "model", str, run_dir / "config.json")
@@ -121,10 +122,23 @@ class RunFileError(UserError):
     """A file of the run directory is not what kzoo.training writes; names the file and field."""
 
 
+def refuse_linked_run_files(run_dir) -> None:
+    """Raise RunFileError naming the first of a run's files (`RUN_FILES`) that is a symbolic link:
+    kzoo reads only a run directory's own files (the run directory itself may be a link)."""
+    for name in RUN_FILES:
+        if os.path.islink(Path(run_dir) / name):
+            raise RunFileError(
+                f"{str(Path(run_dir) / name)!r} is a symbolic link; kzoo reads only the run "
+                "directory's own files, never through a link"
+            )
+
+
 def _read(path: Path) -> dict:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except OSError as err:
+        if os.path.islink(path):
+            raise RunFileError(f"{str(path)!r} is a symbolic link; kzoo does not follow it") from None
         raise RunFileError(f"{str(path)!r} cannot be read ({err.strerror or err})") from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(fd)

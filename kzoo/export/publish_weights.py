@@ -41,7 +41,13 @@ def publish_weights(run_dir, tag: str, *, out="published", dtype: str = "float16
     Example:
         >>> publish_weights("runs/train/resnet20-digits_0to4", "digits_0to4", out="published")
     """
-    from kzoo.export.from_run import RUN_FILES, _builder_kwargs, _check_metrics, _read
+    from kzoo.export.from_run import (
+        RUN_FILES,
+        _builder_kwargs,
+        _check_metrics,
+        _read,
+        refuse_linked_run_files,
+    )
     from kzoo.models.weights_registry import CARD_FORMAT
     from kzoo.utils.files import atomic_save, atomic_write_json
     from kzoo.utils.locks import folder_lock
@@ -54,6 +60,7 @@ def publish_weights(run_dir, tag: str, *, out="published", dtype: str = "float16
     missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
     if missing:
         raise UserError(f"{str(run_dir)!r} is not a finished kzoo run: missing {', '.join(missing)}")
+    refuse_linked_run_files(run_dir)
     saved = _read(run_dir / "config.json")
     config = saved.get("config")
     norm = _read(run_dir / "normalization.json")

@@ -32,7 +32,7 @@ class RunModel:
     """
 
     def __init__(self, run_dir):
-        from kzoo.export.from_run import _check_normalization, _read
+        from kzoo.export.from_run import _check_normalization, _read, refuse_linked_run_files
 
         self.path = Path(run_dir)
         missing = [n for n in ("normalization.json", "model.keras", "metrics.json")
@@ -42,6 +42,7 @@ class RunModel:
                 f"{str(self.path)!r} is not a finished run (no {', '.join(missing)}): rerun its "
                 "command to finish it"
             )
+        refuse_linked_run_files(self.path)
         norm = _check_normalization(_read(self.path / "normalization.json"),
                                     self.path / "normalization.json")
         self.normalization = norm

@@ -137,3 +137,35 @@ def test_the_genuine_run_exports(run_copy):
     meta = read_metadata(export_run(run_copy, "m", root=run_copy.parent / "root"))
     assert meta["classes"] == ["cat", "dog", "owl"]
     assert meta["metrics"]["test_accuracy"] == 0.5
+
+
+@pytest.mark.parametrize("name", ["config.json", "normalization.json", "model.keras",
+                                  "metrics.json"])
+def test_a_run_file_that_is_a_link_is_refused_by_every_reader(name, run_copy, tmp_path):
+    """export, publish, predict/evaluate (RunModel, evaluate) and weights= / finetune each followed
+    a link in place of a run's file to wherever it pointed; each now refuses it by name, writing
+    nothing and leaving the target alone."""
+    import shutil
+
+    from kzoo.evaluation import evaluate
+    from kzoo.export.publish_weights import publish_weights
+    from kzoo.export.run_model import RunModel
+    from kzoo.models.pretrained import resolve_weights
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.move(run_copy / name, outside / name)
+    (run_copy / name).symlink_to(outside / name)
+    before = (outside / name).read_bytes()
+    match = rf"{name}' is a symbolic link"
+    for attempt in (lambda: export_run(run_copy, "m", root=tmp_path / "root"),
+                    lambda: publish_weights(run_copy, "t", out=tmp_path / "published"),
+                    lambda: RunModel(run_copy),
+                    lambda: evaluate(run_copy, out_dir=tmp_path / "eval"),
+                    lambda: resolve_weights(str(run_copy))):
+        with pytest.raises(ValueError, match=match):
+            attempt()
+    for written in ("root", "published", "eval"):
+        assert not (tmp_path / written).exists()
+    assert not (run_copy / "evaluation").exists()
+    assert (outside / name).read_bytes() == before
