@@ -73,7 +73,11 @@ def publish_weights(run_dir, tag: str, *, out="published", dtype: str = "float16
     train_config = TrainConfig.from_dict(config)
     name = f"{train_config.model}-{tag}"
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {str(out)!r} cannot be a folder to publish into "
+                        f"({err.strerror or err})") from None
     weights_path, card_path = out / f"{name}.weights.h5", out / f"{name}.json"
     with folder_lock(out, what="publish folder"):
         for path in (weights_path, card_path):

@@ -169,3 +169,16 @@ def test_a_run_file_that_is_a_link_is_refused_by_every_reader(name, run_copy, tm
         assert not (tmp_path / written).exists()
     assert not (run_copy / "evaluation").exists()
     assert (outside / name).read_bytes() == before
+
+
+def test_publish_into_a_file_is_one_line(run_copy, tmp_path, capsys):
+    """`kzoo publish --out FILE` (or a path that cannot exist) ended in a FileExistsError traceback."""
+    from kzoo.cli import main
+
+    target = tmp_path / "a_file"
+    target.write_text("mine")
+    code = main(["publish", str(run_copy), "--tag", "t", "--out", str(target)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "kzoo publish: error: --out" in err and "cannot be a folder to publish into" in err
+    assert target.read_text() == "mine"
