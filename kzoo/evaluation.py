@@ -4,6 +4,7 @@ finished run or an exported SavedModel, on a dataset's test split."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,9 @@ def evaluate(target, *, dataset: str | None = None, out_dir=None, data_dir=None,
     target = Path(target)
     if not target.exists():
         raise UserError(f"no such run directory or SavedModel: {str(target)!r}")
+    if out_dir is not None and os.path.lexists(out_dir) and not Path(out_dir).is_dir():
+        raise UserError(f"--out {str(out_dir)!r} is not a folder; name a folder for "
+                        "evaluation.json and confusion.png")
     if (target / "config.json").is_file():
         probabilities, labels, names, dataset, title = _run_predictions(
             target, dataset, data_dir, manual_dir)

@@ -74,3 +74,16 @@ def test_kzoo_runs_lists_finished_and_unfinished_runs(finished_run, tmp_path, ca
     out = capsys.readouterr().out
     assert "| plain_cnn" in out and "in progress (smoke)" in out
     assert main(["runs", "--root", str(tmp_path / "missing")]) == 2
+
+
+def test_evaluate_into_a_file_is_one_line_before_any_work(finished_run, tmp_path, capsys):
+    """`kzoo evaluate RUN --out FILE` ran the whole evaluation, then ended in a FileExistsError
+    traceback."""
+    target = tmp_path / "a_file"
+    target.write_text("mine")
+    _, run_dir, _ = finished_run
+    assert main(["evaluate", str(run_dir), "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"kzoo evaluate: error: --out {str(target)!r} is not a folder; name a folder " \
+        "for evaluation.json and confusion.png"
+    assert target.read_text() == "mine"
