@@ -328,6 +328,13 @@ class TrainConfig(Settings):
                     "{weight_averaging} recomputes batch-norm statistics on one device; it cannot "
                     "run under {strategy}", "strategy",
                 )
+        defaults = type(self).__dataclass_fields__
+        for name, kind in (("ema_momentum", "ema"), ("swa_start", "swa")):
+            if self.weight_averaging != kind and getattr(self, name) != defaults[name].default:
+                raise self.error(
+                    f"{{{name}}} applies to {{weight_averaging}} {kind} only; without it, it "
+                    "would change nothing", name, hint=f"Add {{weight_averaging}} {kind}.",
+                )
 
     def _validate_distribution(self) -> None:
         from kzoo.training.distribute import LAUNCHED_WORKERS, check_tf_config
