@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kzoo.utils.errors import UserError
 
 CLASSIFIER = "predictions"
@@ -216,9 +218,19 @@ def load_pretrained(model, source: WeightsSource, *, keep_classifier: bool = Tru
         plan = _plan(targets, found, source, model, keep_classifier)
         budget = _READ_ALLOWANCE * sum(_nbytes(v) for v in targets.values()) + _READ_MARGIN
         values = found.read(list(plan.assign.values()), budget)
-        for path, key in plan.assign.items():
-            variable = targets[path]
-            variable.assign(values[key].astype(variable.dtype))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+            cast = {path: values[key].astype(targets[path].dtype)
+                    for path, key in plan.assign.items()}
+        for path, value in cast.items():  # all checked before any variable is assigned
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                key = found.key(path)
+                raise IncompatibleWeightsError(
+                    f"weights {source.shown!r}: {path}" + ("" if key == path else f" ({key})")
+                    + " holds NaN or "
+                    f"infinite values (as {value.dtype}); refusing to start from them"
+                )
+        for path, value in cast.items():
+            targets[path].assign(value)
         digest = found.sha256
     if plan.note:
         warnings.warn(plan.note, ClassifierReplaced, stacklevel=3)

@@ -188,3 +188,21 @@ def test_the_h5_layout_matches_what_keras_writes(tmp_path):
     with h5py.File(tmp_path / "m.weights.h5") as f:
         on_disk = {k: f[k].shape for k in _datasets(f)}
     assert {k: tuple(v.shape) for k, v in layout.items()} == on_disk
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])
+def test_weights_that_are_not_finite_are_refused_before_any_is_assigned(trained, tmp_path, bad):
+    """A diverged checkpoint (NaN), or float64 values beyond float32, used to load silently: a
+    fine-tuning run from it trained at chance level (20% on digits_0to4) without a word."""
+    hostile = tmp_path / "bad.weights.h5"
+    with h5py.File(tmp_path / "cnn.weights.h5") as src, h5py.File(hostile, "w") as dst:
+        for key in src:
+            src.copy(src[key], dst, key)
+        kernel = [k for k in _datasets(dst) if dst[k].shape == (32, 10)][0]
+        value = dst[kernel][()].astype("float64")
+        value[3, 4] = bad
+        del dst[kernel]
+        dst[kernel] = value
+    with pytest.raises(IncompatibleWeightsError, match=r"predictions/kernel \(.*\) holds NaN or "
+                       r"infinite values \(as float32\)"):
+        kzoo.create_model("plain_cnn", weights=hostile, **SMALL)
