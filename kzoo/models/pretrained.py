@@ -142,6 +142,14 @@ def _saved_model_source(path: Path) -> WeightsSource:
     from kzoo.models.saved_model_weights import read_metadata, version_dir
 
     meta = read_metadata(version_dir(path))
+    ensemble = (meta.get("extra") or {}).get("ensemble")
+    if isinstance(ensemble, dict):
+        members = ensemble.get("members") if isinstance(ensemble.get("members"), list) else []
+        shown = ", ".join(repr(m.get("source")) for m in members[:8] if isinstance(m, dict))
+        raise UserError(
+            f"weights={str(path)!r} is an ensemble of {len(members)} networks (kzoo ensemble), not "
+            f"one network's weights; pass one of its members ({shown})"
+        )
     builder = (meta.get("model") or {}).get("builder")
     builder = builder if isinstance(builder, dict) else {}
     kwargs = builder.get("kwargs") if isinstance(builder.get("kwargs"), dict) else {}
