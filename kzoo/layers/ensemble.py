@@ -77,7 +77,10 @@ class ProbabilityAverage(keras.layers.Layer):
         if self.member_weights is None:
             weights = ops.ones((members,), dtype)
         else:
-            weights = ops.convert_to_tensor(self.member_weights, dtype)
+            # Normalised in float64 first: finite weights such as 1e300 overflow float32.
+            top = max(self.member_weights)
+            scaled = [w / top for w in self.member_weights]
+            weights = ops.convert_to_tensor([w / sum(scaled) for w in scaled], dtype)
         weights = ops.reshape(weights / ops.sum(weights), (1, -1, 1))
         if self.mode == "arithmetic":
             mean = ops.sum(probabilities * weights, axis=1)

@@ -47,3 +47,14 @@ def test_refuses_bad_arguments(kwargs, match):
 def test_weights_must_match_the_members():
     with pytest.raises(ValueError, match="2 weights for 3 members"):
         ProbabilityAverage(member_weights=[1, 2])(keras.KerasTensor((None, 3, 5)))
+
+
+@pytest.mark.parametrize("mode", ["arithmetic", "geometric"])
+def test_huge_finite_weights_are_relative_weights(rng, mode):
+    """`kzoo ensemble --weights 1e308 1e308` overflowed float32 to inf: NaN probabilities, and the
+    export ended in a message about its own metrics. Only the weights' ratios count."""
+    p = rng.dirichlet(np.ones(4), size=(5, 2)).astype("float32")
+    huge = ProbabilityAverage(mode, member_weights=[1e308, 3e307])(p)
+    plain = ProbabilityAverage(mode, member_weights=[10.0, 3.0])(p)
+    np.testing.assert_allclose(np.asarray(huge), np.asarray(plain), rtol=1e-6)
+    assert np.isfinite(np.asarray(huge)).all()
