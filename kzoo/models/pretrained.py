@@ -128,6 +128,8 @@ def _resolve_path(path: Path) -> WeightsSource:
         )
     if not os.path.lexists(path):
         raise UserError(f"weights={shown!r}: no such file or directory.")
+    if not path.exists():
+        raise UserError(f"weights={shown!r} is a symbolic link to nothing.")
     if path.name.endswith(".weights.h5"):
         return WeightsSource("weights_h5", path, shown)
     if path.suffix == ".keras":

@@ -125,8 +125,23 @@ _SEED_SUFFIXES = ("seed_generator/vars/0",)
 
 
 def file_sha256(path) -> str:
+    """The sha256 of a regular file of at most the loaders' cap; FIFOs, devices and larger files
+    are refused before a byte is read (a plain read of one would never end)."""
+    from kzoo.models.keras_archive import MAX_ARCHIVE_BYTES, ArchiveRefused, open_regular_file
+
+    try:
+        fd = open_regular_file(path)
+    except FileNotFoundError:
+        raise UserError(f"weights={str(path)!r}: no such file (a link to nothing?).") from None
+    except ArchiveRefused as err:
+        raise UserError(f"Refusing to read weights {str(path)!r}: "
+                        f"{err.rule.replace('.keras file', 'file')}.") from None
     digest = hashlib.sha256()
-    with open(os.fspath(path), "rb") as f:
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(fd).st_size
+        if size > MAX_ARCHIVE_BYTES:
+            raise UserError(f"Refusing to read weights {str(path)!r}: it is {size:,} bytes, more "
+                            f"than the {MAX_ARCHIVE_BYTES:,} kzoo reads.")
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
