@@ -136,6 +136,16 @@ def extension_refusal(config, diffs: dict) -> str | None:
             "would change the learning rate of the epochs already run (extendable: constant, "
             "inverse_sqrt, multistep)"
         )
+    if config.weight_averaging == "swa":
+        import math
+
+        first, then = math.floor(config.swa_start * old), math.floor(config.swa_start * new)
+        if first != then:
+            return (
+                f"its --weight-averaging swa averages from --swa-start {config.swa_start} of the "
+                f"planned epochs (from epoch {first + 1} of {old}; of {new}: from epoch "
+                f"{then + 1}), so continuing would average other epochs than a run of {new}"
+            )
     return ""
 
 

@@ -58,6 +58,20 @@ def test_cosine_is_refused_saying_why_unless_overwrite(tmp_path):
     assert rundir.check_run_dir(longer) == "overwrite"
 
 
+def test_swa_whose_window_moves_is_refused(tmp_path):
+    """SWA averages from --swa-start of the planned epochs: a 4-epoch run continued to 8 averaged
+    epochs 4-8 where a run of 8 averages 7-8, and ended with other weights, silently. When the
+    window's first epoch stays (--swa-start 0), it continues."""
+    swa = dict(schedule="constant", weight_averaging="swa", epochs=4)
+    _finished(tmp_path / "run", **swa)
+    with pytest.raises(UserError, match=r"averages from --swa-start 0.75 of the planned epochs "
+                                        r"\(from epoch 4 of 4; of 8: from epoch 7\)"):
+        rundir.check_run_dir(_config(tmp_path / "run", **{**swa, "epochs": 8}))
+    _finished(tmp_path / "zero", **swa, swa_start=0.0)
+    assert rundir.check_run_dir(_config(tmp_path / "zero", **{**swa, "epochs": 8},
+                                        swa_start=0.0)) == "extend"
+
+
 def test_fewer_epochs_moved_milestones_or_other_changes_are_refused(tmp_path):
     _finished(tmp_path / "run", schedule="multistep", milestones=(1, 2))
     run = tmp_path / "run"
