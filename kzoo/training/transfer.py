@@ -11,6 +11,7 @@ times the learning rate (discriminative learning rates), through Keras' `MultiOp
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from kzoo.utils.errors import UserError
 
@@ -26,6 +27,14 @@ def resolve_init(config):
 
     try:
         source = resolve_weights(config.init_from, model=config.model)
+        if source.path is not None:
+            here, run = Path(source.path).resolve(), Path(config.run_dir).resolve()
+            if here == run or run in here.parents:
+                raise UserError(
+                    f"{config.init_from} lies inside the run directory {config.run_dir!r} that "
+                    "this run writes (and --overwrite empties); copy it elsewhere or use another "
+                    "--run-dir"
+                )
         digest = source_sha256(source)
     except UserError as err:
         raise UserError(f"--init-from: {err}") from None

@@ -163,3 +163,16 @@ def test_fine_tuning_a_run_on_another_dataset(tmp_path):
     assert tuned.metrics["test_accuracy"] > 0.4
     again = train(config)  # the same command: the finished run, not a refusal
     assert again.metrics["test_accuracy"] == tuned.metrics["test_accuracy"]
+
+
+def test_a_source_inside_the_run_directory_is_refused(tmp_path, source):
+    """Fine-tuning a run directory from itself with --overwrite deleted its own source: the same
+    command could never be rerun (its source's sha256 had changed)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    inside = run / "model.keras"
+    inside.write_bytes(source.read_bytes())
+    for init_from in (str(inside), str(run / ".." / "run" / "model.keras")):
+        with pytest.raises(UserError, match=r"--init-from: .* lies inside the run directory"):
+            resolve_init(_config(tmp_path, init_from=init_from))
+    assert resolve_init(_config(tmp_path, init_from=str(source))).init_from_sha256
