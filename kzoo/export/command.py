@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from kzoo.export.contract import RAW_DTYPES
+from kzoo.utils.files import shown_path
 
 TRUST_NOTE = (
     "A SavedModel is a program, not data: loading and calling one runs its TensorFlow graph, which "
@@ -130,7 +131,7 @@ def _cmd_export(args) -> int:
     meta = read_metadata(path)
     check = meta["verification"]
     print(
-        f"exported {path} (verified on {check['probe_size']} probe inputs, max |difference| "
+        f"exported {shown_path(path)} (verified on {check['probe_size']} probe inputs, max |difference| "
         f"{check['max_abs_diff']:.3g})"
     )
     if meta.get("tflite"):

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.utils.errors import UserError
+from kzoo.utils.files import shown_path
 
 MEANS = ("arithmetic", "geometric")
 
@@ -318,7 +319,7 @@ def _cmd_ensemble(args) -> int:
                            force=args.force, mean=args.mean, weights=args.weights)
     meta = read_metadata(path)
     record = meta["extra"]["ensemble"]
-    print(f"exported {path}: the {record['mean']} mean of {len(record['members'])} members "
+    print(f"exported {shown_path(path)}: the {record['mean']} mean of {len(record['members'])} members "
           f"(verified on {meta['verification']['probe_size']} probe inputs)")
     for m in record["members"]:
         acc = f", test accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else ""

@@ -162,11 +162,15 @@ def _saved_model_source(path: Path) -> WeightsSource:
 
 
 def _run_source(run_dir: Path) -> WeightsSource:
-    from kzoo.export.from_run import refuse_linked_run_files
     from kzoo.utils.files import read_json
 
     shown = str(run_dir)
-    refuse_linked_run_files(run_dir)
+    for name in ("config.json", "normalization.json", "model.keras", "metrics.json"):
+        if os.path.islink(run_dir / name):
+            raise UserError(
+                f"{str(run_dir / name)!r} is a symbolic link; kzoo reads only the run directory's "
+                "own files, never through a link"
+            )
     for name in ("metrics.json", "model.keras"):
         if not (run_dir / name).is_file():
             raise UserError(

@@ -238,3 +238,13 @@ def _size(n: int | None) -> str:
 
 def _first_line(err) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def shown_path(path) -> str:
+    """`path` as a person reads it in a message: relative to the working directory when it lies
+    inside it (`saved_models/m/1`), otherwise as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

@@ -225,7 +225,7 @@ def test_recipe_runs_end_to_end_with_smoke(recipe, tmp_path):
 @pytest.mark.slow
 def test_recipe_smoke_tune_searches_retrains_and_exports(tmp_path):
     argv = [str(RECIPES / "resnet_cifar.py"), "--smoke", "--tune", "--max-trials", "2"]
-    argv += ["--trial-epochs", "2", "--tune-dir", str(tmp_path / "tuning"), "--export", "resnet_smoke"]
+    argv += ["--trial-epochs", "2", "--tune-dir", str(tmp_path / "tuning"), "--export", "resnet"]
     argv += ["--export-root", str(tmp_path / "saved"), "--run-dir", str(tmp_path / "unused")]
     done = _run(argv)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -238,9 +238,9 @@ def test_recipe_smoke_tune_searches_retrains_and_exports(tmp_path):
     # The recipe's smoke schedule: 2 epochs of 3 steps, multistep decay at epoch 1, L2 decay.
     assert (saved["epochs"], saved["milestones"], saved["max_steps_per_epoch"]) == (2, [1], 3)
     assert (saved["weight_decay"], saved["validation_split"]) == (1e-4, 0.0)
-    assert retrain["export"] == str(tmp_path / "saved" / "resnet_smoke" / "1")
-    assert (tmp_path / "saved" / "resnet_smoke" / "1" / "saved_model.pb").is_file()
-    assert "| resnet20 | digits" in done.stdout and "resnet_smoke/1" in done.stdout
+    assert retrain["export"] == str(tmp_path / "saved" / "resnet-smoke" / "1")  # --export resnet
+    assert (tmp_path / "saved" / "resnet-smoke" / "1" / "saved_model.pb").is_file()
+    assert "| resnet20 | digits" in done.stdout and "resnet-smoke/1" in done.stdout
     assert not (tmp_path / "unused").exists()  # --tune trains no plain run
 
 
