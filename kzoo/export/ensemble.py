@@ -20,6 +20,7 @@ member and the ensemble are evaluated on its test split (the metadata keeps the 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +137,15 @@ def check_members(members: list[Member]) -> None:
                 f"{first.input_shape}, {m.source!r} takes {m.raw_dtype} {m.input_shape}"
             )
     shared_range(members)
+    seen = {}
+    for m in members:
+        key = os.path.realpath(m.saved_model if m.saved_model is not None else m.source)
+        if key in seen:
+            raise UserError(
+                f"{m.source!r} and {seen[key]!r} are the same model ({m.label}); an ensemble of "
+                "distinct members weights them with --weights, not by repeating one"
+            )
+        seen[key] = m.source
 
 
 def build_ensemble(members: list[Member], mean: str = "arithmetic", weights=None):

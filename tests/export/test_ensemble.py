@@ -2,6 +2,7 @@
 one verified SavedModel averaging them that scores at least its best member; weights= from a
 SavedModel version."""
 
+import itertools
 import json
 import os
 import shutil
@@ -23,11 +24,14 @@ from kzoo.models.saved_model_weights import SavedModelWeightsError, load_saved_m
 from kzoo.utils.errors import UserError
 from tests.export.conftest import small_model
 
+_SOURCES = itertools.count()
+
 
 def _member(model, classes=None, shape=(8, 8, 1), dtype="uint8", mean=3.0, std=2.0,
             raw_range=None):
     names = classes or [str(i) for i in range(model.output_shape[-1])]
-    return Member("m", model, shape, dtype, np.asarray([mean], "float32"),
+    source = f"member{next(_SOURCES)}"  # each a distinct (made-up) path
+    return Member(source, model, shape, dtype, np.asarray([mean], "float32"),
                   np.asarray([std], "float32"), names, False, "digits", None, "m",
                   raw_range=raw_range)
 
@@ -66,13 +70,13 @@ def test_a_member_is_traced_once_for_every_batch_size(rng):
 
 def test_members_that_disagree_are_refused():
     a, b = small_model(), small_model(classes=5)
-    with pytest.raises(UserError, match="disagree on the classes: 'm' has 10"):
+    with pytest.raises(UserError, match=r"disagree on the classes: 'member\d+' has 10"):
         check_members([_member(a), _member(b)])
-    with pytest.raises(UserError, match="disagree on the input: 'm' takes uint8"):
+    with pytest.raises(UserError, match=r"disagree on the input: 'member\d+' takes uint8"):
         check_members([_member(a), _member(small_model(), dtype="float32")])
     with pytest.raises(UserError, match="disagree on the classes"):
         check_members([_member(a), _member(small_model(), classes=list("abcdefghij"))])
-    with pytest.raises(UserError, match="'m' was trained on values in 0..16, 'm' on 0..255"):
+    with pytest.raises(UserError, match=r"'member\d+' was trained on values in 0..16, 'member\d+' on 0..255"):
         check_members([_member(a, raw_range=(0, 16)), _member(a, raw_range=(0, 255))])
     with pytest.raises(UserError, match="at least 2 members"):
         check_members([_member(a)])
@@ -176,3 +180,12 @@ def test_an_ensemble_of_other_classes_is_refused_before_anything_is_written(digi
     with pytest.raises(UserError, match="disagree on the classes"):
         export_ensemble([exports[0], other], "bad", root=tmp_path)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_same_member_twice_is_refused(tmp_path):
+    a = _member(small_model())
+    b = _member(small_model())
+    b.source = str(tmp_path / "." / "m")  # another spelling of one path
+    a.source = str(tmp_path / "m")
+    with pytest.raises(UserError, match="are the same model"):
+        check_members([a, b])
