@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def check_inputs(
     x = np.asarray(inputs)
     if x.ndim == len(shape):
         x = x[np.newaxis]
+    if x.ndim == len(shape) + 1 and len(x) == 0:
+        raise ValueError(f"{source}: holds no examples (shape {tuple(x.shape)}); nothing to predict.")
     fits = x.ndim == len(shape) + 1 and len(x) > 0 and all(
         d is None or d == s for d, s in zip(shape, x.shape[1:], strict=True)
     )
@@ -81,6 +84,8 @@ def read_input_files(
         raise ValueError("`inputs` must name at least one .npy or image file; received none.")
     batches = []
     for path in map(Path, paths):
+        if path.is_dir() and not path.is_symlink():
+            raise ValueError(f"{path}: is a directory; give .npy or image files.")
         suffix = path.suffix.lower()
         if suffix not in (".npy", *IMAGE_SUFFIXES):
             raise ValueError(
@@ -273,7 +278,8 @@ def format_notes(notes) -> list[str]:
 
 
 def _first(err: BaseException) -> str:
-    text = str(err).strip()
+    # Pillow names the in-memory buffer it read from (`<_io.BytesIO object at 0x...>`): noise.
+    text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(err)).strip()
     return (text.splitlines()[0] if text else type(err).__name__)[:200]
 
 

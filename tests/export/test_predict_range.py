@@ -237,3 +237,18 @@ def test_training_records_the_raw_range_of_the_training_split():
     x = kzoo.data.load_arrays("mnist1d")["x_train"]
     assert info.raw_range == (float(x.min()), float(x.max()))
     assert isinstance(info.raw_range[0], float)
+
+
+def test_an_empty_batch_a_directory_and_a_non_image_are_each_one_plain_line(tmp_path):
+    from kzoo.export.predict import check_inputs, read_input_files
+
+    with pytest.raises(ValueError, match=r"^empty.npy: holds no examples \(shape \(0, 8, 8, 1\)\)"):
+        check_inputs(np.zeros((0, 8, 8, 1), "uint8"), (8, 8, 1), "uint8", "empty.npy")
+    (tmp_path / "images").mkdir()
+    with pytest.raises(ValueError, match="images: is a directory; give .npy or image files"):
+        read_input_files([tmp_path / "images"], (8, 8, 1), "uint8")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"not a png at all")
+    with pytest.raises(ValueError, match="not an image kzoo can read") as raised:
+        read_input_files([fake], (8, 8, 1), "uint8")
+    assert "BytesIO" not in str(raised.value)
