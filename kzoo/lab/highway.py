@@ -45,7 +45,7 @@ def gate_activity(model, x) -> list[float]:
                    key=lambda n: int(n.split("_")[1]))
     # The input of highway_i is the output of the layer before it (proj_act, then highway_{i-1}).
     inputs_of = ["proj_act"] + names[:-1]
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in inputs_of])
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in inputs_of])
     hidden = probe(x, training=False)
     return [float(np.mean(keras.ops.convert_to_numpy(model.get_layer(n).transform_gate(h))))
             for n, h in zip(names, hidden, strict=True)]

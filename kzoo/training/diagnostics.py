@@ -46,7 +46,9 @@ def layer_diagnostics(model: keras.Model, x, y, loss_fn=None) -> list[dict]:
                 if sparse
                 else keras.losses.CategoricalCrossentropy()
             )
-    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    # One input as a tensor, not a list: Keras warns when a list-input model is called on a tensor.
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs, [layer.output for layer in layers])
     x = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
         outputs = probe(x, training=False)
