@@ -28,7 +28,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from kzoo.utils.errors import UserError
+from kzoo.utils.errors import SettingError, UserError
 from kzoo.utils.files import atomic_write_json, is_storage_fault, read_json, storage_error
 from kzoo.utils.locks import HOLDER_FILE, LOCK_FILE, folder_lock
 
@@ -80,17 +80,20 @@ def check_run_dir(config, replicas: int = 1) -> str:
         elif config.overwrite:
             return "overwrite"  # the links go with kzoo's other files, their targets stay
         elif why is not None:
-            raise UserError(
-                f"run_dir={str(run_dir)!r} holds a run of {diffs['epochs'][0]} epochs that "
-                f"epochs={config.epochs} (--epochs) cannot continue: {why}. Use another run_dir, "
-                "or overwrite=True (--overwrite) to start it afresh"
+            # Settings as placeholders: the command line shows the flags, Python the names.
+            raise SettingError(
+                f"{{run_dir}} {str(run_dir)!r} holds a run of {diffs['epochs'][0]} epochs that "
+                f"{{epochs}} {config.epochs} cannot continue: {why}",
+                names=("epochs", "run_dir"), owner=type(config),
+                hint="Use another {run_dir}, or pass {overwrite} to start it afresh.",
             )
         else:
-            shown = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
-            raise ValueError(
-                f"run_dir={str(run_dir)!r} holds a run made by a different config "
-                f"({shown or 'changed'}). Use another run_dir, or overwrite=True (--overwrite) to "
-                "replace that run."
+            shown = "; ".join(f"{{{k}}}: {old!r} -> {new!r}" for k, (old, new) in sorted(diffs.items()))
+            raise SettingError(
+                f"{{run_dir}} {str(run_dir)!r} holds a run made by a different config "
+                f"({shown or 'changed'})",
+                names=("run_dir", *sorted(diffs)), owner=type(config),
+                hint="Use another {run_dir}, or pass {overwrite} to replace that run.",
             )
     if links:
         raise _link_error(links[0])

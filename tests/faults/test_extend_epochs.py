@@ -95,7 +95,8 @@ def test_kzoo_train_continues_and_refuses_cosine_in_one_line(tmp_path, reference
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("kzoo train: error: run_dir=")
-    assert "holds a run of 3 epochs that epochs=5 (--epochs) cannot continue: its cosine " \
+    assert len(err.splitlines()) == 1 and err.startswith("kzoo train: error: --run-dir '")
+    assert "holds a run of 3 epochs that --epochs 5 cannot continue: its cosine " \
            "schedule decays over the planned 3 epochs" in err
+    assert err.endswith("Use another --run-dir, or pass --overwrite to start it afresh.")
     assert {p.name: p.read_bytes() for p in cosine.iterdir() if p.is_file()} == before

@@ -48,12 +48,15 @@ def test_cosine_is_refused_saying_why_unless_overwrite(tmp_path):
     with pytest.raises(UserError) as caught:
         rundir.check_run_dir(_config(tmp_path / "run", epochs=5, schedule="cosine"))
     assert str(caught.value) == (
-        f"run_dir={str(tmp_path / 'run')!r} holds a run of 3 epochs that epochs=5 (--epochs) "
+        f"run_dir {str(tmp_path / 'run')!r} holds a run of 3 epochs that epochs 5 "
         "cannot continue: its cosine schedule decays over the planned 3 epochs, so continuing to 5 "
         "would change the learning rate of the epochs already run (extendable: constant, "
-        "inverse_sqrt, multistep). Use another run_dir, or overwrite=True (--overwrite) to start "
-        "it afresh"
+        "inverse_sqrt, multistep). Use another run_dir, or pass overwrite to start it afresh."
     )
+    # On the command line the same message names the flags (tests/faults/test_extend_epochs.py).
+    assert caught.value.render({"run_dir": "--run-dir", "epochs": "--epochs",
+                                "overwrite": "--overwrite"}).endswith(
+        "Use another --run-dir, or pass --overwrite to start it afresh.")
     longer = _config(tmp_path / "run", epochs=5, schedule="cosine", overwrite=True)
     assert rundir.check_run_dir(longer) == "overwrite"
 
