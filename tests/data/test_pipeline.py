@@ -128,12 +128,12 @@ def test_resumed_fit_matches_uninterrupted_fit(digits):
         return net
 
     steps = digits.steps_per_epoch
+    fit = {"steps_per_epoch": steps, "verbose": 0, "shuffle": False}  # the bundle shuffles
     whole = model()
-    whole.fit(digits.train_epochs(0, 4), steps_per_epoch=steps, epochs=4, verbose=0)
+    whole.fit(digits.train_epochs(0, 4), epochs=4, **fit)
     resumed = model()
-    resumed.fit(digits.train_epochs(0, 2), steps_per_epoch=steps, epochs=2, verbose=0)
-    resumed.fit(digits.train_epochs(2, 4), steps_per_epoch=steps, initial_epoch=2, epochs=4,
-                verbose=0)
+    resumed.fit(digits.train_epochs(0, 2), epochs=2, **fit)
+    resumed.fit(digits.train_epochs(2, 4), initial_epoch=2, epochs=4, **fit)
     for w1, w2 in zip(whole.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(w1, w2)
     _, accuracy = whole.evaluate(digits.test, verbose=0)
