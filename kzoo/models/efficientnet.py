@@ -23,6 +23,7 @@ from kzoo.layers._validation import check_rate
 from kzoo.layers.inverted_residual import MBConv
 from kzoo.models._conv import check_multiplier, classifier_head, conv_bn_act, make_divisible
 from kzoo.models._head import resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15  # depth, width, resolution bases (Section 3.3)
 BASE_RESOLUTION = 224
@@ -83,6 +84,7 @@ def efficientnet(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """EfficientNet scaled from B0 by compound coefficient `phi` (or explicit coefficients).
 
@@ -107,6 +109,8 @@ def efficientnet(
             implementation: L2 1e-5).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; each spatial side at least 32.
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = efficientnet(phi=1, classes=1000)   # w = 1.1, d = 1.2, r = 258
@@ -151,4 +155,4 @@ def efficientnet(
                         classes=classes, classifier_activation=classifier_activation)
     if name is None:
         name = f"efficientnet_w{width:g}_d{depth:g}_r{inputs.shape[1]}"
-    return keras.Model(inputs, x, name=name)
+    return apply_weights(keras.Model(inputs, x, name=name), weights, name)

@@ -17,6 +17,7 @@ from kzoo.layers.depthwise_separable import DepthwiseSeparableBlock
 from kzoo.layers.inverted_residual import InvertedResidual
 from kzoo.models._conv import check_multiplier, classifier_head, conv_bn_act, make_divisible
 from kzoo.models._head import resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 
 IMAGENET_SIDE = 224
 CIFAR_SIDE = 32
@@ -57,6 +58,7 @@ def mobilenet_v1(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """MobileNet v1: a 3x3/2 convolution, 13 depthwise-separable blocks, global pool, classifier.
 
@@ -76,6 +78,8 @@ def mobilenet_v1(
             depthwise kernels, as the paper advises).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`.
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = mobilenet_v1(alpha=0.5, resolution_multiplier=160 / 224, classes=1000)
@@ -102,7 +106,7 @@ def mobilenet_v1(
                         classes=classes, classifier_activation=classifier_activation)
     if name is None:
         name = f"mobilenet_v1_{alpha:g}_{inputs.shape[1]}"
-    return keras.Model(inputs, x, name=name)
+    return apply_weights(keras.Model(inputs, x, name=name), weights, name)
 
 
 def mobilenet_v2(
@@ -119,6 +123,7 @@ def mobilenet_v2(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """MobileNet v2 in torchvision's layout: 3x3/2 conv (32), 17 inverted residual blocks, a 1x1
     conv to 1280, global pool, dropout, classifier; ReLU6 everywhere but the linear projections.
@@ -138,6 +143,8 @@ def mobilenet_v2(
         kernel_regularizer: regularizer of every 1x1 and stem kernel (none on depthwise kernels).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`.
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = mobilenet_v2(alpha=1.0, classes=1000)
@@ -170,4 +177,4 @@ def mobilenet_v2(
                         classes=classes, classifier_activation=classifier_activation)
     if name is None:
         name = f"mobilenet_v2_{alpha:g}_{inputs.shape[1]}"
-    return keras.Model(inputs, x, name=name)
+    return apply_weights(keras.Model(inputs, x, name=name), weights, name)

@@ -14,6 +14,7 @@ import keras
 from kzoo.layers import Bidirectional, GridLSTM
 from kzoo.layers._validation import check_choice, check_positive_int, check_rate
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 
 CELLS = ("lstm", "gru", "grid_lstm")
 READOUTS = ("last", "flatten", "mean")
@@ -66,6 +67,7 @@ def recurrent_net(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """A recurrent sequence classifier: stacked LSTM / GRU layers or one 2-D Grid LSTM.
 
@@ -93,6 +95,8 @@ def recurrent_net(
             as in `keras.applications`; default input shape (40, 1) (MNIST-1D). Without the top,
             "last" and "flatten" give (batch, features) and "mean" gives the output sequence
             (pooled if `pooling` is set).
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Returns:
         A `keras.Model`.
@@ -134,4 +138,4 @@ def recurrent_net(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, outputs, name=name or f"{cell}_net")
+    return apply_weights(keras.Model(inputs, outputs, name=name or f"{cell}_net"), weights, name)

@@ -14,6 +14,7 @@ from kzoo.layers._validation import check_positive_int, check_rate
 from kzoo.layers.resnext import ResNeXtBlock
 from kzoo.models._conv import conv_bn_act
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 from kzoo.models.resnet import blocks_per_stage
 
 CIFAR_SHAPE = (32, 32, 3)
@@ -70,6 +71,7 @@ def resnext_cifar(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """The CIFAR ResNeXt: 3x3 conv (64), three stages of n blocks (outputs 256/512/1024), pool.
 
@@ -89,6 +91,8 @@ def resnext_cifar(
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 5e-4).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (32, 32, 3).
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = resnext_cifar(29, cardinality=16, group_width=64, classes=100)
@@ -116,7 +120,7 @@ def resnext_cifar(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, x, name=name or f"resnext{depth}_{cardinality}x{group_width}d")
+    return apply_weights(keras.Model(inputs, x, name=name or f"resnext{depth}_{cardinality}x{group_width}d"), weights, name)
 
 
 def resnext_imagenet(
@@ -132,6 +136,7 @@ def resnext_imagenet(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """An ImageNet ResNeXt in torchvision's layout: ResNet-50/101/152 with grouped 3x3 convolutions.
 
@@ -148,6 +153,8 @@ def resnext_imagenet(
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 1e-4).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (224, 224, 3).
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = resnext_imagenet(50, cardinality=32, group_width=4, classes=1000)
@@ -179,5 +186,5 @@ def resnext_imagenet(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, x, name=name or f"resnext{depth}_{cardinality}x{group_width}d")
+    return apply_weights(keras.Model(inputs, x, name=name or f"resnext{depth}_{cardinality}x{group_width}d"), weights, name)
 

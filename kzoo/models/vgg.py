@@ -16,6 +16,7 @@ from kzoo.layers._validation import check_rate
 from kzoo.layers.batch_norm import FusedBatchNormalization
 from kzoo.models._conv import conv_bn_act
 from kzoo.models._head import apply_head, resolve_inputs, validate_head_args
+from kzoo.models.pretrained import apply_weights
 
 IMAGENET_SHAPE = (224, 224, 3)
 CIFAR_SHAPE = (32, 32, 3)
@@ -81,6 +82,7 @@ def vgg(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """An ImageNet VGG: five stages of 3x3 convolutions and max pools, then three dense layers.
 
@@ -98,6 +100,8 @@ def vgg(
         kernel_regularizer: regularizer of every kernel (the paper: L2 weight decay 5e-4).
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (224, 224, 3), at least 32 pixels.
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = vgg(16, batch_norm=True, classes=1000)
@@ -126,7 +130,7 @@ def vgg(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, x, name=name or f"vgg{depth}{'_bn' if batch_norm else ''}")
+    return apply_weights(keras.Model(inputs, x, name=name or f"vgg{depth}{'_bn' if batch_norm else ''}"), weights, name)
 
 
 def vgg_cifar(
@@ -143,6 +147,7 @@ def vgg_cifar(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    weights=None,
 ):
     """The CIFAR VGG of Li et al.: batch-normalised VGG features, then 512 (BN, ReLU) and classes.
 
@@ -159,6 +164,8 @@ def vgg_cifar(
         kernel_regularizer: regularizer of every kernel.
         include_top, input_shape, input_tensor, pooling, classes, classifier_activation, name:
             as in `keras.applications`; the default input is (32, 32, 3), at least 32 pixels.
+        weights: None (random initialisation), or trained weights as `kzoo.create_model`
+            takes them (a file, a finished run, an exported SavedModel, a registered name).
 
     Example:
         >>> model = vgg_cifar(16, classes=10)
@@ -188,4 +195,4 @@ def vgg_cifar(
         x, include_top=include_top, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation,
     )
-    return keras.Model(inputs, x, name=name or f"vgg{depth}_cifar")
+    return apply_weights(keras.Model(inputs, x, name=name or f"vgg{depth}_cifar"), weights, name)

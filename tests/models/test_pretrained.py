@@ -11,6 +11,11 @@ import numpy as np
 import pytest
 
 import kzoo
+import kzoo.models.efficientnet
+import kzoo.models.mobilenet
+import kzoo.models.recurrent
+import kzoo.models.resnext
+import kzoo.models.vgg
 from kzoo.export import save_keras
 from kzoo.models.pretrained import ClassifierReplaced, IncompatibleWeightsError
 from kzoo.models.resnet import resnet_cifar
@@ -132,6 +137,24 @@ def test_family_builders_take_weights(tmp_path):
     model.save_weights(tmp_path / "r8.weights.h5")
     again = resnet_cifar(8, input_shape=(8, 8, 1), classes=10, weights=tmp_path / "r8.weights.h5")
     same_weights(model, again)
+
+
+IMAGE = {"input_shape": (32, 32, 3), "classes": 3}
+
+
+@pytest.mark.parametrize("build, data", [
+    (lambda **kw: kzoo.models.vgg.vgg_cifar(11, widths=(4, 4, 8, 8, 8), fc_units=8, **kw), IMAGE),
+    (lambda **kw: kzoo.models.mobilenet.mobilenet_v2(alpha=0.25, small_inputs=True, **kw), IMAGE),
+    (lambda **kw: kzoo.models.resnext.resnext_cifar(11, cardinality=2, group_width=2, **kw), IMAGE),
+    (lambda **kw: kzoo.models.efficientnet.efficientnet(width_coefficient=0.1,
+                                                        depth_coefficient=0.1, **kw), IMAGE),
+    (lambda **kw: kzoo.models.recurrent.recurrent_net("gru", units=4, depth=1, **kw),
+     {"input_shape": (6, 1), "classes": 3}),
+], ids=["vgg", "mobilenet", "resnext", "efficientnet", "recurrent"])
+def test_the_case_study_builders_take_weights_too(build, data, tmp_path):
+    model = scramble(build(**data), 5)
+    model.save_weights(tmp_path / "m.weights.h5")
+    same_weights(model, build(**data, weights=tmp_path / "m.weights.h5"))
 
 
 @pytest.mark.parametrize("weights, match", [
