@@ -19,8 +19,15 @@ one worker would. Only the chief (worker 0, or the task of type "chief") writes 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from kzoo.utils.errors import UserError
 
 STRATEGIES = (None, "mirrored", "multiworker", "tpu")
 LR_SCALINGS = ("none", "linear")
@@ -209,3 +216,30 @@ def keras_multiworker_fixes(strategy):
 
     with multiworker_fit_fixes():
         yield
+
+
+def worker_scratch_dir(config, strategy) -> Path:
+    """A non-chief worker's scratch directory, named by run and worker and emptied first, so a
+    worker restarted after `kill -9` clears what its killed predecessor left."""
+    key = hashlib.sha256(f"{Path(config.run_dir).resolve()}|{config.fingerprint()}".encode())
+    path = private_temp_root() / f"{worker_name(strategy)}-{key.hexdigest()[:16]}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def private_temp_root() -> Path:
+    """`$TMPDIR/kzoo-<uid>`, this user's alone (0700, not a link): the worker folders in it have
+    predictable names, which in the shared temporary folder another user could claim first."""
+    root = Path(tempfile.gettempdir()) / f"kzoo-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(root)
+    except OSError as err:
+        raise UserError(f"cannot make the worker's scratch folder {str(root)!r}: {err}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UserError(
+            f"{str(root)!r} is not a private folder of this user (a link, another owner, or "
+            "readable by others); remove it, or set TMPDIR to a folder of your own, and rerun"
+        )
+    return root

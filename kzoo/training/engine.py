@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import os
 import shutil
 import signal
-import stat
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,7 +187,7 @@ def _build_and_fit(config, plan, state, strategy, held, checkpoint) -> TrainResu
         # Only the chief writes the run directory; another worker writes to a temporary one.
         write_dir = None
         if not distribute.is_chief(strategy):
-            write_dir = _worker_dir(config, strategy)
+            write_dir = distribute.worker_scratch_dir(config, strategy)
         elif state == "new":
             state = _lock_run_dir(held, config, plan, state, strategy)
             if state == "finished":  # another process finished this run meanwhile
@@ -205,33 +201,6 @@ def _build_and_fit(config, plan, state, strategy, held, checkpoint) -> TrainResu
         finally:
             if write_dir is not None:
                 shutil.rmtree(write_dir, ignore_errors=True)
-
-
-def _worker_dir(config: TrainConfig, strategy) -> Path:
-    """A non-chief worker's scratch directory, named by run and worker and emptied first, so a
-    worker restarted after `kill -9` clears what its killed predecessor left."""
-    key = hashlib.sha256(f"{Path(config.run_dir).resolve()}|{config.fingerprint()}".encode())
-    path = _private_temp_root() / f"{distribute.worker_name(strategy)}-{key.hexdigest()[:16]}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
-
-
-def _private_temp_root() -> Path:
-    """`$TMPDIR/kzoo-<uid>`, this user's alone (0700, not a link): the worker folders in it have
-    predictable names, which in the shared temporary folder another user could claim first."""
-    root = Path(tempfile.gettempdir()) / f"kzoo-{os.getuid()}"
-    try:
-        root.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(root)
-    except OSError as err:
-        raise UserError(f"cannot make the worker's scratch folder {str(root)!r}: {err}") from None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise UserError(
-            f"{str(root)!r} is not a private folder of this user (a link, another owner, or "
-            "readable by others); remove it, or set TMPDIR to a folder of your own, and rerun"
-        )
-    return root
 
 
 class _Plan(NamedTuple):

@@ -487,17 +487,17 @@ def test_another_worker_saves_to_its_own_directory_and_restores_the_chiefs(tmp_p
 
 
 def test_worker_scratch_lives_in_a_folder_of_this_user_alone(tmp_path, monkeypatch):
-    from kzoo.training.engine import _private_temp_root
+    from kzoo.training.distribute import private_temp_root
     from kzoo.utils.errors import UserError
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    root = _private_temp_root()
+    root = private_temp_root()
     assert root == tmp_path / f"kzoo-{os.getuid()}" and (root.stat().st_mode & 0o777) == 0o700
     root.chmod(0o755)  # readable by others: refused, not used
     with pytest.raises(UserError, match="not a private folder of this user"):
-        _private_temp_root()
+        private_temp_root()
     root.rmdir()
     (tmp_path / "elsewhere").mkdir(mode=0o700)
     root.symlink_to(tmp_path / "elsewhere")  # a link another user could have planted
     with pytest.raises(UserError, match="not a private folder of this user"):
-        _private_temp_root()
+        private_temp_root()
