@@ -5,19 +5,8 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import platform
-from pathlib import Path
 
-from kzoo.training.precision import cpu_flags, resolve_precision
-
-
-def cpu_model() -> str:
-    try:
-        for row in Path("/proc/cpuinfo").read_text().splitlines():
-            if row.startswith("model name"):
-                return row.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from kzoo.training.precision import cpu_flags, cpu_model, resolve_precision
 
 
 def machine_facts() -> dict:

@@ -29,15 +29,32 @@ class LessonParser(ArgumentParser):
 
 
 def lesson_parser(lesson: str, description: str) -> LessonParser:
-    """The command line of a lab script: `--out`, `--seed`, `--smoke`, `--debug`."""
+    """The command line of a lab script: `--out`, `--seeds`, `--smoke`, `--debug`."""
     parser = LessonParser(prog=f"lab {lesson}", description=description)
     parser.add_argument("--out", default=None,
                         help=f"output directory (default {LAB_DIR}; {SMOKE_DIR} with --smoke)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--seeds", type=_seed, nargs="+", default=None, metavar="SEED",
+                        help="seeds to run (default: the lesson's own, at least 3; 0 with --smoke)")
     parser.add_argument("--smoke", action="store_true",
                         help=f"a tiny configuration (seconds); results go to {SMOKE_DIR}")
     add_debug_flag(parser)
     return parser
+
+
+def main_entry(main, lesson: str) -> None:
+    """Run a lab script's `main()` under kzoo's error contract (one line, exit 2) and exit."""
+    import sys
+
+    from kzoo.utils.cli import run
+
+    sys.exit(run(f"lab {lesson}", lambda: main() and 0))
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 def seed_everything(seed: int) -> None:
@@ -57,6 +74,17 @@ def flat_training_arrays(dataset: str, limit: int | None = None):
     return (x[:limit], y[:limit]) if limit else (x, y)
 
 
+def save_figure(figure, path) -> None:
+    """Render a Matplotlib figure to PNG at `path` (atomically) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    atomic_write_bytes(path, buf.getvalue())
+
 
 def write_results(out_dir, lesson: str, numbers: dict, figure, *, smoke: bool = False) -> dict:
     """Write `<lesson>.json` and `<lesson>.png` atomically; return `numbers` with the two paths.
@@ -64,16 +92,9 @@ def write_results(out_dir, lesson: str, numbers: dict, figure, *, smoke: bool = 
     The JSON also records whether the run was a smoke run, so a report never mistakes a smoke
     result for a real one.
     """
-    import io
-
     out = Path(out_dir)
-    buf = io.BytesIO()
-    figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
     png, js = out / f"{lesson}.png", out / f"{lesson}.json"
     result = dict(numbers, lesson=lesson, figure=str(png), smoke=bool(smoke))
-    atomic_write_bytes(png, buf.getvalue())
+    save_figure(figure, png)
     atomic_write_bytes(js, json.dumps(result, indent=2, default=float).encode())
     return result

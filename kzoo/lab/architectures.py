@@ -161,7 +161,7 @@ def run(out_dir, *, seed=0, smoke=False, members=None, epochs=None, train_limit=
                    test_examples=len(xt), members=results, best=best, costliest=costliest,
                    efficient=efficient, tolerance=tolerance, cost_ratio=cost_ratio,
                    claim_holds=bool(efficient), conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _figure(n):

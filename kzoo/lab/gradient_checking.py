@@ -163,7 +163,7 @@ def run(out_dir, *, seed=0, smoke=False, steps=None) -> dict:
     )
     numbers = dict(steps=list(steps), layers=layers, precision=precision,
                    best_error=best, kinks=kinks, claim_holds=bool(claim), conclusion=conclusion)
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _figure(n):

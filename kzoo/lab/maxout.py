@@ -18,6 +18,10 @@ from kzoo.lab._common import seed_everything, write_results
 from kzoo.layers import Maxout
 
 LESSON = "maxout"
+CLAIM = ("A single maxout unit learns its activation: with 4 linear pieces it fits ReLU and |x| "
+         "to within 0.1 and the convex x^2 with its pieces as tangents.")
+PAPER = "Goodfellow et al. 2013, Maxout Networks, Fig. 1"
+SEEDS = (0, 1, 2, 3, 4)  # a few seconds each
 TARGETS = {
     "relu": lambda x: np.maximum(x, 0.0),
     "abs": np.abs,
@@ -113,3 +117,13 @@ def _figure(n, fits):
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def headline(result) -> dict:
+    """The largest fitting error per target and the pieces x^2 uses."""
+    fits = result["results"]
+    numbers = {f"max error, {t}": fits[t]["max_error"] for t in fits}
+    if "square" in fits:
+        numbers["active pieces, x^2"] = fits["square"]["active_pieces"]
+    return numbers
+

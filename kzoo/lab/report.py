@@ -1,9 +1,11 @@
-"""The lab report: run (or only collect) every lesson and write one Markdown page of figures.
+"""The lab report: run (or only collect) every lesson over its seeds and write one page.
 
 Lessons are discovered, not listed: every module of `kzoo.lab` (except private ones and this one)
-that defines `run` is a lesson. Each lesson leaves `<lesson>.json` and `<lesson>.png` in the output
-directory; the page shows each figure with the one-line conclusion read from its JSON, and lists the
-lessons that have no results (not run, or failed) instead of stopping at them.
+that defines `run` is a lesson. Each lesson runs over its seeds (`kzoo.lab._seeds`) and leaves
+`<lesson>.json` with its claim, "k of n seeds", headline numbers as mean +- spread, configuration
+and time. The report gathers them with the date, machine and library versions into `report.json`,
+and renders it as `report.html` (self-contained, figures embedded) and `README.md`. Lessons without
+results (not run, or failed) are listed instead of stopping the report.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ import traceback
 from pathlib import Path
 
 import kzoo.lab
-from kzoo.utils.files import atomic_write_bytes
+from kzoo.lab._environment import environment
+from kzoo.lab._page import render_html, render_markdown
+from kzoo.lab._seeds import format_spread, run_over_seeds
+from kzoo.utils.errors import UserError
+from kzoo.utils.files import atomic_write_bytes, read_json
 
 # The lecture's order; lessons not named here follow alphabetically.
 ORDER = (
@@ -24,6 +30,12 @@ ORDER = (
     "highway", "residual", "optimizers", "regularization", "maxout", "architectures",
     "gradient_checking", "whitening", "transfer", "ensembles",
 )
+TITLE = "The training-tips lab"
+INTRO = ("Each lesson turns a claim of the lecture notes into a seeded experiment on offline data, "
+         "run over several seeds. A claim holds only when it holds for every seed; the numbers "
+         "are each seed's own, shown as mean ± standard deviation (min–max). Smoke runs "
+         "(--smoke, seconds-long settings) carry no verdict.")
+REPORT_JSON, REPORT_HTML, REPORT_MD = "report.json", "report.html", "README.md"
 
 
 def discover_lessons() -> list[str]:
@@ -39,25 +51,35 @@ def discover_lessons() -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n, len(ORDER)), n))
 
 
+def lesson_number(lesson: str) -> int:
+    return ORDER.index(lesson) + 1 if lesson in ORDER else len(ORDER) + 1
+
+
+def lesson_command(lesson: str) -> str:
+    """The recipe that runs one lesson, as README shows it."""
+    return f"python recipes/lab/{lesson_number(lesson):02d}_{lesson}.py"
+
+
 def _read(out: Path, lesson: str):
-    path = out / f"{lesson}.json"
-    if not path.exists():
-        return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = read_json(out / f"{lesson}.json", default=None)
+    except UserError:  # a corrupt results file is a lesson without results, listed as such
         return None
+    # Results written before lessons ran over seeds have no "k of n": not comparable, not shown.
+    return data if isinstance(data, dict) and "per_seed" in data else None
 
 
-def run_lessons(out_dir, lessons, *, seed=0, smoke=False) -> dict[str, dict]:
-    """Run each lesson; return {lesson: {"seconds": ..., "error": message or None}}."""
+def run_lessons(out_dir, lessons, *, seeds=None, smoke=False, echo=print) -> dict[str, dict]:
+    """Run each lesson over its seeds; return {lesson: {"seconds": ..., "error": message or None}}."""
     status = {}
-    for lesson in lessons:
+    for i, lesson in enumerate(lessons, start=1):
         start = time.perf_counter()
         error = None
+        echo(f"lesson {i} of {len(lessons)}: {lesson} ...")
         try:
             module = importlib.import_module(f"kzoo.lab.{lesson}")
-            module.run(out_dir, seed=seed, smoke=smoke)
+            result = run_over_seeds(module, out_dir, seeds=seeds, smoke=smoke)
+            echo(f"  {lesson}: {result['verdict']} ({time.perf_counter() - start:.0f} s)")
         except Exception as err:  # one broken lesson must not hide the others
             error = f"{type(err).__name__}: {err}"
             traceback.print_exc()
@@ -65,79 +87,75 @@ def run_lessons(out_dir, lessons, *, seed=0, smoke=False) -> dict[str, dict]:
     return status
 
 
-def write_report(out_dir, lessons=None, *, readme=None, status=None) -> Path:
-    """Write the Markdown page for the results found in `out_dir`; return its path.
-
-    Args:
-        out_dir: directory holding the lessons' `<lesson>.json` / `<lesson>.png`.
-        lessons: lesson names (default: all discovered).
-        readme: output path (default `<out_dir>/README.md`); figure links are relative to it.
-        status: optional run status from `run_lessons` (times, errors) to show next to each lesson.
-
-    Example:
-        >>> write_report("runs/lab")   # runs/lab/README.md
-    """
+def build_report(out_dir, lessons=None, *, status=None) -> dict:
+    """The report's JSON: environment, every lesson's aggregate (figures relative to `out_dir`)."""
     out = Path(out_dir)
     lessons = list(lessons or discover_lessons())
-    readme = Path(readme) if readme else out / "README.md"
     status = status or {}
-    lines = ["# The training-tips lab", "",
-             "Each lesson turns a claim of the lecture notes into a seeded experiment on offline "
-             "data. Conclusions below are computed from each lesson's own numbers; results of "
-             "smoke runs (`--smoke`, seconds-long settings) carry no verdict.", ""]
-    rows, missing = [], []
-    for i, lesson in enumerate(lessons, start=1):
+    found, missing = [], []
+    for lesson in lessons:
         data = _read(out, lesson)
         if data is None:
-            missing.append(lesson)
+            missing.append({"lesson": lesson, "error": status.get(lesson, {}).get("error")})
             continue
-        holds = data.get("claim_holds")
-        verdict = {True: "claim holds", False: "claim does NOT hold"}.get(holds, "no verdict")
-        if data.get("smoke"):  # seconds-long settings: they check the code, not the claim
-            verdict = "smoke run, no verdict"
-        rows.append(f"| {i} | [{lesson}](#{lesson.replace('_', '-')}) | {verdict} |")
-        lines += [f"## {lesson}", "", f"**{verdict}** -- {data.get('conclusion', '(no conclusion)')}",
-                  ""]
-        seconds = status.get(lesson, {}).get("seconds")
-        if seconds is not None:
-            lines += [f"Run time: {seconds:.0f} s.", ""]
-        png = out / f"{lesson}.png"
-        if png.exists():
-            rel = Path(_relative(png, readme.parent))
-            lines += [f"![{lesson}]({rel.as_posix()})", ""]
-    summary = ["| # | lesson | result |", "|---|---|---|", *rows, ""] if rows else []
-    not_run = []
-    if missing:
-        not_run = ["## Not run", ""]
-        for lesson in missing:
-            error = status.get(lesson, {}).get("error")
-            not_run.append(f"- {lesson}" + (f" (failed: {error})" if error else ""))
-        not_run.append("")
-    text = "\n".join(lines[:4] + summary + lines[4:] + not_run)
-    atomic_write_bytes(readme, text.encode())
-    return readme
+        figures = [Path(f).name for f in data.get("figures", [])]
+        found.append(dict(data, number=lesson_number(lesson), command=lesson_command(lesson),
+                          figures=figures))
+    return {
+        "title": TITLE, "intro": INTRO, "environment": environment(),
+        "smoke": any(lesson["smoke"] for lesson in found),
+        "seconds": sum(lesson["seconds"] for lesson in found),
+        "lessons": found, "missing": missing,
+    }
 
 
-def _relative(path: Path, start: Path) -> str:
-    import os
+def write_report(out_dir, lessons=None, *, status=None) -> dict:
+    """Write `report.json`, `report.html` and `README.md` into `out_dir`; return the paths.
 
-    return os.path.relpath(path.resolve(), start.resolve())
+    Example:
+        >>> write_report("runs/lab")["html"]
+        'runs/lab/report.html'
+    """
+    out = Path(out_dir)
+    report = build_report(out, lessons, status=status)
+    paths = {"json": out / REPORT_JSON, "html": out / REPORT_HTML, "markdown": out / REPORT_MD}
+    atomic_write_bytes(paths["json"], json.dumps(report, indent=2, default=float).encode())
+    atomic_write_bytes(paths["html"], render_html(report, out).encode())
+    atomic_write_bytes(paths["markdown"], render_markdown(report).encode())
+    return {key: str(path) for key, path in paths.items()} | {"report": report}
 
 
-def run(out_dir, *, seed=0, smoke=False, collect=False, lessons=None, readme=None) -> dict:
+def readme_table(report: dict) -> str:
+    """README's lab table, generated from a report's JSON (a test keeps README equal to it)."""
+    rows = ["| # | lesson | command | claim | seeds | numbers over seeds: mean ± sd (min–max) "
+            "| time |", "|---|---|---|---|---|---|---|"]
+    for lesson in report["lessons"]:
+        numbers = "; ".join(f"{name}: {format_spread(stats)}"
+                            for name, stats in lesson["headline"].items())
+        rows.append(f"| {lesson['number']} | {lesson['lesson'].replace('_', ' ')} | "
+                    f"`{lesson['command']}` | {lesson['claim']} | {lesson['verdict']} | "
+                    f"{numbers.replace('|', '/')} | {_minutes(lesson['seconds'])} |")
+    return "\n".join(rows)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def run(out_dir, *, seeds=None, smoke=False, collect=False, lessons=None, echo=print) -> dict:
     """Run every lesson (or, with `collect=True`, only gather their results) and write the page.
 
-    Returns {"readme": path, "lessons": {lesson: {"seconds", "error", "claim_holds",
-    "conclusion"}}, "missing": [lessons without results]}.
+    Args:
+        out_dir: output directory (lessons' files, report.json, report.html, README.md).
+        seeds: seeds for every lesson (default each lesson's own; one seed with `smoke`).
+        smoke: every lesson in its seconds-long configuration; the page gives no verdict.
+        collect: no training, only gather the results already in `out_dir`.
+        lessons: lesson names (default all discovered).
+        echo: where progress lines go.
+
+    Returns:
+        {"json", "html", "markdown": paths, "report": the JSON, "status": per-lesson time/error}.
     """
     lessons = list(lessons or discover_lessons())
-    status = {} if collect else run_lessons(out_dir, lessons, seed=seed, smoke=smoke)
-    path = write_report(out_dir, lessons, readme=readme, status=status)
-    found = {}
-    for lesson in lessons:
-        data = _read(Path(out_dir), lesson)
-        found[lesson] = dict(status.get(lesson, {}),
-                             claim_holds=None if data is None else data.get("claim_holds"),
-                             conclusion=None if data is None else data.get("conclusion"))
-    missing = [name for name in lessons if found[name]["conclusion"] is None]
-    return {"readme": str(path), "lessons": found, "missing": missing}
+    status = {} if collect else run_lessons(out_dir, lessons, seeds=seeds, smoke=smoke, echo=echo)
+    return dict(write_report(out_dir, lessons, status=status), status=status)

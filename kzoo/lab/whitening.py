@@ -156,7 +156,7 @@ def run(out_dir, *, seed=0, smoke=False, epochs=None, learning_rates=None, datas
     claim = all(_claim(entry) for entry in results.values())
     numbers = dict(epochs=epochs, learning_rates=list(learning_rates), seed=seed,
                    results=results, claim_holds=bool(claim), conclusion=_conclusion(results))
-    return write_results(out_dir, LESSON, numbers, _figure(numbers))
+    return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
 
 def _claim(entry) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 from pathlib import Path
 
 # bfloat16 keeps float32's exponent range, so it trains without loss scaling; CPUs compute it at
@@ -55,6 +56,17 @@ def cpu_flags() -> list[str]:
     line = next((row for row in text.splitlines() if row.startswith("flags")), "")
     flags = set(line.split(":", 1)[-1].split())
     return [f for f in _CPU_FLAGS if f in flags]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what `platform` knows."""
+    try:
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                return row.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @contextlib.contextmanager

@@ -9,7 +9,8 @@ Writes vanishing_gradients.png (per-layer gradient norms, log scale) and vanishi
 from __future__ import annotations
 
 from kzoo.lab import vanishing_gradients
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -18,12 +19,19 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=64, help="units per hidden layer")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 5)")
     args = parser.parse_args(argv)
-    result = vanishing_gradients.run(args.out, seed=args.seed, smoke=args.smoke, depth=args.depth,
-                                     width=args.width, epochs=args.epochs)
+    result = run_over_seeds(
+        vanishing_gradients,
+        args.out,
+        seeds=args.seeds,
+        smoke=args.smoke,
+        depth=args.depth,
+        width=args.width,
+        epochs=args.epochs,
+    )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "vanishing_gradients")

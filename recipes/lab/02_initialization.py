@@ -10,7 +10,8 @@ inputs; writes initialization.png (std per layer + histograms) and initializatio
 from __future__ import annotations
 
 from kzoo.lab import initialization
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -18,12 +19,18 @@ def main(argv=None):
     parser.add_argument("--depth", type=int, default=10, help="hidden layers")
     parser.add_argument("--width", type=int, default=256, help="units per hidden layer")
     args = parser.parse_args(argv)
-    result = initialization.run(args.out, seed=args.seed, smoke=args.smoke, depth=args.depth,
-                                width=args.width)
+    result = run_over_seeds(
+        initialization,
+        args.out,
+        seeds=args.seeds,
+        smoke=args.smoke,
+        depth=args.depth,
+        width=args.width,
+    )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "initialization")

@@ -10,7 +10,8 @@ activations.png (training loss and accuracy per epoch) and activations.json.
 from __future__ import annotations
 
 from kzoo.lab import activations
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -26,9 +27,10 @@ def main(argv=None):
         help="activations to compare",
     )
     args = parser.parse_args(argv)
-    result = activations.run(
+    result = run_over_seeds(
+        activations,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         depth=args.depth,
         width=args.width,
@@ -36,9 +38,9 @@ def main(argv=None):
         activations=tuple(args.activations),
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "activations")

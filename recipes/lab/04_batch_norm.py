@@ -10,7 +10,8 @@ digits; writes batch_norm.png and batch_norm.json.
 from __future__ import annotations
 
 from kzoo.lab import batch_norm
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -27,9 +28,10 @@ def main(argv=None):
         help=f"SGD learning rates (default {' '.join(map(str, batch_norm.LEARNING_RATES))})",
     )
     args = parser.parse_args(argv)
-    result = batch_norm.run(
+    result = run_over_seeds(
+        batch_norm,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         depth=args.depth,
         width=args.width,
@@ -38,9 +40,9 @@ def main(argv=None):
         learning_rates=args.learning_rates,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "batch_norm")

@@ -10,7 +10,8 @@ training loss of a 32-layer SNN vs ReLU MLP) and selu.json.
 from __future__ import annotations
 
 from kzoo.lab import selu
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -29,9 +30,10 @@ def main(argv=None):
         help=f"SGD learning rates (default {' '.join(map(str, selu.LEARNING_RATES))})",
     )
     args = parser.parse_args(argv)
-    result = selu.run(
+    result = run_over_seeds(
+        selu,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         depth=args.depth,
         width=args.width,
@@ -42,9 +44,9 @@ def main(argv=None):
         learning_rates=args.learning_rates,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "selu")

@@ -9,7 +9,8 @@ Writes highway.png (training accuracy per depth; transform-gate activity per lay
 from __future__ import annotations
 
 from kzoo.lab import highway
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -20,9 +21,10 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (momentum 0.9)")
     parser.add_argument("--gate-bias", type=float, default=-4.0, help="initial transform-gate bias")
     args = parser.parse_args(argv)
-    result = highway.run(
+    result = run_over_seeds(
+        highway,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         depths=args.depths,
         width=args.width,
@@ -31,9 +33,9 @@ def main(argv=None):
         transform_bias_init=args.gate_bias,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "highway")

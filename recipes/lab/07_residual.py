@@ -10,21 +10,27 @@ residual.json.
 from __future__ import annotations
 
 from kzoo.lab import residual
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
     parser = lesson_parser("residual", __doc__.splitlines()[0])
-    parser.add_argument("--depths", type=int, nargs=2, default=None,
-                        help=f"two depths from {' '.join(map(str, residual.RESNET_DEPTHS))} "
-                             "(default 20 56)")
+    parser.add_argument(
+        "--depths",
+        type=int,
+        nargs=2,
+        default=None,
+        help=f"two depths from {' '.join(map(str, residual.RESNET_DEPTHS))} (default 20 56)",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 10)")
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (momentum 0.9)")
     parser.add_argument("--batch-size", type=int, default=64, help="minibatch size")
     args = parser.parse_args(argv)
-    result = residual.run(
+    result = run_over_seeds(
+        residual,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         depths=args.depths,
         epochs=args.epochs,
@@ -32,9 +38,9 @@ def main(argv=None):
         batch_size=args.batch_size,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "residual")

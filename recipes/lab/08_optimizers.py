@@ -11,23 +11,34 @@ constant rate vs the lecture's 1/t decay. Writes optimizers.png and optimizers.j
 from __future__ import annotations
 
 from kzoo.lab import optimizers
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
     parser = lesson_parser("optimizers", __doc__.splitlines()[0])
-    parser.add_argument("--optimizers", nargs="+", default=list(optimizers.OPTIMIZERS),
-                        choices=optimizers.OPTIMIZERS, help="which optimisers (sgd is required)")
+    parser.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=list(optimizers.OPTIMIZERS),
+        choices=optimizers.OPTIMIZERS,
+        help="which optimisers (sgd is required)",
+    )
     parser.add_argument("--depth", type=int, default=3, help="hidden layers")
     parser.add_argument("--width", type=int, default=128, help="units per hidden layer")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
     parser.add_argument("--batch-size", type=int, default=64, help="minibatch size")
-    parser.add_argument("--large-rate", type=float, default=1.0,
-                        help="SGD rate at which constant and 1/t decay are compared")
+    parser.add_argument(
+        "--large-rate",
+        type=float,
+        default=1.0,
+        help="SGD rate at which constant and 1/t decay are compared",
+    )
     args = parser.parse_args(argv)
-    result = optimizers.run(
+    result = run_over_seeds(
+        optimizers,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         optimizers=args.optimizers,
         depth=args.depth,
@@ -37,10 +48,9 @@ def main(argv=None):
         large_rate=args.large_rate,
     )
     print(result["conclusion"])
-    print(f"claims: {result['claims']}")
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "optimizers")

@@ -10,7 +10,8 @@ where early stopping stops on the unregularised run's curves) and regularization
 from __future__ import annotations
 
 from kzoo.lab import regularization
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -23,9 +24,10 @@ def main(argv=None):
     parser.add_argument("--patience", type=int, default=10, help="early-stopping patience")
     parser.add_argument("--shift", type=float, default=0.1, help="largest random shift (fraction)")
     args = parser.parse_args(argv)
-    result = regularization.run(
+    result = run_over_seeds(
+        regularization,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         dataset=args.dataset,
         train_size=args.train_size,
@@ -36,9 +38,9 @@ def main(argv=None):
         shift=args.shift,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "regularization")

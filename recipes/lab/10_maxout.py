@@ -9,7 +9,8 @@ Writes maxout.png (target and learned function per target) and maxout.json.
 from __future__ import annotations
 
 from kzoo.lab import maxout
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
@@ -18,18 +19,19 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="full-batch steps (default 400)")
     parser.add_argument("--targets", nargs="+", choices=sorted(maxout.TARGETS), default=None)
     args = parser.parse_args(argv)
-    result = maxout.run(
+    result = run_over_seeds(
+        maxout,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         pieces=args.pieces,
         epochs=args.epochs,
         targets=args.targets,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "maxout")

@@ -11,20 +11,26 @@ parameters) and architectures.json.
 from __future__ import annotations
 
 from kzoo.lab import architectures
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
     parser = lesson_parser("architectures", __doc__.splitlines()[0])
-    parser.add_argument("--members", nargs="+", default=None,
-                        help=f"members to train (default all): {' '.join(architectures.MEMBERS)}")
+    parser.add_argument(
+        "--members",
+        nargs="+",
+        default=None,
+        help=f"members to train (default all): {' '.join(architectures.MEMBERS)}",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--batch-size", type=int, default=32, help="minibatch size")
     args = parser.parse_args(argv)
-    result = architectures.run(
+    result = run_over_seeds(
+        architectures,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         members=args.members,
         epochs=args.epochs,
@@ -32,9 +38,9 @@ def main(argv=None):
         batch_size=args.batch_size,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "architectures")

@@ -10,19 +10,27 @@ error against the step in float32 and float64; kink crossings of a ReLU) and gra
 from __future__ import annotations
 
 from kzoo.lab import gradient_checking
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
     parser = lesson_parser("gradient_checking", __doc__.splitlines()[0])
-    parser.add_argument("--steps", type=float, nargs="+", default=None,
-                        help="finite-difference steps h (default 1e-1 ... 1e-8)")
+    parser.add_argument(
+        "--steps",
+        type=float,
+        nargs="+",
+        default=None,
+        help="finite-difference steps h (default 1e-1 ... 1e-8)",
+    )
     args = parser.parse_args(argv)
-    result = gradient_checking.run(args.out, seed=args.seed, smoke=args.smoke, steps=args.steps)
+    result = run_over_seeds(
+        gradient_checking, args.out, seeds=args.seeds, smoke=args.smoke, steps=args.steps
+    )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "gradient_checking")

@@ -10,22 +10,33 @@ from scratch, frozen pretrained features, fine-tuned) and transfer.json.
 from __future__ import annotations
 
 from kzoo.lab import transfer
-from kzoo.lab._common import lesson_parser
+from kzoo.lab._common import lesson_parser, main_entry
+from kzoo.lab._seeds import run_over_seeds
 
 
 def main(argv=None):
     parser = lesson_parser("transfer", __doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, nargs="+", default=None,
-                        help="training examples per class of digits 5-9 (default 5 10 20 50)")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training examples per class of digits 5-9 (default 5 10 20 50)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="draws per size (default 2)")
     parser.add_argument("--steps", type=int, default=None, help="Adam steps per training (200)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
-    parser.add_argument("--backbone-lr-mult", type=float, default=0.3,
-                        help="the fine-tuned backbone's rate relative to --lr")
+    parser.add_argument(
+        "--backbone-lr-mult",
+        type=float,
+        default=0.3,
+        help="the fine-tuned backbone's rate relative to --lr",
+    )
     args = parser.parse_args(argv)
-    result = transfer.run(
+    result = run_over_seeds(
+        transfer,
         args.out,
-        seed=args.seed,
+        seeds=args.seeds,
         smoke=args.smoke,
         examples=args.examples,
         repeats=args.repeats,
@@ -34,9 +45,9 @@ def main(argv=None):
         backbone_lr_multiplier=args.backbone_lr_mult,
     )
     print(result["conclusion"])
-    print(f"claim holds: {result['claim_holds']}  ->  {result['figure']}")
+    print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main_entry(main, "transfer")

@@ -1,0 +1,200 @@
+"""A lesson over seeds: each seed's run, the claim as "k of n seeds", every headline number as
+mean +- spread, and one figure showing the spread.
+
+A lesson module provides `LESSON`, `CLAIM` (the sentence its experiment tests), `PAPER` (where the
+claim comes from), `SEEDS` (the seeds its report runs: at least 3, 5 where cheap), `run(out_dir, *,
+seed, smoke, **options)` (one seed; returns the numbers with `claim_holds` and `conclusion`) and
+`headline(result)` (the numbers the claim rests on, by readable name). It may provide
+`figure_over_seeds(results)`, a figure drawing every seed (bands or points); without one, the
+first seed's figure is shown beside a generic figure of the headline numbers' points.
+
+Each seed's own files go to `<out>/seeds/<lesson>/seed<k>/`; `<out>/<lesson>.json` holds the
+aggregate that the report reads.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kzoo.lab._common import save_figure
+from kzoo.utils.files import atomic_write_bytes
+
+
+def spread(values) -> dict:
+    """Mean, sample standard deviation, min and max of finite `values` (and how many were not)."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    stats = {"values": [None if v is None else float(v) for v in values], "n": len(finite),
+             "not_finite": len(values) - len(finite)}
+    if finite:
+        stats.update(mean=float(np.mean(finite)), min=min(finite), max=max(finite),
+                     sd=float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0)
+    return stats
+
+
+def format_spread(stats: dict) -> str:
+    """`mean +- sd (min-max)` with three significant digits, or `n/a`."""
+    if not stats.get("n"):
+        return "n/a"
+    text = f"{_g(stats['mean'])} ± {_g(stats['sd'])}"
+    if stats["n"] > 1:
+        text += f" ({_g(stats['min'])}–{_g(stats['max'])})"
+    if stats["not_finite"]:
+        text += f", {stats['not_finite']} not finite"
+    return text
+
+
+def _g(value: float) -> str:
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
+        return f"{value:.2e}"
+    return f"{value:.3g}"
+
+
+def verdict(k: int, n: int, smoke: bool) -> str:
+    """The verdict the report prints: smoke runs get none, whatever their numbers."""
+    if smoke:
+        return "smoke run, no verdict"
+    if k == n:
+        return f"holds in {k} of {n} seeds"
+    if k == 0:
+        return f"does NOT hold (0 of {n} seeds)"
+    return f"holds in only {k} of {n} seeds"
+
+
+def lesson_config(module, result: dict, options: dict) -> dict:
+    """The configuration a run used: each `run` parameter's resolved value (as the result records
+    it), else the value passed, else its default."""
+    config = {}
+    for name, param in inspect.signature(module.run).parameters.items():
+        if name in ("out_dir", "seed", "smoke"):
+            continue
+        value = result.get(name, options.get(name, param.default))
+        config[name] = list(value) if isinstance(value, tuple) else value
+    return config
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    seeds = tuple(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ValueError(f"`seeds` must be distinct non-negative integers; received {seeds!r}.")
+    return seeds
+
+
+def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, **options) -> dict:
+    """Run `module`'s lesson once per seed; write `<lesson>.json`, `<lesson>.png` and
+    `<lesson>_seeds.png` into `out_dir`; return the aggregate.
+
+    Args:
+        module: a lesson module (see this module's docstring).
+        out_dir: output directory.
+        seeds: seeds to run (default the lesson's `SEEDS`; one seed with `smoke`).
+        smoke: the lesson's seconds-long configuration; the aggregate carries no verdict.
+        **options: passed to the lesson's `run` for every seed.
+
+    Returns:
+        `lesson`, `claim`, `paper`, `seeds`, `k` (seeds whose run found the claim), `n`,
+        `claim_holds` (all seeds and not smoke), `verdict`, `headline` ({name: spread}),
+        `per_seed` (seed, seconds, claim_holds, headline, conclusion), `conclusion`, `config`,
+        `seconds`, `smoke` and `figures` (paths).
+
+    Example:
+        >>> from kzoo.lab import maxout
+        >>> result = run_over_seeds(maxout, "runs/lab")
+        >>> result["verdict"]
+        'holds in 5 of 5 seeds'
+    """
+    seeds = check_seeds((0,) if smoke else module.SEEDS) if seeds is None else check_seeds(seeds)
+    out = Path(out_dir)
+    lesson = module.LESSON
+    results, per_seed = [], []
+    start = time.perf_counter()
+    for seed in seeds:
+        seed_start = time.perf_counter()
+        result = module.run(out / "seeds" / lesson / f"seed{seed}", seed=seed, smoke=smoke,
+                            **options)
+        results.append(result)
+        per_seed.append({"seed": seed, "seconds": time.perf_counter() - seed_start,
+                         "claim_holds": bool(result["claim_holds"]),
+                         "headline": {k: _number(v) for k, v in module.headline(result).items()},
+                         "conclusion": result["conclusion"]})
+    seconds = time.perf_counter() - start
+    k, n = sum(row["claim_holds"] for row in per_seed), len(per_seed)
+    names = list(per_seed[0]["headline"])
+    headline = {name: spread([row["headline"].get(name) for row in per_seed]) for name in names}
+    figures = _figures(module, out, results, per_seed, headline, smoke)
+    aggregate = {
+        "lesson": lesson, "claim": module.CLAIM, "paper": module.PAPER, "seeds": list(seeds),
+        "k": k, "n": n, "claim_holds": bool(k == n and not smoke), "verdict": verdict(k, n, smoke),
+        "headline": headline, "per_seed": per_seed,
+        "conclusion": _conclusion(module.CLAIM, k, n, headline, per_seed[0], smoke),
+        "config": lesson_config(module, results[0], options), "seconds": seconds,
+        "smoke": bool(smoke), "figures": figures,
+    }
+    atomic_write_bytes(out / f"{lesson}.json",
+                       json.dumps(aggregate, indent=2, default=float).encode())
+    return aggregate
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
+def _conclusion(claim, k, n, headline, first, smoke) -> str:
+    numbers = "; ".join(f"{name}: {format_spread(stats)}" for name, stats in headline.items())
+    head = "Smoke run (not evidence)" if smoke else f"{claim} Holds in {k} of {n} seeds"
+    return f"{head}. Over seeds, {numbers}. Seed {first['seed']}: {first['conclusion']}"
+
+
+def _figures(module, out: Path, results, per_seed, headline, smoke) -> list[str]:
+    lesson = module.LESSON
+    main = out / f"{lesson}.png"
+    draw = getattr(module, "figure_over_seeds", None)
+    if draw is not None:
+        save_figure(draw(results), main)
+    else:  # the first seed's own figure stands for the lesson; the spread figure shows the rest
+        atomic_write_bytes(main, Path(results[0]["figure"]).read_bytes())
+    points = out / f"{lesson}_seeds.png"
+    save_figure(spread_figure(lesson, per_seed, headline, smoke), points)
+    return [str(main), str(points)]
+
+
+def spread_figure(lesson, per_seed, headline, smoke):
+    """One small panel per headline number: each seed as a point, the mean as a line."""
+    import matplotlib.pyplot as plt
+
+    names = list(headline)
+    cols = min(4, max(1, len(names)))
+    rows = math.ceil(len(names) / cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False,
+                             layout="constrained")
+    for ax, name in zip(axes.flat, names, strict=False):
+        values = [row["headline"].get(name) for row in per_seed]
+        seeds = [row["seed"] for row in per_seed]
+        shown = [(s, v) for s, v in zip(seeds, values, strict=True)
+                 if v is not None and math.isfinite(v)]
+        if shown:
+            ax.plot(range(len(shown)), [v for _, v in shown], "o", color="tab:blue")
+            ax.axhline(headline[name]["mean"], color="0.3", lw=1, ls="--", label="mean")
+            ax.set_xticks(range(len(shown)), [str(s) for s, _ in shown])
+        ax.set_title(_wrap(name), fontsize=8)
+        ax.set_xlabel("seed", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    k = sum(row["claim_holds"] for row in per_seed)
+    status = "smoke run, no verdict" if smoke else f"claim holds in {k} of {len(per_seed)} seeds"
+    fig.suptitle(f"{lesson}: every seed's headline numbers ({status})", fontsize=9)
+    return fig
+
+
+def _wrap(text, width=38):
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
