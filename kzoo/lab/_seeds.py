@@ -165,7 +165,8 @@ def _figures(module, out: Path, results, per_seed, headline, smoke) -> list[str]
 
 
 def spread_figure(lesson, per_seed, headline, smoke):
-    """One small panel per headline number: each seed as a point, the mean as a line."""
+    """One small panel per headline number: each seed as a point (coloured by whether the claim held
+    on it), the mean as a dashed line."""
     import matplotlib.pyplot as plt
 
     names = list(headline)
@@ -174,14 +175,13 @@ def spread_figure(lesson, per_seed, headline, smoke):
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False,
                              layout="constrained")
     for ax, name in zip(axes.flat, names, strict=False):
-        values = [row["headline"].get(name) for row in per_seed]
-        seeds = [row["seed"] for row in per_seed]
-        shown = [(s, v) for s, v in zip(seeds, values, strict=True)
-                 if v is not None and math.isfinite(v)]
+        shown = [(row["seed"], row["headline"].get(name), row["claim_holds"]) for row in per_seed]
+        shown = [(s, v, ok) for s, v, ok in shown if v is not None and math.isfinite(v)]
         if shown:
-            ax.plot(range(len(shown)), [v for _, v in shown], "o", color="tab:blue")
-            ax.axhline(headline[name]["mean"], color="0.3", lw=1, ls="--", label="mean")
-            ax.set_xticks(range(len(shown)), [str(s) for s, _ in shown])
+            for i, (_, v, ok) in enumerate(shown):
+                ax.plot([i], [v], "o", color="tab:green" if ok else "tab:red")
+            ax.axhline(headline[name]["mean"], color="0.3", lw=1, ls="--")
+            ax.set_xticks(range(len(shown)), [str(s) for s, _, _ in shown])
         ax.set_title(_wrap(name), fontsize=8)
         ax.set_xlabel("seed", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -190,7 +190,8 @@ def spread_figure(lesson, per_seed, headline, smoke):
         ax.axis("off")
     k = sum(row["claim_holds"] for row in per_seed)
     status = "smoke run, no verdict" if smoke else f"claim holds in {k} of {len(per_seed)} seeds"
-    fig.suptitle(f"{lesson}: every seed's headline numbers ({status})", fontsize=9)
+    fig.suptitle(f"{lesson}: every seed's numbers (green: the claim holds on that seed, red: it "
+                 f"does not; dashed: mean) -- {status}", fontsize=9)
     return fig
 
 
