@@ -9,7 +9,7 @@ keep tanh activations healthy, but for ReLU -- which zeroes half its inputs -- t
 variance at every layer; Kaiming/He weights (variance 2/fan_in) compensate and keep ReLU healthy.
 
 Everything here is a forward pass at initialisation through `plain_mlp` stacks (no training).
-Over its 5 seeds (different inputs and weights) the lesson takes about 20 s on 2 CPU cores.
+Over its 5 seeds (different inputs and weights) the lesson takes about 10 s on 2 CPU cores.
 
 Reference: Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward neural
 networks (Fig. 6, activation histograms); He et al. 2015, Delving deep into rectifiers (Sec. 2.2).
