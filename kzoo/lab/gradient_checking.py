@@ -12,6 +12,10 @@ The experiment, with `kzoo.gradcheck`:
    -- truncation error falls as h^2, rounding error grows as 1/h;
 3. kinks: a ReLU layer whose inputs lie within 1e-3 of its kink: the fraction of coordinates
    whose centred difference crosses it, and their error, against h.
+
+Over its 3 seeds (different inputs and weights) the lesson takes about 55 s on 2 CPU cores.
+
+Reference: CS231n course notes, Neural Networks Part 3, "Gradient checks".
 """
 
 from __future__ import annotations
@@ -25,6 +29,18 @@ from kzoo.lab._common import seed_everything, write_results
 from kzoo.layers import Highway
 
 LESSON = "gradient_checking"
+CLAIM = ("A centred-difference check in float64 finds correct gradients (Highway, a hand-written "
+         "Swish) fine (relative error <= 1e-7) and a Swish gradient missing its z*s*(1-s) term "
+         "suspicious (>= 1e-4) with no kink to blame; at its best step float64 reaches <= 1e-7 "
+         "while float32 stays above 1e-7 and over 100x worse; across ReLU kinks the error reaches "
+         ">= 1e-4 and those coordinates are flagged as kinks, except crossings by less than 1e-3 "
+         "of the step, which escape the flag with errors below 5e-4 (a false 'suspicious' when "
+         "above 1e-4).")
+PAPER = "CS231n notes, Neural Networks Part 3: gradient checks"
+SEEDS = (0, 1, 2)  # ~4000 finite differences per seed: 5 seeds would overrun 60 s
+# gradcheck flags a kink when the one-sided differences disagree by over 1e-3 of their size; a
+# crossing by delta < 1e-3 h escapes the flag with a centred-difference error delta / 2h < 5e-4.
+UNFLAGGED = 5e-4
 STEPS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 
 
@@ -126,7 +142,8 @@ def run(out_dir, *, seed=0, smoke=False, steps=None) -> dict:
 
     Returns per part the measured errors, `claim_holds` -- correct gradients fine (<= 1e-7) and the
     buggy one suspicious (>= 1e-4) without kinks; float64's best step beats float32's best by
-    orders of magnitude and only float64 reaches "fine"; kinks flagged, never failures, with the
+    orders of magnitude and only float64 reaches "fine"; kinks flagged (off them the error stays
+    below UNFLAGGED, the bound for a crossing too slight to flag), with the
     crossed fraction ~ h / 1e-3 -- and a `conclusion`.
     """
     seed_everything(seed)
@@ -145,7 +162,7 @@ def run(out_dir, *, seed=0, smoke=False, steps=None) -> dict:
         and not layers["Swish, buggy gradient"]["passed"]
         and best["float64"] <= FINE < best["float32"]
         and best["float32"] / best["float64"] > 100
-        and all(e <= FINE for e in kinks["smooth_max_error"])
+        and max(kinks["smooth_max_error"]) < UNFLAGGED
         and max(kinks["kink_max_error"]) >= SUSPICIOUS
     )
     buggy = layers["Swish, buggy gradient"]["errors"]
@@ -159,11 +176,28 @@ def run(out_dir, *, seed=0, smoke=False, steps=None) -> dict:
         f"in float32. With ReLU inputs within 1e-3 of the kink, h={h:g} makes "
         f"{kinks['crossed'][steps.index(h)]:.0%} of the coordinates cross it (expected "
         f"{kinks['expected_crossed'][steps.index(h)]:.0%}), with errors up to "
-        f"{max(kinks['kink_max_error']):.1f}: all flagged as kinks, none as failures"
+        f"{max(kinks['kink_max_error']):.1f}, flagged as kinks; off them the largest error is "
+        f"{max(kinks['smooth_max_error']):.0e}"
+        + (" (a crossing too slight to flag: a false 'suspicious')"
+           if max(kinks["smooth_max_error"]) >= SUSPICIOUS else "")
     )
     numbers = dict(steps=list(steps), layers=layers, precision=precision,
                    best_error=best, kinks=kinks, claim_holds=bool(claim), conclusion=conclusion)
     return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
+
+
+def headline(result) -> dict:
+    """The errors the claim compares with the thresholds 1e-7 (fine) and 1e-4 (suspicious)."""
+    layers = result["layers"]
+    return {
+        "max relative error, correct gradients (Highway, Swish)": max(
+            layers["Highway (tanh)"]["max_error"], layers["Swish, right gradient"]["max_error"]),
+        "relative error, Swish gradient missing z*s*(1-s)":
+            layers["Swish, buggy gradient"]["errors"]["inputs"],
+        "best relative error over h, float64": result["best_error"]["float64"],
+        "best relative error over h, float32": result["best_error"]["float32"],
+        "max relative error off the flagged ReLU kinks": max(result["kinks"]["smooth_max_error"]),
+    }
 
 
 def _figure(n):

@@ -9,6 +9,10 @@ keep tanh activations healthy, but for ReLU -- which zeroes half its inputs -- t
 variance at every layer; Kaiming/He weights (variance 2/fan_in) compensate and keep ReLU healthy.
 
 Everything here is a forward pass at initialisation through `plain_mlp` stacks (no training).
+Over its 5 seeds (different inputs and weights) the lesson takes about 10 s on 2 CPU cores.
+
+Reference: Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward neural
+networks (Fig. 6, activation histograms); He et al. 2015, Delving deep into rectifiers (Sec. 2.2).
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ import kzoo
 from kzoo.lab._common import seed_everything, write_results
 
 LESSON = "initialization"
+CLAIM = ("Through 10 layers of 256 units at initialisation, 0.01 N(0,1) weights shrink the activation "
+         "std over 1000-fold (tanh and ReLU), N(0,1) weights saturate over half the last tanh "
+         "layer, Xavier weights keep tanh healthy (last-layer std above 0.1, under 5% saturated) "
+         "but shrink ReLU's std over 10-fold, and He weights keep ReLU's std within a factor 2 "
+         "across all layers.")
+PAPER = "Glorot & Bengio 2010, Fig. 6; He et al. 2015, Sec. 2.2"
+SEEDS = (0, 1, 2, 3, 4)  # a forward pass per seed
 # (activation, init) pairs; "large" = N(0, 1) weights, assigned after building (not a kzoo init).
 CONFIGS = (
     ("tanh", "small"),
@@ -96,6 +107,45 @@ def run(out_dir, *, seed=0, smoke=False, depth=10, width=256, n=None) -> dict:
                    last_over_first_std=ratio, he_relu_std_spread=he_spread, checks=checks,
                    conclusion=conclusion, claim_holds=bool(all(checks.values())))
     return write_results(out_dir, LESSON, numbers, _figure(stats, hists, depth, width), smoke=smoke)
+
+
+def headline(result) -> dict:
+    """One number per check of the claim (Xavier tanh's saturation is checked, not shown)."""
+    stats, ratio = result["stats"], result["last_over_first_std"]
+    return {
+        "0.01 N(0,1) init: last/first-layer activation std (larger of tanh, ReLU)":
+            max(ratio["tanh/small"], ratio["relu/small"]),
+        "N(0,1) init: saturated tanh units in the last layer (%)":
+            100 * stats["tanh/large"]["saturated"][-1],
+        "Xavier init: tanh last-layer activation std": stats["tanh/glorot_normal"]["std"][-1],
+        "Xavier init: ReLU last/first-layer activation std": ratio["relu/glorot_normal"],
+        "He init: ReLU activation std, largest/smallest layer": result["he_relu_std_spread"],
+    }
+
+
+def figure_over_seeds(results):
+    """Activation std per layer over seeds: geometric mean with a min-max band per configuration."""
+    import matplotlib.pyplot as plt
+
+    depth, width = results[0]["depth"], results[0]["width"]
+    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
+    layers = np.arange(1, depth + 1)
+    for key in results[0]["stats"]:
+        std = np.array([r["stats"][key]["std"] for r in results])
+        line, = ax.plot(layers, np.exp(np.log(std).mean(axis=0)),
+                        "-" if key.startswith("tanh") else "--", marker="o", label=_label(key))
+        ax.fill_between(layers, std.min(axis=0), std.max(axis=0), color=line.get_color(),
+                        alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xticks(layers)
+    ax.set_xlabel("hidden layer")
+    ax.set_ylabel("activation std (log scale)")
+    ax.set_title(f"Initialisation: {depth} x {width} units, N(0,1) inputs, {len(results)} seeds "
+                 "(geometric mean, band = min-max)\nsmall weights collapse the signal, N(0,1) "
+                 "saturates tanh, Xavier suits tanh, He suits ReLU", fontsize=9)
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
 
 
 def _label(key):

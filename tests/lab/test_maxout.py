@@ -3,25 +3,37 @@
 import json
 
 import numpy as np
+import pytest
 
 from kzoo.lab import maxout
+from kzoo.lab._seeds import run_over_seeds
 
 
-def test_maxout_unit_fits_convex_targets_with_at_most_k_pieces(tmp_path):
-    result = maxout.run(tmp_path, seed=1, smoke=True, pieces=4)
-    for target in ("relu", "abs"):
-        r = result["results"][target]
-        assert r["max_error"] < 0.1, (target, r)
-        assert 2 <= r["active_pieces"] <= 4, (target, r)
-    square = result["results"]["square"]
-    # The best straight line misses x^2 on [-2, 2] by 2.0; seeds 0-4 give 0.35-0.48 here.
-    assert square["max_error"] < 0.6, square
-    assert square["rms_error"] < 0.2, square
-    assert 2 <= square["active_pieces"] <= 4, square
-    assert result["claim_holds"] is True
+@pytest.mark.slow
+def test_claim_over_seeds(lab_run):
+    r = lab_run("maxout")
+    assert r["k"] == r["n"] >= 3
+    assert not r["smoke"] and r["config"]["pieces"] == 4
+    for row in r["per_seed"]:
+        h = row["headline"]
+        assert h["max error, relu"] <= 0.1 and h["max error, abs"] <= 0.1, row
+        # The best straight line misses x^2 on [-2, 2] by 2.0, the best 4-piece fit by 0.125.
+        assert h["max error, square"] <= 1.0, row
+        assert 2 <= h["active pieces, x^2"] <= 4, row
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_files_and_gives_no_verdict(tmp_path):
+    r = run_over_seeds(maxout, tmp_path, smoke=True, epochs=20, targets=["relu"])
+    assert r["smoke"] is True and r["verdict"] == "smoke run, no verdict"
+    assert r["config"]["epochs"] == 20 and r["config"]["targets"] == ["relu"]
     saved = json.loads((tmp_path / "maxout.json").read_text())
-    assert saved["results"]["square"]["max_error"] == square["max_error"]
-    assert (tmp_path / "maxout.png").stat().st_size > 10_000
+    assert saved["verdict"] == "smoke run, no verdict"
+    assert set(saved["headline"]) == {"max error, relu"}
+    seed0 = json.loads((tmp_path / "seeds/maxout/seed0/maxout.json").read_text())
+    assert seed0["smoke"] is True and seed0["results"]["relu"]["tolerance"] == 0.1
+    for name in ("maxout.png", "maxout_seeds.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
 
 
 def test_active_pieces_counts_argmax_lines():
