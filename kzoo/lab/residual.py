@@ -165,7 +165,7 @@ def headline(result) -> dict:
 
 
 def figure_over_seeds(results):
-    """He et al.'s Fig. 1 / 6 over seeds: mean training error per epoch with a min-max band."""
+    """He et al.'s Fig. 1 / 6 over seeds: mean curves per epoch with a min-max band."""
     return _figure(results)
 
 
@@ -178,16 +178,24 @@ def _figure(results):
     colors = {shallow: "tab:orange", deep: "tab:red"}
     names = {"plain": "plain-{}", "residual": "ResNet-{}"}
     epochs = np.arange(1, n["epochs"] + 1)
+    # Plain nets: training error (%), as He et al. plot it; both ResNets reach 0% error, so their
+    # panel shows the training loss on a log scale, where the deeper one's lower loss is visible.
+    quantity = {"plain": ("error", 100.0), "residual": ("loss", 1.0)}
     for ax, family in zip(axes[:2], FAMILIES, strict=True):
+        key, scale = quantity[family]
         for depth in (shallow, deep):
-            rows = np.array([r["curves"][family][depth]["error"] for r in results]) * 100
+            rows = np.array([r["curves"][family][depth][key] for r in results]) * scale
             ax.plot(epochs, rows.mean(axis=0), "-", color=colors[depth], lw=2,
                     label=names[family].format(depth))
             if len(results) > 1:
                 ax.fill_between(epochs, rows.min(axis=0), rows.max(axis=0), color=colors[depth],
                                 alpha=0.2, lw=0)
-        ax.set(xlabel="epoch", ylabel="training error (%)", ylim=(0, None),
-               title=f"{'plain' if family == 'plain' else 'residual'} nets")
+        if family == "plain":
+            ax.set(ylabel="training error (%)", ylim=(0, None), title="plain nets: training error")
+        else:
+            ax.set_yscale("log")
+            ax.set(ylabel="training loss (log scale)", title="residual nets: training loss")
+        ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=9, title="mean, band: min-max over seeds", title_fontsize=8)
