@@ -28,6 +28,7 @@ img { display: block; max-width: 100%; height: auto; margin: .8em 0; border: 1px
 .config { font: 12px/1.4 ui-monospace, monospace; white-space: pre-wrap; background: #f7f7f7;
           padding: .6em; max-width: 100%; box-sizing: border-box; }
 .small { color: #555; font-size: .9em; }
+.summary td:nth-child(-n+2), .summary td:nth-child(n+4) { white-space: nowrap; overflow-wrap: normal; }
 """
 
 
@@ -69,12 +70,13 @@ def render_html(report: dict, out_dir) -> str:
         f"<tr><th>total time</th><td>{report['seconds'] / 60:.1f} min</td></tr>",
         f"<tr><th>smoke</th><td>{'yes' if report['smoke'] else 'no'}</td></tr>",
         "</table>",
-        "<table><tr><th>#</th><th>lesson</th><th>claim</th><th>verdict</th><th>time</th></tr>",
+        '<table class="summary"><tr><th>#</th><th>lesson</th><th>claim</th><th>verdict</th>'
+        "<th>time</th></tr>",
     ]
     for lesson in report["lessons"]:
         parts.append(
             f"<tr><td>{lesson['number']}</td><td><a href=\"#{e(lesson['lesson'])}\">"
-            f"{e(lesson['lesson'])}</a></td><td>{e(lesson['claim'])}</td>"
+            f"{e(lesson['lesson'].replace('_', ' '))}</a></td><td>{e(lesson['claim'])}</td>"
             f"<td><span class=\"verdict {_verdict_class(lesson)}\">{e(lesson['verdict'])}"
             f"</span></td><td>{_minutes(lesson['seconds'])}</td></tr>")
     parts.append("</table>")
