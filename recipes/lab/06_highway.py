@@ -18,7 +18,7 @@ def main(argv=None):
     parser = lesson_parser("highway", __doc__.splitlines()[0])
     parser.add_argument("--depths", type=int, nargs="+", default=None, help="default 10 50 100")
     parser.add_argument("--width", type=int, default=50, help="units per hidden layer")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 40)")
     parser.add_argument("--learning-rates", type=float, nargs="+", default=None,
                         help="SGD rates (momentum 0.9) tried for every net; each is shown at its "
                              f"best (default {' '.join(map(str, highway.LEARNING_RATES))})")
