@@ -10,7 +10,7 @@ maxout, He for the ReLU family and ELU, LeCun normal for SELU), trained with the
 batch size and number of epochs; learning curves of the training loss. Maxout units have 2
 pieces each, so their weight layers are twice as wide (the same number of units, 2x the weights).
 Eight epochs show it: sigmoid has barely left chance (ln 10 = 2.30 nats) for most of them, while
-every non-saturating unit is far below. Over its 3 seeds the lesson takes about 70 s on 2 CPU cores.
+every non-saturating unit is far below. Over its 3 seeds the lesson takes about 75 s on 2 CPU cores.
 
 Reference: Glorot & Bengio, "Understanding the difficulty of training deep feedforward neural
 networks", AISTATS 2010 (sigmoid saturation, Fig. 2); Glorot, Bordes & Bengio, "Deep Sparse

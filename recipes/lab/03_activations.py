@@ -1,6 +1,6 @@
 """Lesson 3: activation functions -- learning curves of one 8-layer MLP with eight activations.
 
-    python recipes/lab/03_activations.py --out runs/lab        # about 70 s on 2 CPU cores, 3 seeds
+    python recipes/lab/03_activations.py --out runs/lab        # about 75 s on 2 CPU cores, 3 seeds
     python recipes/lab/03_activations.py --activations sigmoid relu selu  # a subset
 
 Sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU, SELU and Maxout on MNIST-1D with Adam; writes
