@@ -344,6 +344,7 @@ def _figure(n):
             continue
         ax1.axhline(value, ls=style, lw=1.2, label=f"{label}: {value:.1%}")
     ax1.set(xlabel="ensemble size k", ylabel="test error", title="Ensembles and averaging")
+    ax1.xaxis.get_major_locator().set_params(integer=True)
     ax1.legend(fontsize=8)
     for a in axes[0]:
         a.grid(alpha=0.3)
