@@ -9,6 +9,12 @@ activation and its customary initialisation (kzoo's `DEFAULT_INIT`: Glorot for s
 maxout, He for the ReLU family and ELU, LeCun normal for SELU), trained with the same optimiser,
 batch size and number of epochs; learning curves of the training loss. Maxout units have 2
 pieces each, so their weight layers are twice as wide (the same number of units, 2x the weights).
+Eight epochs show it: sigmoid has barely left chance (ln 10 = 2.30 nats) for most of them, while
+every non-saturating unit is far below. Over its 3 seeds the lesson takes about 75 s on 2 CPU cores.
+
+Reference: Glorot & Bengio, "Understanding the difficulty of training deep feedforward neural
+networks", AISTATS 2010 (sigmoid saturation, Fig. 2); Glorot, Bordes & Bengio, "Deep Sparse
+Rectifier Neural Networks", AISTATS 2011.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ from kzoo.lab._common import flat_training_arrays, seed_everything, write_result
 LESSON = "activations"
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "maxout")
 NON_SATURATING = ("relu", "leaky_relu", "prelu", "elu", "selu", "maxout")
+CLAIM = ("Saturating sigmoid units train a deep (8 x 64) MLP slowly: after 8 epochs every "
+         "non-saturating unit (ReLU, leaky ReLU, PReLU, ELU, SELU, Maxout) has a training loss at "
+         "least 0.3 nats below sigmoid's.")
+PAPER = "Glorot & Bengio 2010, Fig. 2; Glorot, Bordes & Bengio 2011"
+SEEDS = (0, 1, 2)
 
 
 def run(out_dir, *, seed=0, smoke=False, depth=8, width=64, epochs=None, activations=ACTIVATIONS,
@@ -35,7 +46,7 @@ def run(out_dir, *, seed=0, smoke=False, depth=8, width=64, epochs=None, activat
     if unknown or "sigmoid" not in activations:
         raise ValueError(f"`activations` must include 'sigmoid' and come from {ACTIVATIONS}; "
                          f"received activations={tuple(activations)!r}.")
-    epochs = (4 if smoke else 20) if epochs is None else epochs
+    epochs = (4 if smoke else 8) if epochs is None else epochs
     x, y = flat_training_arrays(dataset, limit=1000 if smoke else None)
     classes = int(y.max()) + 1
     curves, params = {}, {}
@@ -70,7 +81,29 @@ def run(out_dir, *, seed=0, smoke=False, depth=8, width=64, epochs=None, activat
     return write_results(out_dir, LESSON, numbers, _figure(curves, depth, width), smoke=smoke)
 
 
-def _figure(curves, depth, width):
+def headline(result) -> dict:
+    """Sigmoid's final training loss, the slowest non-saturating unit's, and the gap between."""
+    final, gap = result["final_train_loss"], result["gap_to_sigmoid"]
+    numbers = {"final training loss, sigmoid (nats)": final["sigmoid"]}
+    if "tanh" in final:
+        numbers["final training loss, tanh (nats)"] = final["tanh"]
+    if gap:
+        worst = min(gap, key=gap.get)
+        numbers["final training loss, slowest non-saturating unit (nats)"] = final[worst]
+        numbers["sigmoid minus slowest non-saturating unit (nats)"] = gap[worst]
+    return numbers
+
+
+def figure_over_seeds(results):
+    """Every activation's learning curves over the seeds: the mean, and a band from min to max."""
+    curves = {a: {key: np.array([r["curves"][a][key] for r in results])
+                  for key in ("loss", "accuracy")} for a in results[0]["curves"]}
+    first = results[0]
+    return _figure(curves, first["depth"], first["width"],
+                   note=f"; {len(results)} seeds, band min-max")
+
+
+def _figure(curves, depth, width, note=""):
     import matplotlib.pyplot as plt
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
@@ -79,9 +112,12 @@ def _figure(curves, depth, width):
                    "tab:olive", "tab:cyan"))
     for act, c in curves.items():
         color, ls = styles.get(act, (next(colors), "--"))
-        epochs = np.arange(1, len(c["loss"]) + 1)
-        ax.plot(epochs, c["loss"], ls, color=color, marker=".", label=act)
-        ax2.plot(epochs, c["accuracy"], ls, color=color, marker=".", label=act)
+        for a, key in ((ax, "loss"), (ax2, "accuracy")):
+            values = np.atleast_2d(np.asarray(c[key]))  # one row per seed
+            epochs = np.arange(1, values.shape[1] + 1)
+            a.plot(epochs, values.mean(0), ls, color=color, marker=".", label=act)
+            if len(values) > 1:
+                a.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15)
     ax.set_yscale("log")
     ax.set_ylabel("training cross-entropy (nats, log scale)")
     ax2.set_ylabel("training accuracy")
@@ -90,6 +126,6 @@ def _figure(curves, depth, width):
         a.xaxis.get_major_locator().set_params(integer=True)
         a.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    fig.suptitle(f"Activations: in a {depth}-layer x {width}-unit MLP (MNIST-1D) the saturating "
-                 "sigmoid learns slowest; ReLU family, ELU, SELU, Maxout are fast")
+    fig.suptitle(f"Activations: in a {depth}-layer x {width}-unit MLP (MNIST-1D{note}) the "
+                 "saturating sigmoid learns slowest; ReLU family, ELU, SELU, Maxout are fast")
     return fig

@@ -5,25 +5,36 @@ import json
 import pytest
 
 from kzoo.lab import transfer
+from kzoo.lab._seeds import run_over_seeds
 
 
 @pytest.mark.slow
-def test_fine_tuning_beats_scratch_most_when_examples_are_few(tmp_path):
-    r = transfer.run(tmp_path, seed=0, smoke=True)
-    acc, gain = r["accuracy"], r["gain"]
-    # The pretraining task is learned (measured 98.2%).
-    assert r["pretrain_accuracy"] > 0.95
-    # 5 per class: fine-tuned 70.2%, frozen 57.8%, scratch 49.3% (seed 0, smoke);
-    # 50 per class: 91.3% / 60.6% / 88.2%.
-    assert gain[5] >= 0.08
-    assert acc["frozen"][5] > acc["scratch"][5]
-    assert gain[50] < gain[5]
-    assert acc["frozen"][50] < acc["scratch"][50]  # frozen features plateau
-    assert acc["scratch"][50] > acc["scratch"][5] + 0.2  # more data helps every method
-    assert r["claim_holds"]
+def test_claim_over_seeds(lab_run):
+    r = lab_run("transfer")
+    assert r["k"] == r["n"] >= 3
+    assert not r["smoke"] and r["config"]["examples"] == [5, 50]
+    for row in r["per_seed"]:
+        h = row["headline"]
+        # 5 per class: fine-tuning beats scratch by at least 8 points (the claim's margin) ...
+        assert h["fine-tuned minus scratch, 5 per class (points)"] >= 8, row
+        assert (h["test accuracy, fine-tuned, 5 per class (%)"]
+                - h["test accuracy, from scratch, 5 per class (%)"]) >= 8, row
+        # ... and by less with 50 per class.
+        assert (h["fine-tuned minus scratch, 50 per class (points)"]
+                < h["fine-tuned minus scratch, 5 per class (points)"]), row
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_files_and_gives_no_verdict(tmp_path):
+    r = run_over_seeds(transfer, tmp_path, smoke=True)
+    assert r["smoke"] is True and r["verdict"] == "smoke run, no verdict"
+    assert r["config"]["examples"] == [5, 50] and r["per_seed"][0]["seed"] == 0
+    seed0 = json.loads((tmp_path / "seeds/transfer/seed0/transfer.json").read_text())
+    assert seed0["smoke"] is True and len(seed0["runs"]) == 2 * 3
     saved = json.loads((tmp_path / "transfer.json").read_text())
-    assert saved["smoke"] is True and len(saved["runs"]) == 2 * 3
-    assert (tmp_path / "transfer.png").stat().st_size > 10_000
+    assert saved["verdict"] == "smoke run, no verdict" and len(saved["headline"]) == 4
+    for name in ("transfer.png", "transfer_seeds.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
 
 
 def test_the_figure_labels_only_the_sizes_measured():
