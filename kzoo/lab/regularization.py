@@ -220,6 +220,38 @@ def headline(result) -> dict:
             for m in result["methods"] if m != "none"}
 
 
+def figure_over_seeds(results):
+    """Every seed's gap ratio and validation accuracy per method, as points beside their mean."""
+    import matplotlib.pyplot as plt
+
+    methods = results[0]["methods"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.4), layout="constrained")
+    pos = np.arange(len(methods))
+    jitter = np.linspace(-0.12, 0.12, len(results))
+    for i, m in enumerate(methods):
+        ratios = [r["gap"][m]["cross_entropy"] / r["gap"]["none"]["cross_entropy"]
+                  for r in results]
+        accs = [r["results"][m]["validation"]["accuracy"] for r in results]
+        color = "0.4" if m == "none" else "tab:purple"
+        for ax, values in ((ax1, ratios), (ax2, accs)):
+            ax.plot(i + jitter, values, "o", color=color, alpha=0.8)
+            ax.hlines(np.mean(values), i - 0.25, i + 0.25, color=color, lw=2)
+    ax1.axhline(results[0]["gap_ratio"], color="tab:red", ls=":",
+                label=f"claim: at most {results[0]['gap_ratio']:g} of the unregularised gap")
+    ax1.set(ylim=(0, 1.1), ylabel="cross-entropy gap / unregularised gap",
+            title="validation - training cross-entropy gap, relative to no regulariser")
+    ax1.legend(fontsize=8, loc="upper right")
+    ax2.set(ylim=(0, 1), ylabel="validation accuracy", title="validation accuracy")
+    for ax in (ax1, ax2):
+        ax.set_xticks(pos, methods, fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    n = results[0]
+    fig.suptitle(f"Regularisation on {n['train_size']} {n['dataset']} examples, "
+                 f"{n['depth']}x{n['width']} ReLU MLP, {n['epochs']} epochs: each dot one seed "
+                 f"({', '.join(str(r['seed']) for r in results)}), bar the mean")
+    return fig
+
+
 def _figure(n):
     import matplotlib.pyplot as plt
 
