@@ -304,6 +304,55 @@ def _figure(n):
     return fig
 
 
+def figure_over_seeds(results):
+    """Every seed: each draw's variance at the probe layer, and each net's best training curve."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6), layout="constrained")
+    n = results[0]
+    layer, band = n["probe_layer"], n["band"]
+    rng = np.random.default_rng(0)  # horizontal jitter only
+    shown = [net for net in NETS if net != "relu_lecun"]  # which collapses far below the axis
+    for i, net in enumerate(shown):
+        for j, r in enumerate(results):
+            var = [v[layer - 1] for v in r["init"][net]["variance"]]
+            x = i + (j - (len(results) - 1) / 2) * 0.25 + rng.uniform(-0.06, 0.06, len(var))
+            ax1.plot(x, var, "o", ms=4, color=COLORS[net], alpha=0.7,
+                     label="one initialisation (columns: seeds "
+                     f"{', '.join(str(q['seed']) for q in results)})" if i == j == 0 else None)
+    ax1.axhspan(*band, color="tab:green", alpha=0.15, label=f"variance {band[0]}-{band[1]}")
+    lecun = max(max(v[layer - 1] for v in r["init"]["relu_lecun"]["variance"]) for r in results)
+    ax1.text(0.98, 0.03, f"{NETS['relu_lecun']}: at most {lecun:.0e} (off the axis)",
+             transform=ax1.transAxes, ha="right", fontsize=8, color=COLORS["relu_lecun"])
+    ax1.set(yscale="log", ylim=(0.05, 5), xlim=(-0.6, len(shown) - 0.4))
+    ax1.set_xticks(range(len(shown)), [NETS[net].replace(", ", "\n") for net in shown],
+                   fontsize=8)
+    ax1.set(ylabel="activation variance (log scale)",
+            title=f"variance at layer {layer} of {n['depth']}, every draw of every seed")
+    ax1.legend(fontsize=8, loc="upper right")
+    for net in TRAINED:
+        for k, r in enumerate(results):
+            best = r["best"][net]["learning_rate"]
+            loss = [np.nan if v is None else v for v in r["training"][net][_lr_key(r, net, best)]
+                    ["loss"]]
+            ax2.plot(np.arange(1, len(loss) + 1), loss, "o-", ms=3, color=COLORS[net], alpha=0.7,
+                     label=f"{NETS[net].split(',')[0]}, best rate per seed" if k == 0 else None)
+    ax2.set(yscale="log", xlabel="epoch", ylabel="training loss (cross-entropy, log scale)",
+            title=f"{n['train_depth']}-layer MLPs on digits, SGD at each one's best rate, "
+                  "one line per seed")
+    ax2.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"SELU self-normalisation over {len(results)} seeds (width {n['width']}, "
+                 "no batch norm)")
+    return fig
+
+
+def _lr_key(result, net, lr):
+    return next(key for key in result["training"][net] if float(key) == lr)
+
+
 def _opaque_legend(legend):
     # The per-draw lines are translucent; their legend entries should not be.
     for handle in legend.legend_handles:
