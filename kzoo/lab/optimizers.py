@@ -18,10 +18,11 @@ plain SGD with a constant rate vs the 1/t decay, with t counting epochs
 rate too large for a constant schedule.
 
 The claim, per seed (the seed draws the weights and the batch order): at the conventional rates
-momentum, Adagrad, RMSProp and Adam each end at least `margin` nats below plain SGD, but once every
-optimiser runs at its best rate SGD ends within `tuned_margin` nats of the best of them -- the
-advantage of adaptive methods is largely an advantage at default rates (Wilson et al. 2017 make
-the same point about generalisation). Over its 3 seeds the lesson takes about 150 s on 2 CPU
+plain SGD ends at least `margin` (0.5) nats above the best of momentum, Adagrad, RMSProp and Adam,
+but once every optimiser runs at its best rate SGD's deficit shrinks to at most a third of that --
+much of the adaptive methods' advantage is an advantage at default rates (Wilson et al. 2017 make
+the point for generalisation; here it is training loss after a short budget, where the best
+adaptive method still leads by about 0.1 nats). Over its 3 seeds the lesson takes about 150 s on 2 CPU
 cores.
 
 Reference: Duchi et al. 2011 (Adagrad); Tieleman & Hinton 2012 (RMSProp); Kingma & Ba 2015 (Adam);
@@ -41,10 +42,10 @@ from kzoo.training.config import TrainConfig
 from kzoo.training.optimizers import InverseSqrtDecay, make_optimizer
 
 LESSON = "optimizers"
-CLAIM = ("On a 3x128 ReLU MLP (MNIST-1D, 10 epochs), momentum, Adagrad, RMSProp and Adam at their "
-         "conventional rates each end at least 0.3 nats below plain SGD at 0.01, but with every "
-         "optimiser at its best rate of a half-decade grid, SGD ends within 0.1 nats of the best "
-         "of them.")
+CLAIM = ("On a 3x128 ReLU MLP (MNIST-1D, 10 epochs), plain SGD at 0.01 ends at least 0.5 nats "
+         "above the best of momentum, Adagrad, RMSProp and Adam at their conventional rates, but "
+         "with every optimiser at its best rate of a half-decade grid SGD's deficit shrinks to at "
+         "most a third of that.")
 PAPER = ("Kingma & Ba 2015 (Adam); Duchi et al. 2011 (Adagrad); Wilson et al. 2017, The Marginal "
          "Value of Adaptive Gradient Methods")
 SEEDS = (0, 1, 2)
@@ -104,6 +105,14 @@ def _train(x, y, name, lr, schedule, *, depth, width, epochs, batch_size, seed, 
     return losses + [None] * (epochs - len(losses))
 
 
+def _deficit(losses, others):
+    """SGD's loss minus the lowest other loss (inf if SGD diverged; None if all others did)."""
+    done = [losses[o] for o in others if losses[o] is not None]
+    if not done:
+        return None
+    return math.inf if losses["sgd"] is None else losses["sgd"] - min(done)
+
+
 def _tail(curve, tail):
     end = curve[-tail:]
     return None if any(v is None for v in end) else float(np.mean(end))
@@ -119,8 +128,8 @@ def _best(finals):
 
 
 def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=128, epochs=None,
-        dataset="mnist1d", batch_size=64, tail=None, large_rate=1.0, margin=0.3,
-        tuned_margin=0.1) -> dict:
+        dataset="mnist1d", batch_size=64, tail=None, large_rate=1.0, margin=0.5,
+        shrink=3.0) -> dict:
     """Train the MLP with each optimiser at its conventional rate and over its rate grid, and SGD
     with constant vs 1/t rates.
 
@@ -138,18 +147,19 @@ def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=1
             (default 3; smoke 1).
         large_rate: the rate at which constant SGD and the decayed schedules are compared; it must
             be in SGD's grid (1.0: above the best constant rate).
-        margin: nats by which every other method must beat SGD at the conventional rates (and
-            the 1/t decay the constant rate at `large_rate`).
-        tuned_margin: nats within which SGD at its best rate must come to the best other
-            method at its best rate.
+        margin: nats by which SGD at its conventional rate must trail the best other method at
+            its conventional rate (also the margin of the reported pairwise sub-claims and of
+            the 1/t decay over the constant rate at `large_rate`).
+        shrink: at their best rates SGD's deficit to the best other method must be at most
+            1/`shrink` of its deficit at the conventional rates.
 
     Returns:
         `curves[optimizer][lr]` / `decay_curves[schedule][lr]` (training-set loss per epoch),
         `final_loss` / `decay_final_loss` (mean of the last `tail` epochs; None if diverged),
-        `at_conventional` and `at_best` ({optimizer: loss}), `best_lr`, `claims` (the
-        sub-claims), `claim_holds` (every other optimiser beats SGD by `margin` at the
-        conventional rates, and SGD at its best rate is within `tuned_margin` of the best other
-        one at its best rate) and a one-line `conclusion`.
+        `at_conventional` and `at_best` ({optimizer: loss}), `best_lr`, `sgd_deficit` (SGD's
+        loss minus the best other method's, at conventional and at best rates), `claims` (the
+        sub-claims), `claim_holds` (SGD trails by at least `margin` at the conventional rates,
+        and by at most 1/`shrink` of that at the best rates) and a one-line `conclusion`.
     """
     unknown = [o for o in optimizers if o not in OPTIMIZERS]
     if unknown or "sgd" not in optimizers:
@@ -193,27 +203,33 @@ def run(out_dir, *, seed=0, smoke=False, optimizers=OPTIMIZERS, depth=3, width=1
 
     others = [o for o in optimizers if o != "sgd"]
     epoch_t = "1/t, t = epoch"
-    best_other = min((at_best[o] for o in others if at_best[o] is not None), default=None)
+    deficit = {"conventional": _deficit(conventional, others),
+               "best": _deficit(at_best, others)}
     claims = {
-        "conventional_rates_beat_sgd": all(beats(conventional[o], conventional["sgd"])
-                                           for o in others),
-        "tuned_sgd_within_margin": at_best["sgd"] is not None and best_other is not None
-                                   and at_best["sgd"] <= best_other + tuned_margin,
-        "best_rates_beat_sgd": all(beats(at_best[o], at_best["sgd"]) for o in others),
+        "sgd_behind_at_conventional_rates": deficit["conventional"] is not None
+                                            and deficit["conventional"] >= margin,
+        "tuning_shrinks_sgd_deficit": deficit["best"] is not None
+                                      and deficit["conventional"] is not None
+                                      and deficit["best"] <= deficit["conventional"] / shrink,
+        "every_method_beats_sgd_at_conventional_rates": all(
+            beats(conventional[o], conventional["sgd"]) for o in others),
+        "every_method_beats_sgd_at_best_rates": all(beats(at_best[o], at_best["sgd"])
+                                                    for o in others),
         "decay_tames_large_rate": beats(at_large[epoch_t], at_large["constant"]),
     }
     conclusion = _conclusion(epochs, depth, width, dataset, tail, conventional, at_best, best_lr,
                              at_large, decay_best, large_rate, epoch_t)
     numbers = dict(depth=depth, width=width, epochs=epochs, dataset=dataset, seed=seed,
-                   batch_size=batch_size, tail=tail, margin=margin, tuned_margin=tuned_margin,
+                   batch_size=batch_size, tail=tail, margin=margin, shrink=shrink,
                    large_rate=large_rate,
                    examples=len(x), grids={o: list(g) for o, g in grids.items()},
                    conventional_lr={o: CONVENTIONAL[o] for o in optimizers},
                    curves=curves, final_loss=final, at_conventional=conventional,
-                   at_best=at_best, best_lr=best_lr, decay_curves=decay_curves,
+                   at_best=at_best, best_lr=best_lr, sgd_deficit=deficit,
+                   decay_curves=decay_curves,
                    decay_final_loss=decay_final, decay_best=decay_best, decay_at_large=at_large,
-                   claims=claims, claim_holds=bool(claims["conventional_rates_beat_sgd"]
-                                                   and claims["tuned_sgd_within_margin"]),
+                   claims=claims, claim_holds=bool(claims["sgd_behind_at_conventional_rates"]
+                                                   and claims["tuning_shrinks_sgd_deficit"]),
                    conclusion=conclusion)
     return write_results(out_dir, LESSON, numbers, _figure(numbers), smoke=smoke)
 
@@ -238,24 +254,18 @@ def _conclusion(epochs, depth, width, dataset, tail, conventional, at_best, best
 
 
 def headline(result) -> dict:
-    """The claim's two gaps, SGD's own loss at 0.01, and what the 1/t decay buys at a large rate."""
-    conv, best = result["at_conventional"], result["at_best"]
-    others = [o for o in conv if o != "sgd"]
-
-    def gap(a, b):
-        return None if a is None or b is None else a - b
-
-    done = [best[o] for o in others if best[o] is not None]
+    """SGD's deficit to the best other method at conventional and at best rates, SGD's own best
+    loss, and what the 1/t decay buys at a large rate."""
     large = result["decay_at_large"]
+    decay = (None if large["constant"] is None or large["1/t, t = epoch"] is None
+             else large["constant"] - large["1/t, t = epoch"])
     return {
-        "smallest gap below SGD at conventional rates (nats)":
-            min((gap(conv["sgd"], conv[o]) for o in others), default=None,
-                key=lambda v: math.inf if v is None else v),
+        "SGD above the best other method, conventional rates (nats)":
+            result["sgd_deficit"]["conventional"],
         "SGD above the best other method, each at its best rate (nats)":
-            gap(best["sgd"], min(done)) if done else None,
-        "SGD training loss at lr 0.01 (nats)": conv["sgd"],
-        f"1/t decay (t = epoch) below constant, SGD at lr {result['large_rate']:g} (nats)":
-            gap(large["constant"], large["1/t, t = epoch"]),
+            result["sgd_deficit"]["best"],
+        "SGD training loss at its best rate (nats)": result["at_best"]["sgd"],
+        f"1/t decay (t = epoch) below constant, SGD at lr {result['large_rate']:g} (nats)": decay,
     }
 
 

@@ -16,10 +16,12 @@ def test_claim_over_seeds(lab_run):
     assert r["k"] == r["n"] >= 3 and not r["smoke"]
     for row in r["per_seed"]:
         h = row["headline"]
-        # At the conventional rates every other optimiser ends at least 0.3 nats below SGD.
-        assert h["smallest gap below SGD at conventional rates (nats)"] >= 0.3, row
-        # Each at its best rate, SGD is within 0.1 nats of the best of them.
-        assert h["SGD above the best other method, each at its best rate (nats)"] <= 0.1, row
+        # At the conventional rates SGD at 0.01 trails the best other optimiser by >= 0.5 nats;
+        # each at its best rate of its grid, SGD trails by at most a third of that.
+        behind = h["SGD above the best other method, conventional rates (nats)"]
+        tuned = h["SGD above the best other method, each at its best rate (nats)"]
+        assert behind >= 0.5, row
+        assert tuned <= behind / 3, row
         assert row["claim_holds"] is True, row
     assert r["verdict"] == f"holds in {r['n']} of {r['n']} seeds"
 
