@@ -269,6 +269,31 @@ def headline(result) -> dict:
     }
 
 
+def figure_over_seeds(results):
+    """Every seed's loss per optimiser at its conventional and at its best rate (one dot each)."""
+    import matplotlib.pyplot as plt
+
+    names = list(results[0]["at_best"])
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharey=True, layout="constrained")
+    jitter = np.linspace(-0.12, 0.12, len(results))
+    for ax, key, title in ((axes[0], "at_conventional", "at its conventional rate"),
+                           (axes[1], "at_best", "at its best rate of its grid")):
+        for i, o in enumerate(names):
+            values = [np.nan if r[key][o] is None else r[key][o] for r in results]
+            color = "black" if o == "sgd" else "tab:blue"
+            ax.plot(i + jitter, values, "o", color=color, alpha=0.8)
+            ax.hlines(np.nanmean(values), i - 0.25, i + 0.25, color=color, lw=2)
+        ax.set_xticks(range(len(names)), names)
+        ax.set(yscale="log", title=f"each optimiser {title}")
+        ax.grid(True, which="both", axis="y", alpha=0.3)
+    axes[0].set_ylabel(f"training loss, mean of last {results[0]['tail']} epochs (log)")
+    n = results[0]
+    fig.suptitle(f"Optimisers on a {n['depth']}x{n['width']} ReLU MLP ({n['dataset']}, "
+                 f"{n['epochs']} epochs): each dot one seed "
+                 f"({', '.join(str(r['seed']) for r in results)}), bar the mean")
+    return fig
+
+
 def _figure(n):
     import matplotlib.pyplot as plt
 
