@@ -16,13 +16,13 @@ from kzoo.lab._seeds import run_over_seeds
 
 def main(argv=None):
     parser = lesson_parser("selu", __doc__.splitlines()[0])
-    parser.add_argument("--depth", type=int, default=None, help="layers at init (default 64)")
+    parser.add_argument("--depth", type=int, default=None, help="layers at init (default 48)")
     parser.add_argument("--width", type=int, default=256, help="units per hidden layer")
     parser.add_argument("--draws", type=int, default=None, help="initialisations (default 10)")
     parser.add_argument("--probe-layer", type=int, default=32, help="layer the claim is read at")
     parser.add_argument("--train-depth", type=int, default=None,
                         help="layers of the trained nets (default 32)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 8)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 5)")
     parser.add_argument(
         "--learning-rates",
         type=float,
