@@ -22,8 +22,8 @@ plain SGD ends at least `margin` (0.5) nats above the best of momentum, Adagrad,
 but once every optimiser runs at its best rate SGD's deficit shrinks to at most a third of that --
 much of the adaptive methods' advantage is an advantage at default rates (Wilson et al. 2017 make
 the point for generalisation; here it is training loss after a short budget, where the best
-adaptive method still leads SGD by 0.14-0.18 nats on seeds 0-2, while tuned SGD matches or beats
-tuned momentum and Adagrad). Over its 3 seeds the lesson takes about 150 s on 2 CPU
+adaptive method still leads SGD by 0.14-0.18 nats on seeds 0-2, while tuned SGD comes within 0.06
+nats of tuned momentum and Adagrad and beats tuned momentum on two of them). Over its 3 seeds the lesson takes about 150 s on 2 CPU
 cores.
 
 Reference: Duchi et al. 2011 (Adagrad); Tieleman & Hinton 2012 (RMSProp); Kingma & Ba 2015 (Adam);
