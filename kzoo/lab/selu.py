@@ -27,7 +27,7 @@ loss (its best learning rate; a diverged run counts as infinite). The claim: the
 10 times lower.
 
 Each seed draws its own initialisations (draw k of seed s uses seed 1000 s + k) and its own training
-run. Over its 3 seeds the lesson takes about 120 s on 2 CPU cores.
+run. Over its 3 seeds the lesson takes about 80 s on 2 CPU cores.
 
 Reference: Klambauer, Unterthiner, Mayr, Hochreiter. "Self-Normalizing Neural Networks."
 NeurIPS 2017 (arXiv:1706.02515), Section 3 and Fig. 1.

@@ -1,6 +1,6 @@
 """Lesson 5: SELU self-normalisation -- a deep SNN keeps activations at mean 0, variance 1 (digits).
 
-    python recipes/lab/05_selu.py --out runs/lab          # about 120 s on 2 cores over 3 seeds
+    python recipes/lab/05_selu.py --out runs/lab          # about 80 s on 2 cores over 3 seeds
     python recipes/lab/05_selu.py --depth 100 --draws 5   # deeper, fewer initialisations
 
 Writes selu.png (activation variance and mean per layer at init for SNN / ReLU + He / ReLU + LeCun;
