@@ -20,7 +20,7 @@ untouched test split.
 
 The claim is read per seed (the seed draws the subset, the weights, the batch order, the masks and
 the shifts): every regulariser's validation - training cross-entropy gap at most `gap_ratio` (0.7)
-of the unregularised run's. Over its 3 seeds the lesson takes about 100 s on 2 CPU cores.
+of the unregularised run's. Over its 3 seeds the lesson takes about 80 s on 2 CPU cores.
 
 Reference: Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov. "Dropout: A Simple Way to
 Prevent Neural Networks from Overfitting." JMLR 2014; Goodfellow, Bengio, Courville. "Deep

@@ -1,6 +1,6 @@
 """Lesson 9: dropout, weight decay, early stopping and augmentation on a small MNIST-1D subset.
 
-    python recipes/lab/09_regularization.py --out runs/lab   # about 100 s on 2 cores over 3 seeds
+    python recipes/lab/09_regularization.py --out runs/lab   # about 80 s on 2 cores over 3 seeds
     python recipes/lab/09_regularization.py --train-size 500 --dropout 0.3
 
 Writes regularization.png (train / validation / test accuracy and the cross-entropy gap per method;
