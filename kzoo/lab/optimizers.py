@@ -23,8 +23,8 @@ but once every optimiser runs at its best rate SGD's deficit shrinks to at most 
 much of the adaptive methods' advantage is an advantage at default rates (Wilson et al. 2017 make
 the point for generalisation; here it is training loss after a short budget, where the best
 adaptive method still leads SGD by 0.14-0.18 nats on seeds 0-2, while tuned SGD comes within 0.06
-nats of tuned momentum and Adagrad and beats tuned momentum on two of them). Over its 3 seeds the lesson takes about 150 s on 2 CPU
-cores.
+nats of tuned momentum and Adagrad and beats tuned momentum on two of them). Over its 3 seeds the
+lesson takes about 130 s on 2 CPU cores.
 
 Reference: Duchi et al. 2011 (Adagrad); Tieleman & Hinton 2012 (RMSProp); Kingma & Ba 2015 (Adam);
 Wilson et al. 2017, "The Marginal Value of Adaptive Gradient Methods in Machine Learning".
