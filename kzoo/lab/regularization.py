@@ -17,6 +17,14 @@ the vacated steps set to the training mean; up to one pixel for digits), active 
 -- MNIST-1D's own generator places its digits by random translations. Measured on the training
 subset (inference mode, no augmentation), a validation set (which early stopping watches) and the
 untouched test split.
+
+The claim is read per seed (the seed draws the subset, the weights, the batch order, the masks and
+the shifts): every regulariser's validation - training cross-entropy gap at most `gap_ratio` (0.7)
+of the unregularised run's. Over its 3 seeds the lesson takes about 80 s on 2 CPU cores.
+
+Reference: Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov. "Dropout: A Simple Way to
+Prevent Neural Networks from Overfitting." JMLR 2014; Goodfellow, Bengio, Courville. "Deep
+Learning", Chapter 7 (weight decay, early stopping, dataset augmentation).
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ from kzoo.lab._common import seed_everything, write_results
 from kzoo.training.regularization import with_kernel_l2
 
 LESSON = "regularization"
+CLAIM = ("Trained on 1,000 MNIST-1D examples, dropout, weight decay, early stopping and random "
+         "shifts each cut the MLP's validation - training cross-entropy gap to at most 0.7 of the "
+         "unregularised gap.")
+PAPER = "Srivastava et al. 2014, Dropout, JMLR; Goodfellow et al. 2016, Deep Learning, Ch. 7"
+SEEDS = (0, 1, 2)
 METHODS = ("none", "dropout", "weight decay", "early stopping", "augmentation")
 DATASETS = ("mnist1d", "digits")
 
@@ -94,14 +107,16 @@ def run(out_dir, *, seed=0, smoke=False, methods=METHODS, dataset="mnist1d", tra
     Args:
         out_dir: output directory.
         seed: random seed (subset, weights, batch order, dropout masks, shifts).
-        smoke: a small configuration (500 training and 500 validation examples, 30 epochs).
+        smoke: a seconds-long configuration (200 training and 200 validation examples,
+            3 epochs); its numbers are not evidence.
         methods: a subset of `METHODS`; must include "none" (the baseline).
         dataset: "mnist1d" or "digits".
-        train_size: examples in the training subset (default 1,000; smoke 500).
+        train_size: examples in the training subset (default 1,000; smoke 200).
         validation_size: validation examples, drawn from the rest of the training split
-            (default 1,000; smoke 500).
+            (default 1,000; smoke 200).
         depth, width: hidden layers and units of the ReLU MLP.
-        epochs: training epochs (default 100; smoke 30); early stopping may stop sooner.
+        epochs: training epochs (default 40, where the unregularised gap has opened to ~2 nats and
+            keeps widening slowly; smoke 3); early stopping may stop sooner.
         batch_size, learning_rate: Adam minibatch size and rate, the same for every run.
         dropout: dropout rate after every hidden layer.
         weight_decay: lambda of the L2 penalty lambda/2 ||W||^2 on every kernel (1e-3 barely
@@ -124,9 +139,9 @@ def run(out_dir, *, seed=0, smoke=False, methods=METHODS, dataset="mnist1d", tra
                          f"received methods={tuple(methods)!r}.")
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` must be one of {DATASETS}; received dataset={dataset!r}.")
-    train_size = (500 if smoke else 1000) if train_size is None else train_size
-    validation_size = (500 if smoke else 1000) if validation_size is None else validation_size
-    epochs = (30 if smoke else 100) if epochs is None else epochs
+    train_size = (200 if smoke else 1000) if train_size is None else train_size
+    validation_size = (200 if smoke else 1000) if validation_size is None else validation_size
+    epochs = (3 if smoke else 40) if epochs is None else epochs
     for name, value in (("train_size", train_size), ("validation_size", validation_size),
                         ("epochs", epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -147,8 +162,10 @@ def run(out_dir, *, seed=0, smoke=False, methods=METHODS, dataset="mnist1d", tra
             stopper = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min",
                                                     patience=patience, restore_best_weights=True)
             callbacks.append(stopper)
+        # One validation batch per epoch: the numbers are the same, the overhead is not.
         hist = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
-                         validation_data=splits["validation"], callbacks=callbacks)
+                         validation_data=splits["validation"], validation_batch_size=1024,
+                         callbacks=callbacks)
         curves[method] = {k: [float(v) for v in hist.history[k]]
                           for k in ("cross_entropy", "val_cross_entropy", "accuracy",
                                     "val_accuracy")}
@@ -193,6 +210,46 @@ def _conclusion(results, gap, early, train_size, dataset, epochs):
                  f"run: validation cross-entropy {early['val_cross_entropy_at_best']:.2f} there, "
                  f"{early['val_cross_entropy_at_end']:.2f} at the unregularised run's end)")
     return text + "."
+
+
+def headline(result) -> dict:
+    """Each regulariser's cross-entropy gap as a fraction of the unregularised run's."""
+    base = result["gap"]["none"]["cross_entropy"]
+    return {f"{m}: cross-entropy gap / unregularised gap (ratio)":
+            result["gap"][m]["cross_entropy"] / base if base else None
+            for m in result["methods"] if m != "none"}
+
+
+def figure_over_seeds(results):
+    """Every seed's gap ratio and validation accuracy per method, as points beside their mean."""
+    import matplotlib.pyplot as plt
+
+    methods = results[0]["methods"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.4), layout="constrained")
+    pos = np.arange(len(methods))
+    jitter = np.linspace(-0.12, 0.12, len(results))
+    for i, m in enumerate(methods):
+        ratios = [r["gap"][m]["cross_entropy"] / r["gap"]["none"]["cross_entropy"]
+                  for r in results]
+        accs = [r["results"][m]["validation"]["accuracy"] for r in results]
+        color = "0.4" if m == "none" else "tab:purple"
+        for ax, values in ((ax1, ratios), (ax2, accs)):
+            ax.plot(i + jitter, values, "o", color=color, alpha=0.8)
+            ax.hlines(np.mean(values), i - 0.25, i + 0.25, color=color, lw=2)
+    ax1.axhline(results[0]["gap_ratio"], color="tab:red", ls=":",
+                label=f"claim: at most {results[0]['gap_ratio']:g} of the unregularised gap")
+    ax1.set(ylim=(0, 1.1), ylabel="cross-entropy gap / unregularised gap",
+            title="validation - training cross-entropy gap, relative to no regulariser")
+    ax1.legend(fontsize=8, loc="upper right")
+    ax2.set(ylim=(0, 1), ylabel="validation accuracy", title="validation accuracy")
+    for ax in (ax1, ax2):
+        ax.set_xticks(pos, methods, fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    n = results[0]
+    fig.suptitle(f"Regularisation on {n['train_size']} {n['dataset']} examples, "
+                 f"{n['depth']}x{n['width']} ReLU MLP, {n['epochs']} epochs: each dot one seed "
+                 f"({', '.join(str(r['seed']) for r in results)}), bar the mean")
+    return fig
 
 
 def _figure(n):
