@@ -150,15 +150,6 @@ def test_readme_lab_table_is_generated_from_the_committed_real_report():
 
 
 @pytest.mark.slow
-def test_smoke_report_of_every_lesson_runs_in_seconds_each(tmp_path):
-    result = report.run(tmp_path / "lab", smoke=True, echo=lambda line: None)
-    data = result["report"]
-    assert not data["missing"], data["missing"]
-    assert data["smoke"] is True
-    assert all(lesson["verdict"] == "smoke run, no verdict" for lesson in data["lessons"])
-
-
-@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)")
 def test_real_report_page_renders_every_figure_without_overflow(lab_run, tmp_path):
     for lesson in report.discover_lessons():
