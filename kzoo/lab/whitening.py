@@ -322,3 +322,43 @@ def _figure(n):
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def figure_over_seeds(results):
+    """Every seed as a point: condition numbers, and epochs to the target per model and data set."""
+    import matplotlib.pyplot as plt
+
+    datasets = list(results[0]["results"])
+    budget = results[0]["epochs"]
+    fig, axes = plt.subplots(1, 1 + len(datasets), figsize=(5.2 * (1 + len(datasets)), 4.2),
+                             squeeze=False)
+    ax, methods = axes[0][0], list(METHODS)
+    jitter = np.linspace(-0.12, 0.12, len(results))
+    for k, dataset in enumerate(datasets):
+        for s, r in enumerate(results):
+            cond = r["results"][dataset]["condition"]
+            ax.plot(np.arange(len(methods)) + jitter[s], [cond[m] for m in methods], "o",
+                    color=f"C{k}", ms=4, alpha=0.8, label=dataset if s == 0 else None)
+    ax.axhline(WHITE_CONDITION, color="0.5", ls=":", lw=1)
+    ax.set_xticks(range(len(methods)), [m.replace(" (", "\n(") for m in methods], fontsize=8)
+    ax.set(yscale="log", ylabel="condition number of E[(z,1)(z,1)^T]",
+           title=f"what gradient descent sees ({len(results)} seeds)")
+    ax.legend(fontsize=8)
+    for ax, dataset in zip(axes[0][1:], datasets, strict=True):
+        for k, kind in enumerate(MODELS):
+            for s, r in enumerate(results):
+                epochs = r["results"][dataset]["epochs"][kind]
+                values = [budget + 1 if epochs[m] is None else epochs[m] for m in TRAINED]
+                ax.plot(np.arange(len(TRAINED)) + (k - 0.5) * 0.3 + jitter[s] / 2, values, "o",
+                        color=f"C{k + 2}", ms=4, alpha=0.8, label=kind if s == 0 else None)
+        ax.axhline(budget + 1, color="0.5", ls=":", lw=1)
+        ax.text(-0.4, budget + 1, f"never (in {budget})", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(TRAINED)), [m.split(" ")[0] for m in TRAINED])
+        target = results[0]["results"][dataset]["target"]
+        ax.set(ylabel=f"epochs to {target:.0%} training accuracy (log)", yscale="log",
+               title=f"{dataset}: SGD, best of {len(results[0]['learning_rates'])} rates")
+        ax.legend(fontsize=8)
+    fig.suptitle("Zero-centring, scaling and whitening the inputs over seeds: conditioning and "
+                 "SGD speed", fontsize=10)
+    fig.tight_layout()
+    return fig
