@@ -23,7 +23,7 @@ batches, and stop at the first epoch any rate reaches the target (slower rates c
 fewest epochs). On digits "standardize" is one shift and scale of all pixels, so it barely helps
 over raw there; whitening does.
 
-Over 5 seeds (each its own hold-out, initial weights and batch order): about 20 s on 2 cores.
+Over 5 seeds (each its own hold-out, initial weights and batch order): about 35 s on 2 cores.
 
 Reference: LeCun, Bottou, Orr, Mueller. "Efficient BackProp." 1998, Sec. 4.3 (normalising the
 inputs); CS231n's data preprocessing notes.
@@ -45,7 +45,7 @@ CLAIM = ("Standardising and ZCA whitening lower the condition number of the inpu
          "ones for logistic regression and an MLP on breast cancer and digits, and on breast "
          "cancer raw inputs never reach it in 30 epochs while standardised ones do.")
 PAPER = "LeCun et al. 1998, Efficient BackProp, Sec. 4.3; CS231n data preprocessing"
-SEEDS = (0, 1, 2, 3, 4)  # a few seconds each
+SEEDS = (0, 1, 2, 3, 4)  # several seconds each
 DATASETS = {"breast_cancer": 0.97, "digits": 0.97}  # data set -> target training accuracy
 METHODS = {"raw": ("none", {}), "centred": ("center", {}),
            "standardised": ("standardize", {}), "PCA (decorrelated)": ("pca", {}),
