@@ -231,3 +231,32 @@ def _figure(n):
         f"Adam (lr {n['learning_rate']:g}), batch {n['batch_size']}, seed {n['seed']}"
     )
     return fig
+
+
+def figure_over_seeds(results):
+    """Test accuracy against multiply-adds with every seed as a point (the mean as a bar)."""
+    import matplotlib.pyplot as plt
+
+    from kzoo.charts.cost_accuracy import mac_formatter
+
+    first = results[0]
+    fig, ax = plt.subplots(figsize=(8.5, 5.2), layout="constrained")
+    for i, key in enumerate(first["members"]):
+        macs = first["members"][key]["macs"]
+        accuracy = [100 * r["members"][key]["test_accuracy"] for r in results]
+        ax.plot([macs] * len(accuracy), accuracy, "o", color=f"C{i}", alpha=0.7, ms=6,
+                label=f"{first['members'][key]['label']} ({macs / 1e6:.1f}M MACs, "
+                      f"{first['members'][key]['params'] / 1e3:.0f}k parameters)")
+        ax.plot([macs / 1.08, macs * 1.08], [np.mean(accuracy)] * 2, color=f"C{i}", lw=2)
+    costliest = first["members"][first["costliest"]]["macs"]
+    ax.axvline(costliest / first["cost_ratio"], color="0.5", ls=":", lw=1,
+               label=f"1/{first['cost_ratio']:g} of the costliest member's MACs")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(mac_formatter())
+    ax.xaxis.set_minor_formatter(mac_formatter(leading=(2, 3, 5)))
+    ax.set(xlabel="multiply-adds per 32x32 image (log scale)", ylabel="test accuracy (%)",
+           title=f"One budget ({first['epochs']} epochs of Adam on {first['train_examples']} "
+                 f"digits at 32x32), {len(results)} seeds: each a point, the mean a bar")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
