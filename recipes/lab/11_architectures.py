@@ -1,7 +1,7 @@
 """Lesson 11: the case studies under one budget -- accuracy against multiply-adds and parameters.
 
-    python recipes/lab/11_architectures.py --out runs/lab          # about 150 s on 2 cores, 3 seeds
-    python recipes/lab/11_architectures.py --smoke                 # 512 digits, 2 epochs, 1 seed
+    python recipes/lab/11_architectures.py --out runs/lab          # about 130 s on 2 cores, 3 seeds
+    python recipes/lab/11_architectures.py --smoke                 # 3 members, 512 digits, 2 epochs
     python recipes/lab/11_architectures.py --members vgg11 resnet20 mobilenet_v2 --epochs 5
 
 Writes architectures.png (test accuracy against MACs, bubble area ~ parameters; and against
