@@ -12,7 +12,7 @@ budget -- the same data (the UCI digits, 8x8 scaled to [0, 1] and upsampled to t
 parameters and multiply-adds (`kzoo.count_macs`) of the very model trained. The claim holds if
 some member with at most 1/`cost_ratio` of the costliest member's MACs is within `tolerance` of
 the best test accuracy. By default two members -- VGG-11 (6.3M MACs) and ResNet-20 (40M) -- for 4
-epochs, over 3 seeds: about 130 s on 2 cores. All seven (`--members`, with ResNeXt-11 at 24M MACs,
+epochs, over 3 seeds: about 100 s on 2 cores. All seven (`--members`, with ResNeXt-11 at 24M MACs,
 DenseNet-BC-40 at 72M and the mobile designs) take some minutes per seed and epoch budgets of 15
 or more: on 1,437 small images the mobile designs trail.
 

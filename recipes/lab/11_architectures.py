@@ -1,6 +1,6 @@
 """Lesson 11: the case studies under one budget -- accuracy against multiply-adds and parameters.
 
-    python recipes/lab/11_architectures.py --out runs/lab          # about 130 s on 2 cores, 3 seeds
+    python recipes/lab/11_architectures.py --out runs/lab          # about 100 s on 2 cores, 3 seeds
     python recipes/lab/11_architectures.py --smoke                 # 3 members, 512 digits, 2 epochs
     python recipes/lab/11_architectures.py --members vgg11 resnet20 mobilenet_v2 --epochs 5
 
