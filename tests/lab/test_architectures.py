@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 
 from kzoo.lab import architectures
+from kzoo.lab._seeds import run_over_seeds
 from tests.models import arch_counts as ac
 
 
 @pytest.mark.slow
-def test_members_train_under_one_budget_and_are_measured(tmp_path):
-    r = architectures.run(tmp_path, seed=0, smoke=True)
+def test_smoke_run_trains_and_measures_the_members_and_gives_no_verdict(tmp_path):
+    aggregate = run_over_seeds(architectures, tmp_path, smoke=True)
+    assert aggregate["smoke"] is True and aggregate["verdict"] == "smoke run, no verdict"
+    assert (tmp_path / "architectures_seeds.png").stat().st_size > 0
+    tmp_path = tmp_path / "seeds" / "architectures" / "seed0"
+    r = json.loads((tmp_path / "architectures.json").read_text())
+    assert r["smoke"] is True
     members = r["members"]
     assert sorted(members) == ["resnet20", "resnext11", "vgg11"]
     assert (r["epochs"], r["train_examples"], r["test_examples"]) == (2, 512, 360)
@@ -26,10 +32,8 @@ def test_members_train_under_one_budget_and_are_measured(tmp_path):
         resnext.params, resnext.macs)
     assert members["resnet20"]["params"] == 269_722 - 2 * 9 * 16  # ResNet-20, one input channel
     assert r["costliest"] == "resnet20"
-    # Every member learns in 32 steps: measured (seed 0) VGG-11 93.6%, ResNet-20 83.6%,
-    # ResNeXt-11 73.9% against the 10% of chance.
-    for m in members.values():
-        assert 0.5 < m["test_accuracy"] <= 1.0 and np.isfinite(m["train_loss"])
+    for m in members.values():  # plumbing: numbers, not evidence (smoke runs never are)
+        assert 0 <= m["test_accuracy"] <= 1.0 and np.isfinite(m["train_loss"])
     best = max(m["test_accuracy"] for m in members.values())
     assert members[r["best"]]["test_accuracy"] == best
     # The verdict follows from the numbers.
@@ -38,9 +42,18 @@ def test_members_train_under_one_budget_and_are_measured(tmp_path):
                 if m["test_accuracy"] >= best - r["tolerance"] and m["macs"] <= cap]
     assert r["efficient"] == sorted(expected, key=lambda k: members[k]["macs"])
     assert r["claim_holds"] is bool(expected)
-    saved = json.loads((tmp_path / "architectures.json").read_text())
-    assert saved["members"]["vgg11"]["macs"] == vgg.macs
     assert (tmp_path / "architectures.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_claim_over_seeds(lab_run):
+    r = lab_run("architectures")
+    assert r["k"] == r["n"] >= 3 and r["claim_holds"] is True
+    for row in r["per_seed"]:
+        h = row["headline"]
+        assert h["MACs of the costliest / of that member (x)"] >= 5
+        assert h["accuracy gap to the best, best member with <= 1/5 of the MACs (points)"] <= 2
+        assert h["test accuracy, most accurate member (%)"] > 90  # trained, not a coin toss
 
 
 def test_digits_are_upsampled_by_nearest_neighbour():
