@@ -93,11 +93,11 @@ def run(out_dir, *, seed=0, smoke=False, members=None, epochs=None, train_limit=
     Args:
         out_dir: output directory.
         seed: random seed (weights, batch order), the same for every member.
-        smoke: a short configuration (512 digits; 2 epochs).
+        smoke: a short configuration (256 digits; 1 epoch).
         members: keys of `MEMBERS` (default `DEFAULT_MEMBERS`: VGG-11, ResNet-20; smoke adds
             ResNeXt-11).
-        epochs: training epochs (default 4; smoke 2).
-        train_limit: train on the first this-many training digits (default all 1,437; smoke 512).
+        epochs: training epochs (default 4; smoke 1).
+        train_limit: train on the first this-many training digits (default all 1,437; smoke 256).
         batch_size: minibatch size.
         learning_rate: Adam's learning rate.
         tolerance: accuracy gap to the best member that still counts as "as accurate".
@@ -118,10 +118,10 @@ def run(out_dir, *, seed=0, smoke=False, members=None, epochs=None, train_limit=
     if any(k not in MEMBERS for k in keys) or len(keys) < 2 or len(set(keys)) != len(keys):
         raise ValueError(f"`members` must be two or more distinct names from {list(MEMBERS)}; "
                          f"received members={members!r}.")
-    epochs = (2 if smoke else 4) if epochs is None else epochs
+    epochs = (1 if smoke else 4) if epochs is None else epochs
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
-    train_limit = (512 if smoke else None) if train_limit is None else train_limit
+    train_limit = (256 if smoke else None) if train_limit is None else train_limit
     if train_limit is not None:
         check_positive_int("train_limit", train_limit)
     for name, value in (("learning_rate", learning_rate), ("cost_ratio", cost_ratio)):
