@@ -11,7 +11,7 @@ target" is the first update count at which it reaches `target`. Each variant is 
 rate (fewest steps). A rate is *stable* when training ends with a finite loss below the loss of
 guessing (ln 10): the largest stable rate of each variant is the edge of its usable range.
 
-Over 5 seeds: about 1.5 min on 2 CPU cores (2 variants x 7 rates x 8 epochs per seed).
+Over 3 seeds: about 2 min on 2 CPU cores (2 variants x 7 rates x 8 epochs per seed).
 
 Reference: Ioffe, Szegedy. "Batch Normalization: Accelerating Deep Network Training by Reducing
 Internal Covariate Shift." ICML 2015, Fig. 2 and Sec. 4.2.
@@ -33,7 +33,7 @@ CLAIM = ("With batch norm a 10-layer ReLU MLP reaches 90% held-out accuracy in f
          "variant at its best rate) and trains stably at learning rates at least 10x larger than "
          "without it.")
 PAPER = "Ioffe & Szegedy 2015, Batch Normalization, Fig. 2 and Sec. 4.2"
-SEEDS = (0, 1, 2, 3, 4)
+SEEDS = (0, 1, 2)
 LEARNING_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 VARIANTS = {"plain": "none", "batch norm": "batch"}
 RATE_RATIO = 10.0

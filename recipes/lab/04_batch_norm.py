@@ -1,6 +1,6 @@
 """Lesson 4: batch normalisation -- steps to a target accuracy and the largest stable learning rate.
 
-    python recipes/lab/04_batch_norm.py                  # 5 seeds, about 1.5 min on 2 CPU cores
+    python recipes/lab/04_batch_norm.py                  # 3 seeds, about 2 min on 2 CPU cores
     python recipes/lab/04_batch_norm.py --target 0.95    # a harder target
 
 A 10-layer ReLU MLP with and without batch norm, plain SGD over a learning-rate grid, on the UCI
