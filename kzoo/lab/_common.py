@@ -33,7 +33,7 @@ def lesson_parser(lesson: str, description: str) -> LessonParser:
     parser = LessonParser(prog=f"lab {lesson}", description=description)
     parser.add_argument("--out", default=None,
                         help=f"output directory (default {LAB_DIR}; {SMOKE_DIR} with --smoke)")
-    parser.add_argument("--seeds", type=_seed, nargs="+", default=None, metavar="SEED",
+    parser.add_argument("--seeds", type=seed, nargs="+", default=None, metavar="SEED",
                         help="seeds to run (default: the lesson's own, at least 3; 0 with --smoke)")
     parser.add_argument("--smoke", action="store_true",
                         help=f"a tiny configuration (seconds); results go to {SMOKE_DIR}")
@@ -50,7 +50,8 @@ def main_entry(main, lesson: str) -> None:
     sys.exit(run(f"lab {lesson}", lambda: main() and 0))
 
 
-def _seed(text: str) -> int:
+def seed(text: str) -> int:
+    """A `--seeds` value: a non-negative integer (argparse names the flag and this type in errors)."""
     value = int(text)
     if value < 0:
         raise ValueError(text)

@@ -179,3 +179,30 @@ def test_browser_check_sees_a_broken_figure_and_a_block_wider_than_the_window(tm
     bad.write_text(broken.replace("</body>", '<div style="width:3000px">wide</div></body>'))
     seen = inspect_page(bad, tmp_path, width=800)
     assert len(seen["broken"]) == 1 and seen["overflow"], seen
+
+
+def _recipe(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / "lab" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv", [["--seeds", "-1"], ["--seeds", "x"], ["--seeds"]])
+def test_lab_scripts_refuse_bad_seeds_in_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _recipe("10_maxout").main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "--seeds" in err, err
+
+
+def test_report_script_names_an_unknown_lesson_and_the_valid_ones(tmp_path):
+    from kzoo.utils.errors import UserError
+
+    with pytest.raises(UserError, match=r"--lessons: no lesson 'highwy'; valid: .*highway"):
+        _recipe("report").main(["--lessons", "highwy", "--out", str(tmp_path)])
+    with pytest.raises(UserError, match="--readme-table: no report.json"):
+        _recipe("report").main(["--readme-table", "--out", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
