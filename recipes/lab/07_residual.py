@@ -1,6 +1,6 @@
 """Lesson 7: residual learning -- a deeper plain CNN trains worse, a deeper ResNet does not (digits).
 
-    python recipes/lab/07_residual.py                      # 3 seeds, about 4 min on 2 CPU cores
+    python recipes/lab/07_residual.py                      # 3 seeds, about 3 min on 2 CPU cores
     python recipes/lab/07_residual.py --depths 20 32       # another pair of depths
     python recipes/lab/07_residual.py --learning-rates 0.003 0.01 0.03   # each net at its best
 
@@ -24,7 +24,7 @@ def main(argv=None):
         default=None,
         help=f"two depths from {' '.join(map(str, residual.RESNET_DEPTHS))} (default 20 56)",
     )
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 10)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 8)")
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[0.01],
                         help="SGD rates (momentum 0.9); with several, each net at its best")
     parser.add_argument("--batch-size", type=int, default=64, help="minibatch size")
