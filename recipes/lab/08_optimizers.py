@@ -1,6 +1,6 @@
 """Lesson 8: SGD, momentum, Adagrad, RMSProp and Adam on one MLP (MNIST-1D); 1/t decay vs constant.
 
-    python recipes/lab/08_optimizers.py --out runs/lab   # about 3 min on 2 cores over 3 seeds
+    python recipes/lab/08_optimizers.py --out runs/lab   # about 2 min on 2 cores over 3 seeds
     python recipes/lab/08_optimizers.py --epochs 20 --width 256  # a longer budget, a wider net
 
 Every optimiser runs at its conventional rate and over a three-point half-decade grid around its
