@@ -20,4 +20,5 @@ def test_claim_over_seeds(lab_run):
         assert h["steps to target, batch norm"] is not None, h
         if h["steps to target, plain"] is not None:
             assert h["steps to target, batch norm"] < h["steps to target, plain"], h
-        assert h["largest stable lr, batch norm"] >= 10 * h["largest stable lr, plain"], h
+        # Grid rates: the ratio is 10 or 30 (half-decade steps); 1e-9 absorbs float rounding.
+        assert h["largest stable lr, batch norm"] >= 10 * h["largest stable lr, plain"] * (1 - 1e-9), h
