@@ -78,7 +78,7 @@ def render_html(report: dict, out_dir) -> str:
             f"<tr><td>{lesson['number']}</td><td><a href=\"#{e(lesson['lesson'])}\">"
             f"{e(lesson['lesson'].replace('_', ' '))}</a></td><td>{e(lesson['claim'])}</td>"
             f"<td><span class=\"verdict {_verdict_class(lesson)}\">{e(lesson['verdict'])}"
-            f"</span></td><td>{_minutes(lesson['seconds'])}</td></tr>")
+            f"</span></td><td>{minutes(lesson['seconds'])}</td></tr>")
     parts.append("</table>")
     for lesson in report["lessons"]:
         parts += _lesson_html(lesson, out)
@@ -101,8 +101,8 @@ def _lesson_html(lesson: dict, out: Path) -> list[str]:
         f"<p><b>Claim.</b> {e(lesson['claim'])} <span class=\"small\">({e(lesson['paper'])})"
         "</span></p>",
         f"<p><span class=\"verdict {_verdict_class(lesson)}\">{e(lesson['verdict'])}</span> "
-        f"&nbsp; seeds {e(seeds)} &nbsp; {_minutes(lesson['seconds'])} "
-        f"({_minutes(lesson['seconds'] / max(1, len(lesson['seeds'])))} per seed) &nbsp; "
+        f"&nbsp; seeds {e(seeds)} &nbsp; {minutes(lesson['seconds'])} "
+        f"({minutes(lesson['seconds'] / max(1, len(lesson['seeds'])))} per seed) &nbsp; "
         f"<code>{e(lesson['command'])}</code></p>",
         "<table><tr><th>number</th><th>mean ± sd (min–max)</th><th>per seed</th>"
         "<th>claim per seed</th></tr>",
@@ -141,12 +141,12 @@ def render_markdown(report: dict) -> str:
     for lesson in report["lessons"]:
         anchor = lesson["lesson"].replace("_", "-")
         lines.append(f"| {lesson['number']} | [{lesson['lesson']}](#{anchor}) | {lesson['claim']} "
-                     f"| {lesson['verdict']} | {_minutes(lesson['seconds'])} |")
+                     f"| {lesson['verdict']} | {minutes(lesson['seconds'])} |")
     lines.append("")
     for lesson in report["lessons"]:
         lines += [f"## {lesson['lesson']}", "",
                   f"**{lesson['verdict']}** (seeds {', '.join(map(str, lesson['seeds']))}; "
-                  f"{_minutes(lesson['seconds'])}) -- {lesson['conclusion']}", ""]
+                  f"{minutes(lesson['seconds'])}) -- {lesson['conclusion']}", ""]
         lines += [f"![{lesson['lesson']}]({figure})" for figure in lesson["figures"]] + [""]
     if report["missing"]:
         lines += ["## Not run", ""]
@@ -156,5 +156,6 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _minutes(seconds: float) -> str:
+def minutes(seconds: float) -> str:
+    """A lesson's time as the pages show it: seconds under 90 s, else minutes."""
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

@@ -15,7 +15,6 @@ aggregate that the report reads.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.lab._common import save_figure
-from kzoo.utils.files import atomic_write_bytes
+from kzoo.utils.files import atomic_write_bytes, atomic_write_json
 
 
 def spread(values) -> dict:
@@ -136,8 +135,7 @@ def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, **options) -> di
         "config": lesson_config(module, results[0], options), "seconds": seconds,
         "smoke": bool(smoke), "figures": figures,
     }
-    atomic_write_bytes(out / f"{lesson}.json",
-                       json.dumps(aggregate, indent=2, default=float).encode())
+    atomic_write_json(out / f"{lesson}.json", aggregate)
     return aggregate
 
 

@@ -11,7 +11,6 @@ results (not run, or failed) are listed instead of stopping the report.
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 import time
 import traceback
@@ -19,10 +18,10 @@ from pathlib import Path
 
 import kzoo.lab
 from kzoo.lab._environment import environment
-from kzoo.lab._page import render_html, render_markdown
+from kzoo.lab._page import minutes, render_html, render_markdown
 from kzoo.lab._seeds import format_spread, run_over_seeds
 from kzoo.utils.errors import UserError
-from kzoo.utils.files import atomic_write_bytes, read_json
+from kzoo.utils.files import atomic_write_bytes, atomic_write_json, read_json
 
 # The lecture's order; lessons not named here follow alphabetically.
 ORDER = (
@@ -119,7 +118,7 @@ def write_report(out_dir, lessons=None, *, status=None) -> dict:
     out = Path(out_dir)
     report = build_report(out, lessons, status=status)
     paths = {"json": out / REPORT_JSON, "html": out / REPORT_HTML, "markdown": out / REPORT_MD}
-    atomic_write_bytes(paths["json"], json.dumps(report, indent=2, default=float).encode())
+    atomic_write_json(paths["json"], report)
     atomic_write_bytes(paths["html"], render_html(report, out).encode())
     atomic_write_bytes(paths["markdown"], render_markdown(report).encode())
     return {key: str(path) for key, path in paths.items()} | {"report": report}
@@ -134,12 +133,8 @@ def readme_table(report: dict) -> str:
                             for name, stats in lesson["headline"].items())
         rows.append(f"| {lesson['number']} | {lesson['lesson'].replace('_', ' ')} | "
                     f"`{lesson['command']}` | {lesson['claim']} | {lesson['verdict']} | "
-                    f"{numbers.replace('|', '/')} | {_minutes(lesson['seconds'])} |")
+                    f"{numbers.replace('|', '/')} | {minutes(lesson['seconds'])} |")
     return "\n".join(rows)
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def run(out_dir, *, seeds=None, smoke=False, collect=False, lessons=None, echo=print) -> dict:

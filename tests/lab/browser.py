@@ -3,6 +3,7 @@ reader would see: images that did not load and elements that stick out of the wi
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -46,8 +47,7 @@ def inspect_page(page: Path, workdir: Path, *, width: int) -> dict:
         capture_output=True, text=True, timeout=180, check=True).stdout
     found = re.search(r'<pre id="kzoo-check">(.*?)</pre>', out, re.S)
     assert found, f"the checking script did not run; Chromium printed: {out[-500:]!r}"
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&")
-                      .replace("&lt;", "<").replace("&gt;", ">"))
+    return json.loads(html.unescape(found.group(1)))
 
 
 def screenshot(page: Path, png: Path, workdir: Path, *, width: int = 1280, height: int = 6000):
