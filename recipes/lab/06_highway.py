@@ -23,17 +23,21 @@ def main(argv=None):
                         help="SGD rates (momentum 0.9) tried for every net; each is shown at its "
                              "best (default 0.003 0.03 for plain, 0.03 0.3 for highway nets)")
     parser.add_argument("--gate-bias", type=float, default=-4.0, help="initial transform-gate bias")
+    parser.add_argument("--warmup-epochs", type=int, default=2,
+                        help="epochs over which the rate rises linearly from zero")
     args = parser.parse_args(argv)
     result = run_over_seeds(
         highway,
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         depths=args.depths,
         width=args.width,
         epochs=args.epochs,
         learning_rates=args.learning_rates,
         transform_bias_init=args.gate_bias,
+        warmup_epochs=args.warmup_epochs,
     )
     print(result["conclusion"])
     print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")

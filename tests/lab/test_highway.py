@@ -8,7 +8,7 @@ from kzoo.lab import highway
 @pytest.mark.slow
 def test_claim_over_seeds(lab_run):
     r = lab_run("highway")
-    assert r["k"] == r["n"] >= 3 and r["config"]["depths"] == [10, 50, 100]
+    assert r["k"] == r["n"] >= 3 and r["config"]["depths"] == [10, 50, 100], r["per_seed"]
     for row in r["per_seed"]:
         h = row["headline"]
         for depth in (50, 100):

@@ -10,7 +10,7 @@ from kzoo.lab import residual
 @pytest.mark.slow
 def test_claim_over_seeds(lab_run):
     r = lab_run("residual")
-    assert r["k"] == r["n"] >= 3 and r["config"]["depths"] == [20, 56]
+    assert r["k"] == r["n"] >= 3 and r["config"]["depths"] == [20, 56], r["per_seed"]
     for row in r["per_seed"]:
         h = row["headline"]
         # Degradation, not a collapse: plain-56 leaves chance (90% error) but stays well above

@@ -12,7 +12,7 @@ from kzoo.lab._seeds import run_over_seeds
 @pytest.mark.slow
 def test_claim_over_seeds(lab_run):
     r = lab_run("selu")
-    assert r["k"] == r["n"] >= 3 and not r["smoke"]
+    assert r["k"] == r["n"] >= 3 and not r["smoke"], r["per_seed"]
     for row in r["per_seed"]:
         h = row["headline"]
         # Every SNN draw within 0.8-1.2 at layer 32 (measured 0.95-1.06 over 20 draws of seed 0;
