@@ -29,12 +29,14 @@ class LessonParser(ArgumentParser):
 
 
 def lesson_parser(lesson: str, description: str) -> LessonParser:
-    """The command line of a lab script: `--out`, `--seeds`, `--smoke`, `--debug`."""
+    """The command line of a lab script: `--out`, `--seeds`, `--workers`, `--smoke`, `--debug`."""
     parser = LessonParser(prog=f"lab {lesson}", description=description)
     parser.add_argument("--out", default=None,
                         help=f"output directory (default {LAB_DIR}; {SMOKE_DIR} with --smoke)")
     parser.add_argument("--seeds", type=seed, nargs="+", default=None, metavar="SEED",
                         help="seeds to run (default: the lesson's own, at least 3; 0 with --smoke)")
+    parser.add_argument("--workers", type=positive, default=None, metavar="N",
+                        help="processes running seeds side by side (default: one per CPU core)")
     parser.add_argument("--smoke", action="store_true",
                         help=f"a tiny configuration (seconds); results go to {SMOKE_DIR}")
     add_debug_flag(parser)
@@ -48,6 +50,14 @@ def main_entry(main, lesson: str) -> None:
     from kzoo.utils.cli import run
 
     sys.exit(run(f"lab {lesson}", lambda: main() and 0))
+
+
+def positive(text: str) -> int:
+    """A `--workers` value: a positive integer."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def seed(text: str) -> int:

@@ -10,13 +10,21 @@ first seed's figure is shown beside a generic figure of the headline numbers' po
 
 Each seed's own files go to `<out>/seeds/<lesson>/seed<k>/`; `<out>/<lesson>.json` holds the
 aggregate that the report reads.
+
+Seeds run side by side, one process per CPU core: the lab's networks are small, so a TensorFlow
+process spends its time in per-op overhead on one core rather than in arithmetic spread over all of
+them, and two seeds at once take little longer than one.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
+import os
+import signal
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +93,26 @@ def check_seeds(seeds) -> tuple[int, ...]:
     return seeds
 
 
-def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, **options) -> dict:
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers, module, n_seeds: int) -> int:
+    """Processes to run seeds in: `workers`, or by default one per usable core (at most one per
+    seed); 1 for a lesson that is not an importable module (it cannot be re-imported elsewhere)."""
+    if workers is None:
+        importable = isinstance(module, types.ModuleType) and module.__name__ != "__main__"
+        return min(usable_cores(), n_seeds) if importable else 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"`workers` must be a positive integer; received {workers!r}.")
+    return min(workers, n_seeds)
+
+
+def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, workers=None,
+                   **options) -> dict:
     """Run `module`'s lesson once per seed; write `<lesson>.json`, `<lesson>.png` and
     `<lesson>_seeds.png` into `out_dir`; return the aggregate.
 
@@ -94,6 +121,8 @@ def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, **options) -> di
         out_dir: output directory.
         seeds: seeds to run (default the lesson's `SEEDS`; one seed with `smoke`).
         smoke: the lesson's seconds-long configuration; the aggregate carries no verdict.
+        workers: processes running seeds side by side (default one per usable CPU core, at most
+            one per seed); 1 runs every seed in this process.
         **options: passed to the lesson's `run` for every seed.
 
     Returns:
@@ -109,16 +138,15 @@ def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, **options) -> di
         'holds in 5 of 5 seeds'
     """
     seeds = check_seeds((0,) if smoke else module.SEEDS) if seeds is None else check_seeds(seeds)
+    workers = check_workers(workers, module, len(seeds))
     out = Path(out_dir)
     lesson = module.LESSON
-    results, per_seed = [], []
+    per_seed = []
     start = time.perf_counter()
-    for seed in seeds:
-        seed_start = time.perf_counter()
-        result = module.run(out / "seeds" / lesson / f"seed{seed}", seed=seed, smoke=smoke,
-                            **options)
-        results.append(result)
-        per_seed.append({"seed": seed, "seconds": time.perf_counter() - seed_start,
+    runs = _run_seeds(module, out, seeds, smoke, options, workers)
+    results = [result for result, _ in runs]
+    for seed, (result, seed_seconds) in zip(seeds, runs, strict=True):
+        per_seed.append({"seed": seed, "seconds": seed_seconds,
                          "claim_holds": bool(result["claim_holds"]),
                          "headline": {k: _number(v) for k, v in module.headline(result).items()},
                          "conclusion": result["conclusion"]})
@@ -137,6 +165,41 @@ def run_over_seeds(module, out_dir, *, seeds=None, smoke=False, **options) -> di
     }
     atomic_write_json(out / f"{lesson}.json", aggregate)
     return aggregate
+
+
+def _one_seed(module, out: Path, seed: int, smoke: bool, options: dict):
+    if isinstance(module, str):
+        module = importlib.import_module(module)
+    start = time.perf_counter()
+    result = module.run(out / "seeds" / module.LESSON / f"seed{seed}", seed=seed, smoke=smoke,
+                        **options)
+    return result, time.perf_counter() - start
+
+
+def _quiet_child(threads: int) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone answers it (and ends the children).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import tensorflow as tf
+
+    # Side-by-side processes share the cores instead of each spinning a pool as wide as the machine.
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _run_seeds(module, out: Path, seeds, smoke: bool, options: dict, workers: int):
+    """[(result, seconds)] in the order of `seeds`; in `workers` fresh processes when above 1."""
+    if workers == 1:
+        return [_one_seed(module, out, seed, smoke, options) for seed in seeds]
+    import multiprocessing
+
+    threads = max(1, usable_cores() // workers)
+    # "spawn": a fresh interpreter per worker; forking a process that already runs TensorFlow's
+    # thread pools is unsafe.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_quiet_child, initargs=(threads,)) as pool:
+        pending = [pool.apply_async(_one_seed, (module.__name__, out, seed, smoke, options))
+                   for seed in seeds]
+        return [job.get() for job in pending]
 
 
 def _number(value):

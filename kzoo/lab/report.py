@@ -68,7 +68,8 @@ def _read(out: Path, lesson: str):
     return data if isinstance(data, dict) and "per_seed" in data else None
 
 
-def run_lessons(out_dir, lessons, *, seeds=None, smoke=False, echo=print) -> dict[str, dict]:
+def run_lessons(out_dir, lessons, *, seeds=None, smoke=False, workers=None,
+                echo=print) -> dict[str, dict]:
     """Run each lesson over its seeds; return {lesson: {"seconds": ..., "error": message or None}}."""
     status = {}
     for i, lesson in enumerate(lessons, start=1):
@@ -77,7 +78,7 @@ def run_lessons(out_dir, lessons, *, seeds=None, smoke=False, echo=print) -> dic
         echo(f"lesson {i} of {len(lessons)}: {lesson} ...")
         try:
             module = importlib.import_module(f"kzoo.lab.{lesson}")
-            result = run_over_seeds(module, out_dir, seeds=seeds, smoke=smoke)
+            result = run_over_seeds(module, out_dir, seeds=seeds, smoke=smoke, workers=workers)
             echo(f"  {lesson}: {result['verdict']} ({time.perf_counter() - start:.0f} s)")
         except Exception as err:  # one broken lesson must not hide the others
             error = f"{type(err).__name__}: {err}"
@@ -137,13 +138,15 @@ def readme_table(report: dict) -> str:
     return "\n".join(rows)
 
 
-def run(out_dir, *, seeds=None, smoke=False, collect=False, lessons=None, echo=print) -> dict:
+def run(out_dir, *, seeds=None, smoke=False, workers=None, collect=False, lessons=None,
+        echo=print) -> dict:
     """Run every lesson (or, with `collect=True`, only gather their results) and write the page.
 
     Args:
         out_dir: output directory (lessons' files, report.json, report.html, README.md).
         seeds: seeds for every lesson (default each lesson's own; one seed with `smoke`).
         smoke: every lesson in its seconds-long configuration; the page gives no verdict.
+        workers: processes running each lesson's seeds side by side (default one per CPU core).
         collect: no training, only gather the results already in `out_dir`.
         lessons: lesson names (default all discovered).
         echo: where progress lines go.
@@ -152,5 +155,6 @@ def run(out_dir, *, seeds=None, smoke=False, collect=False, lessons=None, echo=p
         {"json", "html", "markdown": paths, "report": the JSON, "status": per-lesson time/error}.
     """
     lessons = list(lessons or discover_lessons())
-    status = {} if collect else run_lessons(out_dir, lessons, seeds=seeds, smoke=smoke, echo=echo)
+    status = {} if collect else run_lessons(out_dir, lessons, seeds=seeds, smoke=smoke,
+                                            workers=workers, echo=echo)
     return dict(write_report(out_dir, lessons, status=status), status=status)

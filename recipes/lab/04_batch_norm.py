@@ -33,6 +33,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         depth=args.depth,
         width=args.width,
         epochs=args.epochs,

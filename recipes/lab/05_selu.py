@@ -36,6 +36,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         depth=args.depth,
         width=args.width,
         draws=args.draws,

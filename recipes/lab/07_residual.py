@@ -34,6 +34,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         depths=args.depths,
         epochs=args.epochs,
         learning_rates=args.learning_rates,

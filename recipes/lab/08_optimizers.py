@@ -40,6 +40,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         optimizers=args.optimizers,
         depth=args.depth,
         width=args.width,

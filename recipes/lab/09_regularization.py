@@ -29,6 +29,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         dataset=args.dataset,
         train_size=args.train_size,
         epochs=args.epochs,

@@ -33,6 +33,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         members=args.members,
         epochs=args.epochs,
         learning_rate=args.lr,

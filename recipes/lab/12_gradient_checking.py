@@ -25,7 +25,8 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     result = run_over_seeds(
-        gradient_checking, args.out, seeds=args.seeds, smoke=args.smoke, steps=args.steps
+        gradient_checking, args.out, seeds=args.seeds, smoke=args.smoke, workers=args.workers,
+        steps=args.steps,
     )
     print(result["conclusion"])
     print(f"{result['verdict']}  ->  {' '.join(result['figures'])}")

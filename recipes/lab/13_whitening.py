@@ -27,6 +27,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         epochs=args.epochs,
         learning_rates=args.lrs,
         datasets=args.datasets,

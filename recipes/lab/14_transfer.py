@@ -39,6 +39,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         examples=args.examples,
         repeats=args.repeats,
         steps=args.steps,

@@ -44,6 +44,7 @@ def main(argv=None):
         args.out,
         seeds=args.seeds,
         smoke=args.smoke,
+        workers=args.workers,
         members=args.members,
         epochs=args.epochs,
         snapshots=args.snapshots,

@@ -38,8 +38,8 @@ def main(argv=None):
                             "the report first")
         print(report.readme_table(data))
         return data
-    result = report.run(args.out, seeds=args.seeds, smoke=args.smoke, collect=args.collect,
-                        lessons=args.lessons)
+    result = report.run(args.out, seeds=args.seeds, smoke=args.smoke, workers=args.workers,
+                        collect=args.collect, lessons=args.lessons)
     for lesson in result["report"]["lessons"]:
         print(f"{lesson['lesson']:22s} {lesson['verdict']}")
     for row in result["report"]["missing"]:
