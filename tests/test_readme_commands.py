@@ -175,11 +175,16 @@ def check_datasets(o: Outcome) -> None:
 
 def check_quickstart(o: Outcome) -> None:
     run = o.cwd / "runs" / "quickstart" / "resnet20-digits"
-    assert _json(run / "metrics.json")["test_accuracy"] >= 0.95  # README: "at least 95%"
+    metrics = _json(run / "metrics.json")
+    assert (metrics["epochs_run"], metrics["dataset"]) == (10, "digits"), metrics
+    assert metrics["test_accuracy"] >= 0.95, metrics  # README: "at least 95%"
     for name in ("config.json", "history.json", "model.keras", "normalization.json"):
         assert (run / name).is_file(), name
     _png(run / "curves.png")
-    assert (o.cwd / "saved_models" / "quickstart_resnet20" / "1" / "saved_model.pb").is_file()
+    version = o.cwd / "saved_models" / "quickstart_resnet20" / "1"
+    assert (version / "saved_model.pb").is_file()
+    exported = _json(version / "assets.extra" / "kzoo_metadata.json")["metrics"]
+    assert exported["test_accuracy"] >= 0.9, exported  # the search's retrained model
     assert "best learning rate" in o.out
 
 
