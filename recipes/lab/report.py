@@ -1,6 +1,6 @@
 """The lab report: run every lesson over its seeds (or only collect results) and write one page.
 
-    python recipes/lab/report.py                      # every lesson into runs/lab (about 30 min)
+    python recipes/lab/report.py                      # every lesson into runs/lab (about 18 min)
     python recipes/lab/report.py --smoke              # every lesson's seconds-long configuration
     python recipes/lab/report.py --collect            # no training: gather existing results only
     python recipes/lab/report.py --readme-table       # print README's lab table from report.json
