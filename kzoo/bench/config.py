@@ -42,6 +42,9 @@ class BenchConfig(Settings):
             per model with TensorFlow's profiler into `out_dir/profile/<model>` and report the
             self time by op type (the summary needs the `[profile]` extra).
         profile_steps: steps traced per model.
+        kernel_steps: training steps per model (at least 2 run) repeated after warm-up in a
+            separate kzoo worker with `ONEDNN_VERBOSE=1`, whose log names the ISA oneDNN dispatched
+            to and each primitive's implementation (`kzoo.bench.kernels`); 0 skips it.
         out_dir: where `bench.json` and `bench.md` are written.
         seed: seeds the synthetic data and the models.
 
@@ -78,6 +81,12 @@ class BenchConfig(Settings):
         "by op type (needs the [profile] extra for the summary)", group="run",
     )
     profile_steps: int = setting(5, "steps traced per model with --profile", group="run", low=1)
+    kernel_steps: int = setting(
+        2, "training steps of kzoo's default path per model run once more (after warm-up) in a "
+        "separate process with oneDNN's verbose log on, to name the kernels and ISA it used "
+        "(0 = none)",
+        group="run", low=0,
+    )
     out_dir: str = setting("bench_results", "output directory", group="run", flag="--out",
                            metavar="DIR")
     seed: int = setting(0, "seed of the synthetic data and the models", group="run", low=0,
@@ -117,5 +126,6 @@ def tiny(**overrides) -> BenchConfig:
         throughput_calls=1,
         image_size=8,
         profile_steps=2,
+        kernel_steps=2,
     )
     return BenchConfig(**{**base, **overrides})

@@ -23,6 +23,13 @@ def _pct(x) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _latency(serving) -> str:
+    p = serving.get("latency_ms_batch1_percentiles")
+    if p is None:  # results written before percentiles were recorded
+        return f"{serving['latency_ms_batch1']['median']:.1f}"
+    return f"{p['p50']:.1f} / {p['p99']:.1f}"
+
+
 def _ratio(ratios, key) -> str:
     r = ratios.get(key)
     if r is None:
@@ -76,13 +83,13 @@ def format_markdown(results: dict) -> str:
             "",
             f"## Serving (throughput at batch {cfg['serving_batch']}, latency at batch 1)",
             "",
-            "| model | configuration | latency ms | img/s | spread | GFLOP/s | peak MiB |",
+            "| model | configuration | latency ms p50 / p99 | img/s | spread | GFLOP/s | peak MiB |",
             "|---|---|---:|---:|---:|---:|---:|",
         ]
         for m in results["models"]:
             for label, s in m.get("serving", {}).items():
                 lines.append(
-                    f"| {m['model']} | {label} | {s['latency_ms_batch1']['median']:.1f} | "
+                    f"| {m['model']} | {label} | {_latency(s)} | "
                     f"{s['images_per_second']['median']:.0f} | "
                     f"{_pct(s['images_per_second']['spread'])} | {s['achieved_gflops']:.0f} | "
                     f"{s['peak_memory_mb']:.0f} |"
@@ -106,7 +113,29 @@ def format_markdown(results: dict) -> str:
             f"{_ratio(r, 'savedmodel_latency_vs_best_torch_eval')} |"
         )
     lines += _profile_lines(results)
+    lines += _kernel_lines(results)
     return "\n".join(lines) + "\n"
+
+
+def _kernel_lines(results, rows: int = 8) -> list[str]:
+    sampled = [m for m in results.get("models", []) if "kernels" in m]
+    if not sampled:
+        return []
+    lines = ["", "## oneDNN kernels of kzoo's default training step (ONEDNN_VERBOSE sample)", ""]
+    for m in sampled:
+        k = m["kernels"]
+        lines += [f"{m['model']}, {k['steps']} steps after warm-up: {k['version'] or 'oneDNN'} "
+                  f"dispatched to {k['isa'] or 'an ISA it did not name'}; {k['executions']} "
+                  f"primitive executions (the log: `{k['log']}`)."]
+        if k["kernels"]:
+            lines += ["", "| primitive | pass | implementation | calls | ms | share |",
+                      "|---|---|---|---:|---:|---:|"]
+            lines += [f"| {r['primitive']} | {r['pass']} | {r['implementation']} | {r['calls']} | "
+                      f"{r['ms']:.1f} | "
+                      f"{_pct(r['share']) if r['share'] is not None else '-'} |"
+                      for r in k["kernels"][:rows]]
+        lines.append("")
+    return lines
 
 
 def _profile_lines(results) -> list[str]:

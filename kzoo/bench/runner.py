@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from kzoo.bench.config import BenchConfig
+from kzoo.bench.kernels import parse_verbose
 from kzoo.bench.machine import machine_facts
 from kzoo.bench.procinfo import load_average
-from kzoo.bench.stats import summarize
+from kzoo.bench.stats import percentiles, summarize
 from kzoo.bench.worker_client import Worker
 
 # (label, worker, variant, compute dtype for utilisation); None: from the resolved policy.
@@ -185,11 +186,38 @@ def _bench_model(name, config, configs, workers, log) -> dict:
             steps=config.profile_steps,
             trace_dir=str(Path(config.out_dir).resolve() / "profile" / name),
         )
+    if config.kernel_steps:
+        log(f"{name}: naming the oneDNN kernels of {config.kernel_steps} steps of kzoo's default path")
+        entry["kernels"] = _sample_kernels(name, config)
     if config.serving:
         main = [c for c in configs if c not in ABLATIONS]
         entry["serving"], serving_ratios = _serving(name, config, main, workers, kzoo, log)
         entry["ratios"].update(serving_ratios)
     return entry
+
+
+def _sample_kernels(name, config) -> dict:
+    """Run `kernel_steps` training steps of kzoo's default path in a fresh worker with oneDNN's
+    verbose log on (apart from the timed workers: the log slows every kernel) and summarise it."""
+    log_path = Path(config.out_dir) / "kernels" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    worker = Worker("kzoo", log_path, extra_env={"ONEDNN_VERBOSE": "1"})
+    try:
+        # Warm-up steps first (kernel creation, first-touch costs), then a mark in the log, then
+        # the steps summarised.
+        worker.call("setup", name=name, batch=config.batch, steps=config.kernel_steps, warmup=2,
+                    image_size=config.image_size, seed=config.seed)
+        mark = worker.call("mark")
+        steps = max(2, config.kernel_steps)  # a timed round needs two steps
+        worker.call("train", steps=steps)
+    finally:
+        worker.close()
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    whole = parse_verbose(text)  # the version and ISA are printed once, at the start
+    summary = parse_verbose(text.rsplit(f",{mark},", 1)[-1].split("\n", 1)[-1])
+    summary.update(version=whole["version"], isa=whole["isa"], steps=steps)
+    summary["log"] = str(log_path)
+    return summary
 
 
 def _steps_for(config, setups) -> int:
@@ -241,6 +269,9 @@ def _serving(name, config, configs, workers, kzoo, log):
         serving[labels.get(label, label.replace("PyTorch", "PyTorch eval"))] = {
             "batch": config.serving_batch,
             "latency_ms_batch1": summarize([r["latency_ms"] for r in runs]),
+            # Every batch-1 call of every round: a tail (p99) shows what a median hides.
+            "latency_ms_batch1_percentiles": percentiles(
+                [t for r in runs for t in r["latencies_ms"]]),
             "images_per_second": ips,
             "achieved_gflops": ips["median"] * SERVE_FLOPS_PER_MAC * kzoo["macs"] / 1e9,
             "peak_memory_mb": max(r["peak_memory_mb"] for r in runs),

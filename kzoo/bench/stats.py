@@ -32,3 +32,20 @@ def summarize(values) -> dict:
 def step_times(stamps) -> list[float]:
     """Durations between consecutive timestamps (seconds)."""
     return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def percentiles(values, points=(50, 99)) -> dict:
+    """`{"p50": ..., "p99": ..., "calls": n}` of single measurements pooled over rounds (linear
+    interpolation between the nearest ranks, as NumPy's default).
+
+    Example:
+        >>> percentiles([1.0, 2.0, 3.0, 4.0, 100.0])["p50"]
+        3.0
+    """
+    import numpy as np
+
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("`values` must hold at least one measurement; received none.")
+    found = {f"p{p:g}": float(np.percentile(values, p)) for p in points}
+    return {**found, "calls": len(values)}

@@ -115,6 +115,7 @@ class TorchReference:
             batch_times.append(time.perf_counter() - start)
         return {
             "latency_ms": _median(latencies) * 1e3,
+            "latencies_ms": [t * 1e3 for t in latencies],
             "images_per_second": len(self.many) / _median(batch_times),
         }
 

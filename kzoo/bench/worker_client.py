@@ -16,11 +16,12 @@ class WorkerError(RuntimeError):
 
 
 class Worker:
-    """One worker process of `kind` ("kzoo", "keras" or "torch"); its stderr goes to `log_path`."""
+    """One worker process of `kind` ("kzoo", "keras" or "torch"); its stderr goes to `log_path`
+    (and so does anything the libraries print: the protocol owns the real stdout)."""
 
-    def __init__(self, kind: str, log_path: Path):
+    def __init__(self, kind: str, log_path: Path, extra_env: dict | None = None):
         self.kind = kind
-        env = dict(os.environ)
+        env = {**os.environ, **(extra_env or {})}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         # The worker runs as a script: it finds kzoo the way this process did.
         package_root = str(Path(__file__).resolve().parents[2])

@@ -4,7 +4,8 @@ Run as a script (`python worker_process.py kzoo|keras|torch`). Separate processe
 configuration's process-wide settings apart (kzoo's op determinism and precision policy, thread
 pools) and give each its own peak memory; a PyTorch worker never imports TensorFlow.
 
-Requests: {"op": "setup" | "train" | "profile" | "setup_serving" | "serve" | "peak" | "close", ...};
+Requests: {"op": "setup" | "train" | "profile" | "setup_serving" | "serve" | "peak" | "mark" |
+"close", ...};
 each is answered by one line {"ok": true, "result": ...} or {"ok": false, "error": "<traceback>"}.
 """
 
@@ -67,6 +68,8 @@ def _handle(op, request, configs, module, procinfo):
         return None
     if op == "peak":
         return module.matmul_peak(**request)
+    if op == "mark":
+        return module.verbose_mark()
     variant = request.pop("variant", None) or next(iter(configs))
     config = configs[variant]
     # Only kzoo's default path can be profiled ("profile_round"); the others answer the rest.

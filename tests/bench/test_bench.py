@@ -162,6 +162,9 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
     assert "kzoo SavedModel" in serving and "Keras model.predict" in serving
     for entry in serving.values():
         assert entry["latency_ms_batch1"]["median"] > 0 and entry["images_per_second"]["median"] > 0
+        tail = entry["latency_ms_batch1_percentiles"]  # every call of every round
+        assert tail["calls"] == tiny().latency_calls * tiny().repeats
+        assert 0 < tail["p50"] <= tail["p99"]
     ratios = model["ratios"]
     assert ratios["kzoo_vs_plain_keras"]["target"] == 1.5
     assert isinstance(ratios["kzoo_vs_plain_keras"]["met"], bool)
@@ -177,6 +180,11 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
     assert any("Conv2D" in t for t in types)
     assert sum(row["share"] for row in profile["op_types"]) == pytest.approx(1.0)
     assert "## Profile of kzoo's default training step" in markdown
+    kernels = model["kernels"]  # oneDNN's verbose log of kzoo's default step, in its own worker
+    assert kernels["isa"] and kernels["version"].startswith("oneDNN v"), kernels
+    assert kernels["executions"] > 0 and (tmp_path / "kernels" / "resnet20.log").is_file()
+    assert "convolution" in {row["primitive"] for row in kernels["kernels"]}
+    assert "## oneDNN kernels of kzoo's default training step" in markdown
 
 
 @pytest.mark.slow
@@ -190,7 +198,8 @@ def test_without_torch_the_keras_parts_still_run(tmp_path, monkeypatch, capsys):
         runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
     )
     results = runner.run_bench(
-        tiny(frameworks=("kzoo", "torch"), serving=False, out_dir=str(tmp_path)), log=lambda _: None
+        tiny(frameworks=("kzoo", "torch"), serving=False, kernel_steps=0, out_dir=str(tmp_path)),
+        log=lambda _: None,
     )
     assert "PyTorch is not installed" in capsys.readouterr().err
     assert results["torch_available"] is False and "kzoo[bench]" in results["notes"][0]
