@@ -191,15 +191,26 @@ def _run_seeds(module, out: Path, seeds, smoke: bool, options: dict, workers: in
     if workers == 1:
         return [_one_seed(module, out, seed, smoke, options) for seed in seeds]
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, usable_cores() // workers)
     # "spawn": a fresh interpreter per worker; forking a process that already runs TensorFlow's
-    # thread pools is unsafe.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_quiet_child, initargs=(threads,)) as pool:
-        pending = [pool.apply_async(_one_seed, (module.__name__, out, seed, smoke, options))
-                   for seed in seeds]
-        return [job.get() for job in pending]
+    # thread pools is unsafe. An executor, not multiprocessing.Pool: a worker that dies (killed, out
+    # of memory) breaks it with an error, where a Pool would wait for its result forever.
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_quiet_child, initargs=(threads,))
+    try:
+        jobs = [executor.submit(_one_seed, module.__name__, out, seed, smoke, options)
+                for seed in seeds]
+        return [job.result() for job in jobs]
+    except BaseException:
+        # Ctrl-C or a failed seed: stop the seeds still running (the executor has no public way
+        # to end a running task; its processes are listed in `_processes`).
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _number(value):

@@ -48,6 +48,38 @@ def test_two_worker_processes_give_the_numbers_of_one_process(tmp_path):
         assert (tmp_path / "two" / "seeds" / "whitening" / f"seed{seed}" / "whitening.json").is_file()
 
 
+CRASHY = """
+import os
+
+LESSON, CLAIM, PAPER, SEEDS = "crashy", "Nothing.", "None", (0, 1)
+
+
+def run(out_dir, *, seed=0, smoke=False):
+    if seed == 1:
+        os._exit(9)  # a worker that dies, as one killed for memory would
+    return {"claim_holds": True, "conclusion": "ok", "figure": ""}
+
+
+def headline(result):
+    return {}
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_ends_the_run_with_an_error_instead_of_a_wait(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    (tmp_path / "crashy_lesson.py").write_text(CRASHY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import crashy_lesson
+
+    start = time.monotonic()
+    with pytest.raises(BrokenProcessPool):
+        run_over_seeds(crashy_lesson, tmp_path / "out", workers=2)
+    assert time.monotonic() - start < 120
+    assert not (tmp_path / "out" / "crashy.json").exists()
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
