@@ -18,11 +18,13 @@ them, and two seeds at once take little longer than one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import math
 import os
 import signal
+import threading
 import time
 import types
 from pathlib import Path
@@ -186,6 +188,21 @@ def _quiet_child(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+@contextlib.contextmanager
+def _children_ignore_ctrl_c():
+    """Processes started in the block ignore SIGINT from their first instruction (an ignored signal
+    stays ignored across exec, and Python keeps it so): a Ctrl-C while a worker still imports
+    TensorFlow must not print its traceback. The parent answers Ctrl-C again after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_seeds(module, out: Path, seeds, smoke: bool, options: dict, workers: int):
     """[(result, seconds)] in the order of `seeds`; in `workers` fresh processes when above 1."""
     if workers == 1:
@@ -200,8 +217,9 @@ def _run_seeds(module, out: Path, seeds, smoke: bool, options: dict, workers: in
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_quiet_child, initargs=(threads,))
     try:
-        jobs = [executor.submit(_one_seed, module.__name__, out, seed, smoke, options)
-                for seed in seeds]
+        with _children_ignore_ctrl_c():  # the workers start inside submit()
+            jobs = [executor.submit(_one_seed, module.__name__, out, seed, smoke, options)
+                    for seed in seeds]
         return [job.result() for job in jobs]
     except BaseException:
         # Ctrl-C or a failed seed: stop the seeds still running (the executor has no public way

@@ -48,6 +48,10 @@ def test_an_interrupt_during_training_is_one_line_with_exit_130(tmp_path, monkey
     assert isinstance(info.value, KeyboardInterrupt)
 
 
+def answer_ctrl_c():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_kzoo_train_stopped_by_a_signal_says_where_and_resumes(
@@ -60,6 +64,9 @@ def test_kzoo_train_stopped_by_a_signal_says_where_and_resumes(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a suite started in the background (`cmd &` in a script) ignores
+        # SIGINT, and a child would inherit that.
+        preexec_fn=answer_ctrl_c,
     )
     metadata = run / "checkpoint" / "training_metadata.json"
     deadline = time.monotonic() + 600

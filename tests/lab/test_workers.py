@@ -80,6 +80,12 @@ def test_a_worker_that_dies_ends_the_run_with_an_error_instead_of_a_wait(tmp_pat
     assert not (tmp_path / "out" / "crashy.json").exists()
 
 
+def _answer_ctrl_c():
+    # As from a terminal: a suite started in the background (`cmd &` in a script) ignores SIGINT,
+    # and the script would inherit that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -99,13 +105,13 @@ def test_ctrl_c_ends_the_script_and_its_worker_processes_in_one_line(tmp_path):
     script = ROOT / "recipes" / "lab" / "06_highway.py"
     proc = subprocess.Popen([sys.executable, str(script), "--out", str(tmp_path), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_answer_ctrl_c)
     deadline = time.monotonic() + 120
     while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:  # both workers started
         time.sleep(0.5)
     workers = _children(proc.pid)
     assert len(workers) >= 2, workers
-    time.sleep(5)  # into the training
+    time.sleep(1)  # the workers are still importing TensorFlow: they must not answer it themselves
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
