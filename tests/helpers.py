@@ -26,6 +26,17 @@ BF16_TOLERANCE = 0.05
 PRECISION_POLICIES = ("float32", "mixed_bfloat16")  # the first is the reference
 
 
+# ---- processes ------------------------------------------------------------------------------------
+
+
+def answer_ctrl_c() -> None:
+    """`preexec_fn` for a child that must answer SIGINT as one started from a terminal does: a suite
+    launched in the background (`cmd &` in a script) ignores SIGINT, and children inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # ---- weights and parameter counts ---------------------------------------------------------------
 
 

@@ -15,12 +15,15 @@ from collections import defaultdict
 PREFIXES = ("onednn_verbose", "dnnl_verbose")
 
 
-def parse_verbose(text: str, top: int = 25) -> dict:
+def parse_verbose(text: str, top: int = 25, after: str | None = None) -> dict:
     """Summarise a oneDNN verbose log.
 
     Args:
         text: the log (lines not from oneDNN are ignored).
         top: how many (primitive, implementation, pass) rows to keep, largest time first.
+        after: count only the executions after the last one whose problem description is `after`
+            (a marker run between warm-up and the steps sampled); the version and ISA, printed
+            once at the start, are read from the whole log.
 
     Returns:
         `version`, `isa` (oneDNN's own name of the instruction set it dispatched to), `executions`,
@@ -35,7 +38,10 @@ def parse_verbose(text: str, top: int = 25) -> dict:
     """
     version = isa = None
     calls, times = defaultdict(int), defaultdict(float)
-    for line in text.splitlines():
+    lines = text.splitlines()
+    marks = [i for i, line in enumerate(lines) if after is not None and f",{after}," in line]
+    first_sampled = marks[-1] + 1 if marks else 0
+    for index, line in enumerate(lines):
         fields = line.strip().split(",")
         if fields[0] not in PREFIXES:
             continue
@@ -51,7 +57,7 @@ def parse_verbose(text: str, top: int = 25) -> dict:
             elif detail.startswith("cpu,isa:"):
                 isa = detail[len("cpu,isa:"):]
             continue
-        if len(fields) < 4 or fields[0] != "exec" or fields[1] != "cpu":
+        if index < first_sampled or len(fields) < 4 or fields[0] != "exec" or fields[1] != "cpu":
             continue
         key = (fields[2], fields[3] or "-", fields[4] if len(fields) > 5 else "-")
         calls[key] += 1

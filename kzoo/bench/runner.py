@@ -205,19 +205,15 @@ def _sample_kernels(name, config) -> dict:
     try:
         # Warm-up steps first (kernel creation, first-touch costs), then a mark in the log, then
         # the steps summarised.
-        worker.call("setup", name=name, batch=config.batch, steps=config.kernel_steps, warmup=2,
+        steps = max(2, config.kernel_steps)  # a timed round needs two steps
+        worker.call("setup", name=name, batch=config.batch, steps=steps, warmup=2,
                     image_size=config.image_size, seed=config.seed)
         mark = worker.call("mark")
-        steps = max(2, config.kernel_steps)  # a timed round needs two steps
         worker.call("train", steps=steps)
     finally:
         worker.close()
-    text = log_path.read_text(encoding="utf-8", errors="replace")
-    whole = parse_verbose(text)  # the version and ISA are printed once, at the start
-    summary = parse_verbose(text.rsplit(f",{mark},", 1)[-1].split("\n", 1)[-1])
-    summary.update(version=whole["version"], isa=whole["isa"], steps=steps)
-    summary["log"] = str(log_path)
-    return summary
+    summary = parse_verbose(log_path.read_text(encoding="utf-8", errors="replace"), after=mark)
+    return {**summary, "steps": steps, "log": str(log_path)}
 
 
 def _steps_for(config, setups) -> int:

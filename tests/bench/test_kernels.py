@@ -41,6 +41,16 @@ def test_the_log_names_the_isa_the_version_and_each_kernel_by_its_time():
     assert len(parse_verbose(LOG, top=2)["kernels"]) == 2
 
 
+def test_only_executions_after_the_last_mark_are_counted():
+    marked = LOG.replace("Epoch 1/1", "onednn_verbose,v1,primitive,exec,cpu,gemm_api,,undef,,,,3x5:5x7,0.1")
+    summary = parse_verbose(marked, after="3x5:5x7")
+    assert summary["version"] == "oneDNN v3.7.3" and summary["isa"].startswith("Intel AVX-512")
+    assert summary["executions"] == 5 and summary["total_ms"] == pytest.approx(10.5)  # not the mark
+    twice = parse_verbose(marked + marked, after="3x5:5x7")
+    assert twice["executions"] == 5  # from the last mark only
+    assert parse_verbose(LOG, after="3x5:5x7")["executions"] == 5  # no mark: every execution
+
+
 def test_a_log_without_onednn_lines_names_nothing():
     summary = parse_verbose("no verbose output here\n")
     assert (summary["version"], summary["isa"], summary["executions"]) == (None, None, 0)

@@ -13,6 +13,7 @@ import kzoo.data
 from kzoo.cli import main
 from kzoo.training import callbacks, train
 from kzoo.training.engine import TrainingInterrupted
+from tests.helpers import answer_ctrl_c
 
 from .conftest import (
     LONGER,
@@ -48,10 +49,6 @@ def test_an_interrupt_during_training_is_one_line_with_exit_130(tmp_path, monkey
     assert isinstance(info.value, KeyboardInterrupt)
 
 
-def answer_ctrl_c():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_kzoo_train_stopped_by_a_signal_says_where_and_resumes(
@@ -64,8 +61,6 @@ def test_kzoo_train_stopped_by_a_signal_says_where_and_resumes(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # As from a terminal: a suite started in the background (`cmd &` in a script) ignores
-        # SIGINT, and a child would inherit that.
         preexec_fn=answer_ctrl_c,
     )
     metadata = run / "checkpoint" / "training_metadata.json"

@@ -12,6 +12,7 @@ import pytest
 
 from kzoo.lab import whitening
 from kzoo.lab._seeds import check_workers, run_over_seeds, usable_cores
+from tests.helpers import answer_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,12 +81,6 @@ def test_a_worker_that_dies_ends_the_run_with_an_error_instead_of_a_wait(tmp_pat
     assert not (tmp_path / "out" / "crashy.json").exists()
 
 
-def _answer_ctrl_c():
-    # As from a terminal: a suite started in the background (`cmd &` in a script) ignores SIGINT,
-    # and the script would inherit that.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -105,7 +100,7 @@ def test_ctrl_c_ends_the_script_and_its_worker_processes_in_one_line(tmp_path):
     script = ROOT / "recipes" / "lab" / "06_highway.py"
     proc = subprocess.Popen([sys.executable, str(script), "--out", str(tmp_path), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=_answer_ctrl_c)
+                            start_new_session=True, preexec_fn=answer_ctrl_c)
     deadline = time.monotonic() + 120
     while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:  # both workers started
         time.sleep(0.5)
