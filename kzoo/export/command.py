@@ -77,6 +77,11 @@ def add_commands(sub) -> None:
         "--resize", action="store_true",
         help="resize images to the model's height and width (otherwise a wrong size is refused)",
     )
+    p.add_argument(
+        "--tflite", action="store_true",
+        help="run the version's TensorFlow Lite model (exported with --tflite; XNNPACK on CPU, "
+        "fastest for a few images at a time) instead of its SavedModel",
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -140,9 +145,19 @@ def _cmd_export(args) -> int:
 
 
 def _tflite_line(version_dir, check: dict) -> str:
-    return (
+    line = (
         f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; max |difference| "
         f"from the SavedModel {check['max_abs_diff']:.3g} on {check['probe_size']} probe inputs)"
+    )
+    if "vs_saved_model" not in check:
+        return line
+    vs = check["vs_saved_model"]
+    return (
+        f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; float32, "
+        f"converted from the float32 twin of the {check['saved_model_compute_dtype']} model, max "
+        f"|difference| from the twin {check['max_abs_diff']:.3g}; from the published SavedModel "
+        f"{vs['max_abs_diff']:.3g}, same class on {100 * vs['class_id_agreement']:.0f}% of "
+        f"{check['probe_size']} probe inputs)"
     )
 
 
@@ -156,6 +171,17 @@ def _cmd_predict(args) -> int:
     # range the model was trained on and converted, all before the model is loaded.
     target = Path(args.saved_model_dir)
     is_run = (target / "config.json").is_file() and not is_saved_model_path(args.saved_model_dir)
+    if args.tflite and is_run:
+        from kzoo.utils.errors import UserError
+
+        raise UserError(
+            f"--tflite runs an exported version's TFLite model; received the run directory "
+            f"{str(target)!r} (export it first: kzoo export {target} --name NAME --tflite)"
+        )
+    if args.tflite:
+        from kzoo.export.tflite_model import tflite_version
+
+        tflite_version(args.saved_model_dir)  # refused before any input is read
     spec = _run_spec(target) if is_run else _saved_model_spec(args.saved_model_dir)
     model = None
     if spec is None:  # no kzoo metadata: the loaded signature says what it takes
@@ -171,6 +197,10 @@ def _cmd_predict(args) -> int:
         for label, batch in read_input_files(args.inputs, spec.shape, spec.dtype, notes=notes,
                                              **files)
     ]
+    if args.tflite:
+        from kzoo.export.tflite_model import TFLiteServedModel
+
+        model = TFLiteServedModel(args.saved_model_dir)
     model = model or _load_for_predict(target, is_run)
     for line in format_notes(notes):
         print(line, file=sys.stderr)

@@ -109,6 +109,13 @@ _TFLITE = (
     ("tflite.probe_size", ("a count", lambda v: _int(v) and v >= 0)),
     ("tflite.max_abs_diff", ("a number >= 0", lambda v: _number(v) and v >= 0)),
 )
+# Written for a model computing in bfloat16 / float16, converted from its float32 twin.
+_TFLITE_TWIN = (
+    ("tflite.saved_model_compute_dtype", ("a dtype name", _text)),
+    ("tflite.vs_saved_model.max_abs_diff", ("a number >= 0", lambda v: _number(v) and v >= 0)),
+    ("tflite.vs_saved_model.class_id_agreement",
+     ("a fraction", lambda v: _number(v) and 0 <= v <= 1)),
+)
 
 
 def check_metadata(meta, shown: str) -> dict:
@@ -118,6 +125,8 @@ def check_metadata(meta, shown: str) -> dict:
     fields = list(_FIELDS)
     if isinstance(meta.get("tflite"), dict):
         fields += [(name, rule, True) for name, rule in _TFLITE]
+        if "vs_saved_model" in meta["tflite"]:
+            fields += [(name, rule, True) for name, rule in _TFLITE_TWIN]
     for dotted, (what, ok), required in fields:
         value = _get(meta, dotted)
         if value is _MISSING:

@@ -88,7 +88,9 @@ def export_saved_model(
         atol: largest tolerated absolute difference of the probabilities.
         tflite: also convert the signature to TensorFlow Lite, check it against the reloaded
             SavedModel on the probe batch (same `atol`) and publish it in the version as
-            `assets.extra/model.tflite`.
+            `assets.extra/model.tflite`. A model computing in bfloat16 / float16 is converted from
+            its float32 twin (TFLite has no such kernels), checked against the twin's SavedModel
+            and its difference from the published one recorded (`kzoo.export.tflite`).
         projection, raw_shape: a PCA / ZCA normalisation (`kzoo.data.load(normalize="pca")`):
             clients send examples of `raw_shape`, and the signature maps the standardised,
             flattened example through the (prod(raw_shape), prod(model input)) `projection`.
@@ -140,7 +142,14 @@ def export_saved_model(
             str(staging), verbose=False
         )
         verification = verify_saved_model(staging, probe, expected, atol=atol)
-        tflite_check = _add_tflite(staging, probe, atol) if tflite else None
+        tflite_check = None
+        if tflite:
+            from kzoo.export.tflite import add_tflite
+
+            tflite_check = add_tflite(
+                model, lambda m: build_export_archive(m, raw, from_logits=from_logits), staging,
+                probe, atol=atol,
+            )
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -263,16 +272,6 @@ def verify_saved_model(path, probe, expected, *, atol=1e-5) -> dict:
         "atol": float(atol),
         "class_id_mismatches": class_mismatches,
     }
-
-
-def _add_tflite(staging: Path, probe, atol: float) -> dict:
-    from kzoo.export.tflite import TFLITE_FILE, check_tflite, convert_saved_model
-
-    flatbuffer = convert_saved_model(staging)
-    check = check_tflite(flatbuffer, staging, probe, atol=atol)
-    (staging / TFLITE_FILE).parent.mkdir(exist_ok=True)
-    (staging / TFLITE_FILE).write_bytes(flatbuffer)  # fsynced with the tree before publishing
-    return check
 
 
 def _reference_probabilities(model, raw, probe, from_logits: bool) -> np.ndarray:

@@ -3,11 +3,20 @@
 The `.tflite` file converts the same `serving_default` signature (raw inputs, normalisation baked in,
 `probabilities` and `class_id` out) and is written to `<version>/assets.extra/model.tflite`, inside the
 staging directory, so it is published, checksummed and replaced together with its version.
+
+TensorFlow Lite has no bfloat16 / float16 convolution kernels, so a model that computes in a mixed
+policy (kzoo's default on CPUs with AVX512_BF16 or AMX) is converted from its float32 twin: the same
+architecture and weights with every layer computing in float32. That conversion is checked against
+the twin's own SavedModel (the converter's exactness, at the export tolerance), and its difference
+from the published, reduced-precision SavedModel is recorded beside it.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +38,79 @@ def convert_saved_model(path) -> bytes:
     return converter.convert()
 
 
+def compute_dtype(model) -> str:
+    """"float32" if every layer of `model` computes in float32, else the first other compute dtype."""
+    for layer in [model, *model.layers]:
+        dtype = layer.dtype_policy.compute_dtype
+        if dtype != "float32":
+            return dtype
+    return "float32"
+
+
+def float32_twin(model):
+    """`model` rebuilt with every layer computing in float32, holding the same weights.
+
+    kzoo's blocks create their sub-layers with their own dtype policy, so a float32 policy on each
+    cloned layer reaches every kernel.
+    """
+    import keras
+
+    def clone_layer(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def add_tflite(model, export_archive, staging: Path, probe, *, atol: float) -> dict:
+    """Convert `model`'s signature to TFLite into `staging`, check it, return the metadata record.
+
+    Args:
+        model: the exported Keras model.
+        export_archive: `model -> keras.export.ExportArchive` with the same `serving_default`.
+        staging: the version's staging directory, holding the SavedModel already verified.
+        probe: the raw inputs the checks run on.
+        atol: the largest probability difference the conversion may make.
+    """
+    dtype = compute_dtype(model)
+    if dtype == "float32":
+        flatbuffer = convert_saved_model(staging)
+        check = check_tflite(flatbuffer, staging, probe, atol=atol)
+    else:
+        twin_dir = Path(tempfile.mkdtemp(prefix="kzoo-float32-twin-"))
+        try:
+            export_archive(float32_twin(model)).write_out(str(twin_dir), verbose=False)
+            flatbuffer = convert_saved_model(twin_dir)
+            check = check_tflite(flatbuffer, twin_dir, probe, atol=atol)
+        finally:
+            shutil.rmtree(twin_dir, ignore_errors=True)
+        check["converted_from"] = "float32 twin"
+        check["saved_model_compute_dtype"] = dtype
+        check["vs_saved_model"] = compare_with_saved_model(flatbuffer, staging, probe)
+    (staging / TFLITE_FILE).parent.mkdir(exist_ok=True)
+    (staging / TFLITE_FILE).write_bytes(flatbuffer)  # fsynced with the tree before publishing
+    return check
+
+
+def compare_with_saved_model(flatbuffer: bytes, saved_model_dir, probe) -> dict:
+    """How far the TFLite model's probabilities lie from the SavedModel's on `probe` (no limit)."""
+    expected, expected_class = _saved_model_outputs(saved_model_dir, probe)
+    out = run_tflite(flatbuffer, probe)
+    return {
+        "max_abs_diff": float(np.max(np.abs(out["probabilities"] - expected))),
+        "class_id_agreement": float(np.mean(out["class_id"] == expected_class)),
+    }
+
+
+def _saved_model_outputs(saved_model_dir, probe):
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(saved_model_dir)).signatures[SIGNATURE_KEY]
+    reference = signature(**{INPUT_NAME: tf.constant(probe)})
+    return reference["probabilities"].numpy(), reference["class_id"].numpy()
+
+
 def run_tflite(flatbuffer: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Call the converted `serving_default` signature on a batch of raw `inputs`."""
     import tensorflow as tf
@@ -48,12 +130,7 @@ def check_tflite(flatbuffer: bytes, saved_model_dir, probe: np.ndarray, *, atol=
     Raises TFLiteMismatchError when a probability differs by more than `atol` or a class id differs
     where the SavedModel's two best classes are further apart than 2 * `atol`; returns the numbers.
     """
-    import tensorflow as tf
-
-    signature = tf.saved_model.load(str(saved_model_dir)).signatures[SIGNATURE_KEY]
-    reference = signature(**{INPUT_NAME: tf.constant(probe)})
-    expected = reference["probabilities"].numpy()
-    expected_class = reference["class_id"].numpy()
+    expected, expected_class = _saved_model_outputs(saved_model_dir, probe)
     out = run_tflite(flatbuffer, probe)
     max_abs_diff = float(np.max(np.abs(out["probabilities"] - expected)))
     top2 = np.sort(expected, axis=-1)[:, -2:]

@@ -1,0 +1,122 @@
+"""`kzoo predict --tflite`: an exported version's TensorFlow Lite model, run by the TFLite interpreter.
+
+TFLite applies XNNPACK on CPUs by default: for one image at a time it answers several times faster
+than the SavedModel, whose TensorFlow graph pays a per-op cost that a batch of one cannot spread
+(`kzoo bench` measures both).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+
+import numpy as np
+
+from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
+from kzoo.export.input_range import InputSpec
+from kzoo.export.loaded_model import prepare
+from kzoo.export.metadata import read_metadata
+from kzoo.export.paths import resolve_saved_model_dir
+from kzoo.export.tflite import TFLITE_FILE
+from kzoo.export.version_files import LinkInsideError, open_inside
+from kzoo.utils.errors import UserError
+
+# FlatBuffers address at most 2 GiB.
+MAX_TFLITE_BYTES = 2**31
+
+
+def interpreter_threads() -> int:
+    """The CPU cores this process may run on (TFLite's own default is one thread)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def make_runner(flatbuffer: bytes, threads: int | None = None):
+    """The `serving_default` signature runner of a TFLite flatbuffer on `threads` CPU threads."""
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter is deprecated in favour of the separate LiteRT package, which kzoo
+        # does not depend on; TF 2.21's interpreter runs the same flatbuffer.
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = tf.lite.Interpreter(
+            model_content=flatbuffer, num_threads=threads or interpreter_threads()
+        )
+    return interpreter.get_signature_runner(SIGNATURE_KEY)
+
+
+def tflite_version(path) -> tuple:
+    """(version directory, metadata) of an export that holds a TFLite model; else UserError."""
+    version_dir = resolve_saved_model_dir(path)
+    meta = read_metadata(version_dir)
+    if meta is None or not meta.get("tflite"):
+        raise UserError(
+            f"--tflite: {str(version_dir)!r} holds no TensorFlow Lite model; export one with "
+            "`kzoo export <run_dir> --name NAME --tflite`"
+        )
+    return version_dir, meta
+
+
+class TFLiteServedModel:
+    """The TFLite model of an exported version, with the same inputs and outputs as its SavedModel.
+
+    The file is read from inside the version without following a link, at most 2 GiB, and run only
+    if its size and sha256 match the version's metadata. A model that computes in bfloat16 was
+    converted from its float32 twin (`kzoo.export.tflite`), so its probabilities differ from the
+    SavedModel's by what the metadata's `tflite.vs_saved_model` records.
+
+    Args:
+        path: a version directory, or `<root>/<name>` for its latest version.
+        threads: CPU threads of the interpreter (default: the cores this process may use).
+
+    Example:
+        >>> lite = TFLiteServedModel("saved_models/digits_resnet20")
+        >>> lite.predict(images)["class_id"]
+    """
+
+    def __init__(self, path, threads: int | None = None):
+        self.path, self.metadata = tflite_version(path)
+        flatbuffer = _read_checked(self.path, self.metadata)
+        self._runner = make_runner(flatbuffer, threads)
+        self.input_spec = InputSpec.from_json(self.metadata["signature"]["input"])
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self.metadata.get("classes")
+
+    def predict(self, inputs, source: str = "inputs", *, rescale: bool = False,
+                notes: list | None = None) -> dict[str, np.ndarray]:
+        """Run the TFLite signature on a raw batch (checked as `ServedModel.predict` checks it)."""
+        batch = prepare(inputs, self.input_spec, source, rescale=rescale, notes=notes)
+        outputs = self._runner(**{INPUT_NAME: batch})
+        return {key: np.asarray(value) for key, value in outputs.items()}
+
+
+def _read_checked(version_dir, meta) -> bytes:
+    shown = str(version_dir / TFLITE_FILE)
+    try:
+        fd = open_inside(version_dir, TFLITE_FILE)
+    except LinkInsideError as err:
+        raise UserError(f"--tflite: {str(version_dir / err.filename)!r} is a symbolic link; kzoo "
+                        "reads models only from inside the version") from None
+    except OSError as err:
+        raise UserError(f"--tflite: {shown!r} cannot be read ({err.strerror or err})") from None
+    if fd is None:
+        raise UserError(f"--tflite: {shown!r} is missing, though the metadata records it")
+    try:
+        size = os.fstat(fd).st_size
+        if size != meta["tflite"]["bytes"] or size > MAX_TFLITE_BYTES:
+            raise UserError(f"--tflite: {shown!r} is {size:,} bytes; the metadata records "
+                            f"{meta['tflite']['bytes']:,}")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(size + 1)
+    finally:
+        os.close(fd)
+    expected = meta.get("files", {}).get(TFLITE_FILE)
+    if len(data) != size or hashlib.sha256(data).hexdigest() != expected:
+        raise UserError(f"--tflite: {shown!r} does not match the sha256 its version's metadata "
+                        "records; not run")
+    return data
