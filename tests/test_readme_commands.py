@@ -398,7 +398,15 @@ def check_swa(o: Outcome) -> None:
 
 
 def check_bench_ablations(o: Outcome) -> None:
-    assert (o.cwd / "bench_results" / "bench.json").is_file()
+    results = _json(o.cwd / "bench_results" / "bench.json")
+    (model,) = results["models"]
+    training, ratios = model["training"], model["ratios"]
+    for worker in ("kzoo-float32", "kzoo-float32-bf16-math", "kzoo-nondeterministic"):
+        assert ratios[f"kzoo_vs_{worker}"]["value"] > 0, ratios
+    # The probe ran in the bf16-math worker (its answer depends on the CPU) and in no other.
+    assert isinstance(
+        training["kzoo, float32 + oneDNN bf16 math"]["float32_convolutions_round_to_bfloat16"], bool)
+    assert training["kzoo, mixed_precision=float32"]["float32_convolutions_round_to_bfloat16"] is False
 
 
 def check_bench_tiny(o: Outcome) -> None:

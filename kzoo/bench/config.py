@@ -8,6 +8,8 @@ from kzoo.utils.settings import Settings, setting
 
 # The models with a PyTorch twin in `kzoo.bench.torch_nets` (CIFAR shape, 10 classes).
 MODELS = ("resnet20", "resnet56", "wrn_16_8", "densenet_bc_100_12")
+# The depths of `--curves` (CIFAR ResNets, each with a PyTorch twin).
+CURVE_MODELS = ("resnet20", "resnet56", "resnet110", "resnet1202")
 # Every configuration the harness can time; "kzoo" is kzoo's default training path.
 FRAMEWORKS = ("kzoo", "keras", "torch")
 
@@ -45,6 +47,12 @@ class BenchConfig(Settings):
         kernel_steps: training steps per model (at least 2 run) repeated after warm-up in a
             separate kzoo worker with `ONEDNN_VERBOSE=1`, whose log names the ISA oneDNN dispatched
             to and each primitive's implementation (`kzoo.bench.kernels`); 0 skips it.
+        curves: also time training (img/s) and peak memory against batch size (`curve_batches`,
+            ResNet-20) and depth (`curve_depths`, at `batch`) for kzoo's default path and PyTorch
+            in the matching precision, a fresh pair of processes per point (so each peak is its
+            own), and draw them into `out_dir/curves.png` (`kzoo.bench.curves`).
+        curve_batches: training batch sizes of the batch curve.
+        curve_depths: models of the depth curve, from `CURVE_MODELS`.
         out_dir: where `bench.json` and `bench.md` are written.
         seed: seeds the synthetic data and the models.
 
@@ -87,6 +95,18 @@ class BenchConfig(Settings):
         "(0 = none)",
         group="run", low=0,
     )
+    curves: bool = setting(
+        False, "also time training and peak memory against batch size and depth for kzoo and "
+        "PyTorch (fresh processes per point) and draw them into curves.png", group="run",
+    )
+    curve_batches: tuple[int, ...] = setting(
+        (32, 64, 128, 256, 512), "batch sizes of the batch curve (ResNet-20)", group="run",
+        metavar="BATCH",
+    )
+    curve_depths: tuple[str, ...] = setting(
+        CURVE_MODELS, f"models of the depth curve, from {', '.join(CURVE_MODELS)}", group="run",
+        metavar="MODEL",
+    )
     out_dir: str = setting("bench_results", "output directory", group="run", flag="--out",
                            metavar="DIR")
     seed: int = setting(0, "seed of the synthetic data and the models", group="run", low=0,
@@ -106,6 +126,17 @@ class BenchConfig(Settings):
                 "{frameworks} must include kzoo and name only " + ", ".join(FRAMEWORKS),
                 "frameworks",
             )
+        batches = tuple(self.curve_batches)
+        if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1
+                              for b in batches) or len(set(batches)) != len(batches):
+            raise self.error("{curve_batches} must be distinct whole numbers >= 1", "curve_batches")
+        depths = tuple(self.curve_depths)
+        if not depths or any(d not in CURVE_MODELS for d in depths) or len(set(depths)) != len(depths):
+            raise self.error(
+                "{curve_depths} must be distinct names from " + ", ".join(CURVE_MODELS),
+                "curve_depths",
+            )
+        self.curve_batches, self.curve_depths = tuple(sorted(batches)), depths
         if not str(self.out_dir):
             raise self.error("{out_dir} must be a non-empty path", "out_dir")
         self.models, self.frameworks = models, frameworks
@@ -127,5 +158,7 @@ def tiny(**overrides) -> BenchConfig:
         image_size=8,
         profile_steps=2,
         kernel_steps=2,
+        curve_batches=(4, 8),
+        curve_depths=("resnet20", "resnet56"),
     )
     return BenchConfig(**{**base, **overrides})

@@ -100,6 +100,7 @@ class KzooDefault:
         return {
             "policy": self.policy,
             "deterministic": config.deterministic,
+            "float32_convolutions_round_to_bfloat16": float32_convolutions_round_to_bfloat16(),
             "warmup_step_ms": _warm_up(self._fit, warmup),
             **_model_facts(model),
         }
@@ -130,25 +131,71 @@ class KzooDefault:
             mean=info.mean,
             std=info.std,
             raw_dtype="uint8",
+            tflite=True,  # `TFLiteServing` serves it
         )
+        self.version_dir = path
         self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
         rng = np.random.default_rng(seed)
         shape = (self.image_size, self.image_size, 3)
         self.one = tf.constant(rng.integers(0, 256, (1, *shape), dtype=np.uint8))
         self.many = tf.constant(rng.integers(0, 256, (serving_batch, *shape), dtype=np.uint8))
+        # The model's own graph on an already normalised image: what the signature adds around it
+        # (the raw-input cast and normalisation, the signature call) is the difference.
+        model = self.model
+        self.graph = tf.function(lambda x: model(x, training=False), autograph=False)
+        self.one_normalised = tf.cast(self.one, tf.float32) / 255.0
         for x in (self.one, self.many):
             self.signature(inputs=x)["class_id"].numpy()
+        self.graph(self.one_normalised).numpy()
         return {"saved_model": "serving_default of an export_saved_model version"}
 
     def serve_round(self, latency_calls, throughput_calls):
         def call(x):
             return self.signature(inputs=x)["class_id"].numpy()
 
-        return _serve(call, self.one, self.many, latency_calls, throughput_calls)
+        result = _serve(call, self.one, self.many, latency_calls, throughput_calls)
+        graph = []
+        for _ in range(latency_calls):
+            start = time.perf_counter()
+            self.graph(self.one_normalised).numpy()
+            graph.append(time.perf_counter() - start)
+        result["graph_latency_ms"] = float(np.median(graph) * 1e3)
+        return result
 
     def close(self):
         if getattr(self, "_export_root", None):
             shutil.rmtree(self._export_root, ignore_errors=True)
+
+
+class TFLiteServing:
+    """The TFLite model `KzooDefault.setup_serving` exported (`--tflite`; a bfloat16 model is
+    converted from its float32 twin), run by TFLite's interpreter with XNNPACK on every core: one
+    interpreter per batch size, so no call resizes its tensors."""
+
+    config_name = "kzoo TFLite"
+
+    def __init__(self, default: KzooDefault):
+        self.default = default
+
+    def setup_serving(self, serving_batch, seed):
+        from kzoo.export.tflite import TFLITE_FILE
+        from kzoo.export.tflite_model import interpreter_threads, make_runner
+
+        flatbuffer = (self.default.version_dir / TFLITE_FILE).read_bytes()
+        self.one, self.many = self.default.one.numpy(), self.default.many.numpy()
+        self.runners = {len(x): make_runner(flatbuffer) for x in (self.one, self.many)}
+        for x in (self.one, self.many):
+            self.runners[len(x)](inputs=x)
+        return {"threads": interpreter_threads(), "bytes": len(flatbuffer)}
+
+    def serve_round(self, latency_calls, throughput_calls):
+        def call(x):
+            return self.runners[len(x)](inputs=x)["class_id"]
+
+        return _serve(call, self.one, self.many, latency_calls, throughput_calls)
+
+    def close(self):
+        pass
 
 
 class PlainKeras:
@@ -239,6 +286,19 @@ def _model_facts(model) -> dict:
         "trainable_params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
         "macs": int(count_macs(model)),
     }
+
+
+def float32_convolutions_round_to_bfloat16() -> bool:
+    """Whether this process's float32 convolutions round their inputs to bfloat16 inside the
+    kernel (oneDNN's `ONEDNN_DEFAULT_FPMATH_MODE=BF16`, where the CPU's kernels honour it).
+
+    1 + 2^-12 is exact in float32 and rounds to 1 in bfloat16 (8 significant bits), so a 3x3
+    convolution over 16 such channels gives 144 exactly with rounded inputs and 144.07 without.
+    """
+    v = np.float32(1 + 2**-12)
+    y = tf.nn.conv2d(tf.fill((128, 32, 32, 16), v), tf.fill((3, 3, 16, 16), v), 1, "SAME")
+    centre = float(y[0, 5, 5, 0])
+    return abs(centre - 144.0) < abs(centre - 144.0 * float(v) ** 2)
 
 
 def verbose_mark() -> str:

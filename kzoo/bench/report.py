@@ -78,6 +78,15 @@ def format_markdown(results: dict) -> str:
                 f"{_pct(t['images_per_second']['spread'])} | {t['step_ms']['median']:.0f} | "
                 f"{t['achieved_gflops']:.0f} | {_pct(t['utilisation'])} | {t['peak_memory_mb']:.0f} |"
             )
+    probed = [(m["model"], label, t["float32_convolutions_round_to_bfloat16"])
+              for m in results.get("models", []) for label, t in m["training"].items()
+              if "bf16 math" in label and "float32_convolutions_round_to_bfloat16" in t]
+    lines += [""] * bool(probed) + [
+        f"{model}, {label}: float32 convolutions "
+        f"{'did' if rounds else 'did not'} round their inputs to bfloat16 (probe: 3x3 convolution "
+        "of 1 + 2^-12)."
+        for model, label, rounds in probed
+    ]
     if any("serving" in m for m in results.get("models", [])):
         lines += [
             "",
@@ -94,14 +103,23 @@ def format_markdown(results: dict) -> str:
                     f"{_pct(s['images_per_second']['spread'])} | {s['achieved_gflops']:.0f} | "
                     f"{s['peak_memory_mb']:.0f} |"
                 )
+        lines += [""] + [
+            f"{m['model']}: batch-1 SavedModel call {_latency(s)} ms p50 / p99, of which the "
+            f"model's own graph (normalised input, no signature) "
+            f"{s['graph_latency_ms_batch1']['median']:.1f} ms."
+            for m in results["models"]
+            for s in m.get("serving", {}).values()
+            if "graph_latency_ms_batch1" in s
+        ]
     lines += [
         "",
         "## Ratios (median of per-round ratios, range in brackets; targets from issue 8)",
         "",
         "| model | default / plain Keras (>= 1.5) | default / best PyTorch (>= 1.0) | "
-        "SavedModel / best PyTorch eval (>= 1.0) | SavedModel / predict | batch-1 latency, "
-        "PyTorch / SavedModel |",
-        "|---|---|---|---|---|---|",
+        "SavedModel / best PyTorch eval (>= 1.0) | SavedModel / predict | TFLite / best PyTorch "
+        "eval | batch-1 latency, PyTorch / SavedModel | batch-1 latency, PyTorch / TFLite "
+        "(>= 1.0) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in results.get("models", []):
         r = m["ratios"]
@@ -110,11 +128,47 @@ def format_markdown(results: dict) -> str:
             f"| {m['model']} | {_ratio(r, 'kzoo_vs_plain_keras')} | "
             f"{_ratio(r, 'kzoo_vs_best_torch')}{f' vs {best}' if best else ''} | "
             f"{_ratio(r, 'savedmodel_vs_best_torch_eval')} | {_ratio(r, 'savedmodel_vs_predict')} | "
-            f"{_ratio(r, 'savedmodel_latency_vs_best_torch_eval')} |"
+            f"{_ratio(r, 'tflite_vs_best_torch_eval')} | "
+            f"{_ratio(r, 'savedmodel_latency_vs_best_torch_eval')} | "
+            f"{_ratio(r, 'tflite_latency_vs_best_torch_eval')} |"
         )
     lines += _profile_lines(results)
     lines += _kernel_lines(results)
+    lines += _curve_lines(results)
     return "\n".join(lines) + "\n"
+
+
+def _curve_lines(results) -> list[str]:
+    curves = results.get("curves")
+    if not curves:
+        return []
+    lines = [
+        "", "## How cost grows (`--curves`: each point in its own pair of processes)", "",
+        f"Figure: `{curves['figure']}`.", "",
+        "| model | batch | kzoo img/s | PyTorch img/s | kzoo / PyTorch | kzoo peak MiB | "
+        "PyTorch peak MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in curves["points"]:
+        k, t = p["kzoo"], p.get("torch")
+        k_ips = k["images_per_second"]["median"]
+        cells = [p["model"], p["batch"], f"{k_ips:.0f}", "-", "-", f"{k['peak_memory_mb']:.0f}", "-"]
+        if t is not None:
+            t_ips = t["images_per_second"]["median"]
+            cells[3:5] = [f"{t_ips:.0f}", f"{k_ips / t_ips:.2f}x"]
+            cells[6] = f"{t['peak_memory_mb']:.0f}"
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    slopes = curves["memory_per_image"]
+    if slopes:
+        lines += ["", f"Memory per image ({curves['batch_curve_model']}, MiB, the slope of the "
+                  "peak between neighbouring batch sizes):", "",
+                  "| batches | kzoo | PyTorch | kzoo exceeds PyTorch |", "|---|---:|---:|---|"]
+        for r in slopes:
+            torch = f"{r['torch']:.2f}" if "torch" in r else "-"
+            exceeds = {True: "yes", False: "no"}.get(r.get("kzoo_exceeds_torch"), "-")
+            lines.append(f"| {r['from_batch']}-{r['to_batch']} | {r['kzoo']:.2f} | {torch} | "
+                         f"{exceeds} |")
+    return lines
 
 
 def _kernel_lines(results, rows: int = 8) -> list[str]:

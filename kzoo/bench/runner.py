@@ -26,18 +26,31 @@ CONFIGS = (
 # determinism and the precision policy are process-wide), to see what each setting costs.
 ABLATIONS = (
     ("kzoo, mixed_precision=float32", "kzoo-float32", None, None),
+    ("kzoo, float32 + oneDNN bf16 math", "kzoo-float32-bf16-math", None, "bfloat16"),
     ("kzoo, deterministic=False", "kzoo-nondeterministic", None, None),
 )
-_WORKER_KIND = {"kzoo-float32": "kzoo", "kzoo-nondeterministic": "kzoo"}
+_WORKER_KIND = {"kzoo-float32": "kzoo", "kzoo-float32-bf16-math": "kzoo",
+                "kzoo-nondeterministic": "kzoo"}
 _OVERRIDES = {
     "kzoo-float32": {"mixed_precision": "float32"},
+    "kzoo-float32-bf16-math": {"mixed_precision": "float32"},
     "kzoo-nondeterministic": {"deterministic": False},
 }
+# Float32 models whose kernels may round their inputs to bfloat16 inside (oneDNN's fpmath mode).
+_EXTRA_ENV = {"kzoo-float32-bf16-math": {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}}
 TORCH_MISSING = (
     "PyTorch is not installed, so the PyTorch references are skipped; install them with "
     "`pip install 'kzoo[bench]'` (on CPU-only machines a CPU wheel of torch is enough)."
 )
-TARGETS = {"kzoo_vs_plain_keras": 1.5, "kzoo_vs_best_torch": 1.0, "savedmodel_vs_best_torch_eval": 1.0}
+TARGETS = {
+    "kzoo_vs_plain_keras": 1.5,
+    "kzoo_vs_best_torch": 1.0,
+    "savedmodel_vs_best_torch_eval": 1.0,
+    # Batch-1 latency, PyTorch eager / kzoo's TFLite (> 1: kzoo answers one image faster).
+    "tflite_latency_vs_best_torch_eval": 1.0,
+}
+# Serving only: the TFLite model kzoo's default path exported, in the kzoo worker.
+TFLITE = ("kzoo TFLite", "kzoo", "tflite", None)
 # Training FLOPs per image: the forward pass (2 FLOPs per MAC) and a backward pass of about twice it.
 TRAIN_FLOPS_PER_MAC = 6
 SERVE_FLOPS_PER_MAC = 2
@@ -79,7 +92,7 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
         "targets": TARGETS,
     }
     workers = {
-        w: Worker(_WORKER_KIND.get(w, w), out_dir / f"worker-{w}.log")
+        w: Worker(_WORKER_KIND.get(w, w), out_dir / f"worker-{w}.log", _EXTRA_ENV.get(w))
         for w in dict.fromkeys(c[1] for c in configs)
     }
     try:
@@ -108,6 +121,13 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
     finally:
         for worker in workers.values():
             worker.close()
+    if config.curves:  # after the main workers have ended: each point has the machine alone
+        from kzoo.bench.curves import run_curves
+        from kzoo.bench.curves_figure import write_curves_figure
+
+        results["curves"] = run_curves(config, "torch" in frameworks, log)
+        results["curves"]["figure"] = write_curves_figure(out_dir / "curves.png",
+                                                          results["curves"])
     results["load_average"]["end"] = load_average()
     results["seconds"] = round(time.time() - started, 1)
     return results
@@ -164,6 +184,9 @@ def _bench_model(name, config, configs, workers, log) -> dict:
             "peak_memory_mb": max(r["peak_memory_mb"] for r in runs),
             "load_average": [r["load_average"][0] for r in runs if r["load_average"]],
         }
+        if "float32_convolutions_round_to_bfloat16" in setups[label]:
+            training[label]["float32_convolutions_round_to_bfloat16"] = setups[label][
+                "float32_convolutions_round_to_bfloat16"]
     entry = {
         "model": name,
         "trainable_params": kzoo["trainable_params"],
@@ -176,7 +199,7 @@ def _bench_model(name, config, configs, workers, log) -> dict:
     }
     default = [r["images_per_second"] for r in rounds["kzoo default"]]
     for label, worker, _, _ in configs:
-        if (label, worker, None, None) in ABLATIONS:
+        if any(a[:2] == (label, worker) for a in ABLATIONS):
             ablated = [r["images_per_second"] for r in rounds[label]]
             entry["ratios"][f"kzoo_vs_{worker}"] = _ratio(default, ablated, None)
     if config.profile:
@@ -245,8 +268,10 @@ def _alternate(configs, repeats, workers, op, kwargs, log, name) -> dict:
 
 
 def _serving(name, config, configs, workers, kzoo, log):
-    labels = {"kzoo default": "kzoo SavedModel", "plain Keras": "Keras model.predict"}
+    labels = {"kzoo default": "kzoo SavedModel", "plain Keras": "Keras model.predict",
+              "kzoo TFLite": "kzoo TFLite (XNNPACK)"}
     serve_configs = list(configs)
+    serve_configs.insert(serve_configs.index(configs[0]) + 1, TFLITE)  # after the SavedModel
     for _, kind, variant, _ in serve_configs:
         workers[kind].call("setup_serving", variant=variant, serving_batch=config.serving_batch, seed=config.seed)
     rounds = _alternate(
@@ -272,6 +297,9 @@ def _serving(name, config, configs, workers, kzoo, log):
             "achieved_gflops": ips["median"] * SERVE_FLOPS_PER_MAC * kzoo["macs"] / 1e9,
             "peak_memory_mb": max(r["peak_memory_mb"] for r in runs),
         }
+        if "graph_latency_ms" in runs[0]:
+            serving[labels[label]]["graph_latency_ms_batch1"] = summarize(
+                [r["graph_latency_ms"] for r in runs])
     ratios = {}
     torch_labels = [c[0] for c in serve_configs if c[1] == "torch"]
     saved = [r["images_per_second"] for r in rounds["kzoo default"]]
@@ -282,6 +310,11 @@ def _serving(name, config, configs, workers, kzoo, log):
         own = [r["latency_ms"] for r in rounds["kzoo default"]]
         # > 1: the SavedModel answers a single image faster than the faster PyTorch eval.
         ratios["savedmodel_latency_vs_best_torch_eval"] = _ratio(best_latency, own, None)
+        lite = [r["latency_ms"] for r in rounds["kzoo TFLite"]]
+        ratios["tflite_latency_vs_best_torch_eval"] = _ratio(
+            best_latency, lite, TARGETS["tflite_latency_vs_best_torch_eval"])
+        ratios["tflite_vs_best_torch_eval"] = _ratio(
+            [r["images_per_second"] for r in rounds["kzoo TFLite"]], best, None)
     if "plain Keras" in rounds:
         ratios["savedmodel_vs_predict"] = _ratio(saved, [r["images_per_second"] for r in rounds["plain Keras"]], None)
     return serving, ratios

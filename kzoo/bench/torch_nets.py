@@ -143,6 +143,8 @@ class DenseNetBC(nn.Module):
 BUILDERS = {
     "resnet20": lambda classes: ResNetCifar(20, classes),
     "resnet56": lambda classes: ResNetCifar(56, classes),
+    "resnet110": lambda classes: ResNetCifar(110, classes),
+    "resnet1202": lambda classes: ResNetCifar(1202, classes),
     "wrn_16_8": lambda classes: WideResNet(16, 8, classes),
     "densenet_bc_100_12": lambda classes: DenseNetBC(100, 12, classes),
 }

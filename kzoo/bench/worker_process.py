@@ -24,8 +24,10 @@ def _make(kind):
         return {p: torch_phases.TorchReference(p) for p in torch_phases.PRECISIONS}, torch_phases
     from kzoo.bench import keras_phases
 
-    cls = {"kzoo": keras_phases.KzooDefault, "keras": keras_phases.PlainKeras}[kind]
-    return {"default": cls()}, keras_phases
+    if kind == "kzoo":
+        default = keras_phases.KzooDefault()
+        return {"default": default, "tflite": keras_phases.TFLiteServing(default)}, keras_phases
+    return {"default": keras_phases.PlainKeras()}, keras_phases
 
 
 def main(kind: str) -> int:

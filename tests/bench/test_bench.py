@@ -6,6 +6,7 @@ import pytest
 
 from kzoo.bench import MODELS, BenchConfig, tiny
 from kzoo.bench.command import config_from_args
+from kzoo.bench.config import CURVE_MODELS
 from kzoo.bench.stats import summarize
 from kzoo.cli import build_parser
 from kzoo.registry import create_model
@@ -98,11 +99,12 @@ def test_summaries_report_median_and_spread():
     assert summarize([5.0])["spread"] == 0.0
 
 
-# wrn_16_8 (11M parameters) and densenet_bc_100_12 take seconds to build in Keras.
+# wrn_16_8 (11M parameters), densenet_bc_100_12 and resnet110 / resnet1202 (the --curves
+# depths) take seconds to build in Keras.
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.slow) if n in ("wrn_16_8", "densenet_bc_100_12") else n
-     for n in MODELS],
+    [pytest.param(n, marks=pytest.mark.slow) if n not in ("resnet20", "resnet56") else n
+     for n in dict.fromkeys(MODELS + CURVE_MODELS)],
 )
 def test_pytorch_twins_have_kzoo_parameter_counts(name):
     torch_nets = pytest.importorskip("kzoo.bench.torch_nets", reason="needs torch (.[bench])")
@@ -160,6 +162,8 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
         assert 0 < entry["utilisation"] and entry["peak_memory_mb"] > 0
     serving = model["serving"]
     assert "kzoo SavedModel" in serving and "Keras model.predict" in serving
+    assert "kzoo TFLite (XNNPACK)" in serving  # the TFLite file the bench's export wrote
+    assert serving["kzoo SavedModel"]["graph_latency_ms_batch1"]["median"] > 0
     for entry in serving.values():
         assert entry["latency_ms_batch1"]["median"] > 0 and entry["images_per_second"]["median"] > 0
         tail = entry["latency_ms_batch1_percentiles"]  # every call of every round
@@ -171,8 +175,11 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
     if results["torch_available"]:
         assert ratios["kzoo_vs_best_torch"]["best_torch"].startswith("PyTorch")
         assert "savedmodel_vs_best_torch_eval" in ratios
+        assert ratios["tflite_latency_vs_best_torch_eval"]["target"] == 1.0
     markdown = (tmp_path / "bench.md").read_text()
     assert "| resnet20 | kzoo default |" in markdown and "## Ratios" in markdown
+    assert "| resnet20 | kzoo TFLite (XNNPACK) |" in markdown
+    assert "of which the model's own graph" in markdown
     profile = model["profile"]
     assert profile["steps"] == tiny().profile_steps
     assert list((tmp_path / "profile" / "resnet20").rglob("*.xplane.pb"))

@@ -1,0 +1,99 @@
+"""`kzoo bench --curves`: how training speed and peak memory grow with batch size and depth.
+
+Every point (model, batch) runs in a fresh pair of worker processes, kzoo's default path and
+PyTorch in the matching precision, alternating `repeats` rounds as the main bench does; a fresh
+process per point is what makes each point's peak resident memory its own (an allocator keeps
+what an earlier, larger batch took). Memory per image is the slope of the peak between
+neighbouring batch sizes, so the runtime's fixed baseline cancels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kzoo.bench.stats import summarize
+from kzoo.bench.worker_client import Worker
+
+
+def curve_points(config) -> list[tuple[str, int]]:
+    """(model, batch) pairs: ResNet-20 at every curve batch, then every depth at `config.batch`."""
+    points = [("resnet20", b) for b in config.curve_batches]
+    points += [(d, config.batch) for d in config.curve_depths if (d, config.batch) not in points]
+    return points
+
+
+def run_curves(config, torch_available: bool, log=print) -> dict:
+    """Measure every `curve_points` point; return the points and the memory-per-image slopes."""
+    out = Path(config.out_dir) / "curves"
+    out.mkdir(parents=True, exist_ok=True)
+    points = []
+    for i, (model, batch) in enumerate(curve_points(config)):
+        log(f"curves: point {i + 1}/{len(curve_points(config))}: {model} at batch {batch}")
+        points.append(_point(config, model, batch, torch_available, out))
+    return {
+        "batch_curve_model": "resnet20",
+        "depth_curve_batch": config.batch,
+        "points": points,
+        "memory_per_image": memory_per_image(points),
+    }
+
+
+def _point(config, model, batch, torch_available, out) -> dict:
+    workers = {"kzoo": Worker("kzoo", out / f"kzoo-{model}-{batch}.log")}
+    if torch_available:
+        workers["torch"] = Worker("torch", out / f"torch-{model}-{batch}.log")
+    try:
+        setup = {"kzoo": workers["kzoo"].call(
+            "setup", name=model, batch=batch, steps=config.steps, warmup=config.warmup,
+            image_size=config.image_size, seed=config.seed)}
+        # PyTorch in kzoo's precision: like against like.
+        variant = "bfloat16" if "bfloat16" in setup["kzoo"]["policy"] else "float32"
+        variants = {"kzoo": None, "torch": variant}
+        if "torch" in workers:
+            setup["torch"] = workers["torch"].call(
+                "setup", variant=variant, name=model, batch=batch, steps=config.steps,
+                warmup=config.warmup, image_size=config.image_size, seed=config.seed)
+        steps = _steps(config, setup)
+        rounds = {name: [] for name in workers}
+        for r in range(config.repeats):
+            order = list(workers) if r % 2 == 0 else list(workers)[::-1]
+            for name in order:
+                rounds[name].append(
+                    workers[name].call("train", variant=variants[name], steps=steps))
+    finally:
+        for worker in workers.values():
+            worker.close()
+    point = {"model": model, "batch": batch, "steps": steps}
+    for name, runs in rounds.items():
+        point[name] = {
+            "precision": setup[name]["policy"],
+            "images_per_second": summarize([r["images_per_second"] for r in runs]),
+            # The process's peak: setup (graph tracing, warm-up steps) and every round.
+            "peak_memory_mb": max([setup[name]["peak_memory_mb"]]
+                                  + [r["peak_memory_mb"] for r in runs]),
+        }
+    return point
+
+
+def _steps(config, setup) -> int:
+    warm = [s["warmup_step_ms"] for s in setup.values() if s.get("warmup_step_ms")]
+    if not config.round_seconds or not warm:
+        return config.steps
+    return max(3, min(config.steps, int(config.round_seconds * 1e3 / max(warm))))
+
+
+def memory_per_image(points) -> list[dict]:
+    """MiB per image between neighbouring batch sizes of the batch curve, per framework, and
+    whether kzoo's exceeds PyTorch's there."""
+    batch_points = sorted((p for p in points if p["model"] == "resnet20"), key=lambda p: p["batch"])
+    slopes = []
+    for a, b in zip(batch_points, batch_points[1:], strict=False):
+        row = {"from_batch": a["batch"], "to_batch": b["batch"]}
+        for name in ("kzoo", "torch"):
+            if name in a and name in b:
+                row[name] = (b[name]["peak_memory_mb"] - a[name]["peak_memory_mb"]) / (
+                    b["batch"] - a["batch"])
+        if "torch" in row:
+            row["kzoo_exceeds_torch"] = bool(row["kzoo"] > row["torch"])
+        slopes.append(row)
+    return slopes
