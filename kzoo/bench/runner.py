@@ -49,8 +49,12 @@ TARGETS = {
     # Batch-1 latency, PyTorch eager / kzoo's TFLite (> 1: kzoo answers one image faster).
     "tflite_latency_vs_best_torch_eval": 1.0,
 }
-# Serving only: the TFLite model kzoo's default path exported, in the kzoo worker.
+# Serving only: the TFLite model kzoo's default path exported, in the kzoo worker; and the same
+# SavedModel in a process with one TensorFlow thread per pool, as a latency-bound server runs it
+# (at batch 1 the intra-op pool's hand-offs cost more than splitting a tiny convolution saves).
 TFLITE = ("kzoo TFLite", "kzoo", "tflite", None)
+ONE_THREAD = ("kzoo SavedModel, 1 thread", "kzoo-1-thread", None, None)
+ONE_THREAD_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 # Training FLOPs per image: the forward pass (2 FLOPs per MAC) and a backward pass of about twice it.
 TRAIN_FLOPS_PER_MAC = 6
 SERVE_FLOPS_PER_MAC = 2
@@ -271,7 +275,20 @@ def _serving(name, config, configs, workers, kzoo, log):
     labels = {"kzoo default": "kzoo SavedModel", "plain Keras": "Keras model.predict",
               "kzoo TFLite": "kzoo TFLite (XNNPACK)"}
     serve_configs = list(configs)
-    serve_configs.insert(serve_configs.index(configs[0]) + 1, TFLITE)  # after the SavedModel
+    serve_configs[1:1] = [ONE_THREAD, TFLITE]  # after the SavedModel
+    one_thread = Worker("kzoo", Path(config.out_dir) / "worker-kzoo-1-thread.log", ONE_THREAD_ENV)
+    workers = {**workers, ONE_THREAD[1]: one_thread}
+    try:
+        # The same architecture and seed; no training steps: serving time does not depend on
+        # the weights' values.
+        one_thread.call("setup", name=name, batch=config.batch, steps=2, warmup=0,
+                        image_size=config.image_size, seed=config.seed)
+        return _serve_all(name, config, serve_configs, workers, kzoo, labels, log)
+    finally:
+        one_thread.close()
+
+
+def _serve_all(name, config, serve_configs, workers, kzoo, labels, log):
     for _, kind, variant, _ in serve_configs:
         workers[kind].call("setup_serving", variant=variant, serving_batch=config.serving_batch, seed=config.seed)
     rounds = _alternate(
@@ -287,7 +304,8 @@ def _serving(name, config, configs, workers, kzoo, log):
     for label, *_ in serve_configs:
         runs = rounds[label]
         ips = summarize([r["images_per_second"] for r in runs])
-        serving[labels.get(label, label.replace("PyTorch", "PyTorch eval"))] = {
+        key = labels.get(label, label.replace("PyTorch", "PyTorch eval"))
+        serving[key] = {
             "batch": config.serving_batch,
             "latency_ms_batch1": summarize([r["latency_ms"] for r in runs]),
             # Every batch-1 call of every round: a tail (p99) shows what a median hides.
@@ -298,7 +316,7 @@ def _serving(name, config, configs, workers, kzoo, log):
             "peak_memory_mb": max(r["peak_memory_mb"] for r in runs),
         }
         if "graph_latency_ms" in runs[0]:
-            serving[labels[label]]["graph_latency_ms_batch1"] = summarize(
+            serving[key]["graph_latency_ms_batch1"] = summarize(
                 [r["graph_latency_ms"] for r in runs])
     ratios = {}
     torch_labels = [c[0] for c in serve_configs if c[1] == "torch"]
@@ -313,6 +331,8 @@ def _serving(name, config, configs, workers, kzoo, log):
         lite = [r["latency_ms"] for r in rounds["kzoo TFLite"]]
         ratios["tflite_latency_vs_best_torch_eval"] = _ratio(
             best_latency, lite, TARGETS["tflite_latency_vs_best_torch_eval"])
+        one = [r["latency_ms"] for r in rounds[ONE_THREAD[0]]]
+        ratios["savedmodel_1_thread_latency_vs_best_torch_eval"] = _ratio(best_latency, one, None)
         ratios["tflite_vs_best_torch_eval"] = _ratio(
             [r["images_per_second"] for r in rounds["kzoo TFLite"]], best, None)
     if "plain Keras" in rounds:

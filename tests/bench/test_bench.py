@@ -163,6 +163,7 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
     serving = model["serving"]
     assert "kzoo SavedModel" in serving and "Keras model.predict" in serving
     assert "kzoo TFLite (XNNPACK)" in serving  # the TFLite file the bench's export wrote
+    assert "kzoo SavedModel, 1 thread" in serving
     assert serving["kzoo SavedModel"]["graph_latency_ms_batch1"]["median"] > 0
     for entry in serving.values():
         assert entry["latency_ms_batch1"]["median"] > 0 and entry["images_per_second"]["median"] > 0
@@ -176,10 +177,11 @@ def test_tiny_run_writes_well_formed_json(tmp_path):
         assert ratios["kzoo_vs_best_torch"]["best_torch"].startswith("PyTorch")
         assert "savedmodel_vs_best_torch_eval" in ratios
         assert ratios["tflite_latency_vs_best_torch_eval"]["target"] == 1.0
+        assert ratios["savedmodel_1_thread_latency_vs_best_torch_eval"]["value"] > 0
     markdown = (tmp_path / "bench.md").read_text()
     assert "| resnet20 | kzoo default |" in markdown and "## Ratios" in markdown
     assert "| resnet20 | kzoo TFLite (XNNPACK) |" in markdown
-    assert "of which the model's own graph" in markdown
+    assert "resnet20, kzoo SavedModel: batch-1 call " in markdown and "own graph" in markdown
     profile = model["profile"]
     assert profile["steps"] == tiny().profile_steps
     assert list((tmp_path / "profile" / "resnet20").rglob("*.xplane.pb"))
