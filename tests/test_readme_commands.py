@@ -261,8 +261,15 @@ def check_make_images(o: Outcome) -> None:
 
 
 def check_export(o: Outcome) -> None:
-    assert (o.cwd / "saved_models" / "digits_resnet20" / "1" / "saved_model.pb").is_file()
+    version = o.cwd / "saved_models" / "digits_resnet20" / "1"
+    assert (version / "saved_model.pb").is_file()
     assert "exported saved_models/digits_resnet20/1 (verified on 16 probe inputs" in o.out
+    tflite = _json(version / "assets.extra" / "kzoo_metadata.json")["tflite"]
+    assert (version / tflite["file"]).stat().st_size == tflite["bytes"] and tflite["max_abs_diff"] <= 1e-5
+    policy = _json(o.cwd / "runs" / "quickstart" / "resnet20-digits" / "metrics.json")["precision_policy"]
+    if policy != "float32":  # README: a bf16 run is converted from its float32 twin
+        assert tflite["converted_from"] == "float32 twin" and tflite["vs_saved_model"]["max_abs_diff"] < 0.1
+        assert "converted from the float32 twin of the bfloat16 model" in o.out
 
 
 def check_predict(o: Outcome) -> None:
@@ -460,8 +467,9 @@ CHECKS: dict[str, Callable[[Outcome], None]] = {
     "python -c \"import kzoo.data, numpy; d = kzoo.data.load_arrays('digits'); "
     "numpy.save('images.npy', d['x_test'][:5]); numpy.save('labels.npy', d['y_test'][:5])\"":
         check_make_images,
-    "kzoo export runs/quickstart/resnet20-digits --name digits_resnet20": check_export,
+    "kzoo export runs/quickstart/resnet20-digits --name digits_resnet20 --tflite": check_export,
     "kzoo predict saved_models/digits_resnet20 images.npy": check_predict,
+    "kzoo predict saved_models/digits_resnet20 images.npy --tflite": check_predict,
     "kzoo info saved_models/digits_resnet20": check_info_export,
     "kzoo train --model resnet20 --dataset digits_0to4 --epochs 15 --batch-size 32 --optimizer "
     "nesterov --lr 0.05 --weight-decay 0.0005": check_train_digits_0to4,
