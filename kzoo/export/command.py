@@ -178,10 +178,11 @@ def _cmd_predict(args) -> int:
             f"--tflite runs an exported version's TFLite model; received the run directory "
             f"{str(target)!r} (export it first: kzoo export {target} --name NAME --tflite)"
         )
+    lite = None
     if args.tflite:
         from kzoo.export.tflite_model import tflite_version
 
-        tflite_version(args.saved_model_dir)  # refused before any input is read
+        lite = tflite_version(args.saved_model_dir)  # file checked before any input is read
     spec = _run_spec(target) if is_run else _saved_model_spec(args.saved_model_dir)
     model = None
     if spec is None:  # no kzoo metadata: the loaded signature says what it takes
@@ -200,7 +201,7 @@ def _cmd_predict(args) -> int:
     if args.tflite:
         from kzoo.export.tflite_model import TFLiteServedModel
 
-        model = TFLiteServedModel(args.saved_model_dir)
+        model = TFLiteServedModel(args.saved_model_dir, checked=lite)
     model = model or _load_for_predict(target, is_run)
     for line in format_notes(notes):
         print(line, file=sys.stderr)

@@ -39,8 +39,12 @@ def convert_saved_model(path) -> bytes:
 
 
 def compute_dtype(model) -> str:
-    """"float32" if every layer of `model` computes in float32, else the first other compute dtype."""
-    for layer in [model, *model.layers]:
+    """"float32" if every layer of `model` computes in float32, else the first other compute dtype.
+
+    Every layer counts, those of a nested model or block too: one bfloat16 convolution anywhere is
+    one the converter cannot translate.
+    """
+    for layer in model._flatten_layers(include_self=True, recursive=True):
         dtype = layer.dtype_policy.compute_dtype
         if dtype != "float32":
             return dtype
@@ -55,11 +59,20 @@ def float32_twin(model):
     """
     import keras
 
+    from kzoo.utils.errors import UserError
+
     def clone_layer(layer):
         return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
 
-    twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
-    twin.set_weights(model.get_weights())
+    try:
+        twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+        twin.set_weights(model.get_weights())
+    except (ValueError, TypeError, NotImplementedError) as err:
+        raise UserError(
+            f"--tflite: the model computes in {compute_dtype(model)}, which TFLite cannot run, and "
+            f"its float32 twin cannot be built ({type(model).__name__}: {str(err).splitlines()[0]}); "
+            "build the model under the float32 policy to export it with --tflite"
+        ) from None
     return twin
 
 

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
+from kzoo.export.contract import INPUT_NAME, RAW_DTYPES, SIGNATURE_KEY
 from kzoo.export.input_range import InputSpec
 from kzoo.export.loaded_model import prepare
 from kzoo.export.metadata import read_metadata
@@ -24,6 +24,8 @@ from kzoo.utils.errors import UserError
 
 # FlatBuffers address at most 2 GiB.
 MAX_TFLITE_BYTES = 2**31
+# A TFLite flatbuffer names its schema in bytes 4..8.
+TFLITE_IDENTIFIER = b"TFL3"
 
 
 def interpreter_threads() -> int:
@@ -49,7 +51,8 @@ def make_runner(flatbuffer: bytes, threads: int | None = None):
 
 
 def tflite_version(path) -> tuple:
-    """(version directory, metadata) of an export that holds a TFLite model; else UserError."""
+    """(version directory, metadata, flatbuffer) of an export that holds a TFLite model, the file
+    read and checked against the metadata (no TensorFlow); else UserError."""
     version_dir = resolve_saved_model_dir(path)
     meta = read_metadata(version_dir)
     if meta is None or not meta.get("tflite"):
@@ -57,7 +60,11 @@ def tflite_version(path) -> tuple:
             f"--tflite: {str(version_dir)!r} holds no TensorFlow Lite model; export one with "
             "`kzoo export <run_dir> --name NAME --tflite`"
         )
-    return version_dir, meta
+    dtype = meta["signature"]["input"]["dtype"]
+    if dtype not in RAW_DTYPES:  # kzoo writes no other; the inputs are prepared from it
+        raise UserError(f"--tflite: the metadata of {str(version_dir)!r} records the input dtype "
+                        f"{dtype!r}, not one kzoo exports ({', '.join(RAW_DTYPES)})")
+    return version_dir, meta, _read_checked(version_dir, meta)
 
 
 class TFLiteServedModel:
@@ -77,11 +84,23 @@ class TFLiteServedModel:
         >>> lite.predict(images)["class_id"]
     """
 
-    def __init__(self, path, threads: int | None = None):
-        self.path, self.metadata = tflite_version(path)
-        flatbuffer = _read_checked(self.path, self.metadata)
-        self._runner = make_runner(flatbuffer, threads)
+    def __init__(self, path, threads: int | None = None, *, checked: tuple | None = None):
+        self.path, self.metadata, flatbuffer = checked or tflite_version(path)
+        shown = str(self.path / TFLITE_FILE)
+        try:
+            self._runner = make_runner(flatbuffer, threads)
+            details = self._runner.get_input_details()[INPUT_NAME]
+        except (ValueError, RuntimeError, KeyError) as err:  # its sha256 matched an edited metadata
+            raise UserError(f"--tflite: {shown!r} is not a TFLite model with a {SIGNATURE_KEY!r} "
+                            f"signature taking {INPUT_NAME!r} ({str(err).splitlines()[0]})") from None
         self.input_spec = InputSpec.from_json(self.metadata["signature"]["input"])
+        model_dtype = np.dtype(details["dtype"]).name
+        model_shape = tuple(None if d < 0 else int(d) for d in details["shape_signature"][1:])
+        if (model_dtype, model_shape) != (self.input_spec.dtype, tuple(self.input_spec.shape)):
+            raise UserError(
+                f"--tflite: {shown!r} takes {model_dtype} {model_shape} inputs; the metadata "
+                f"records {self.input_spec.dtype} {tuple(self.input_spec.shape)}; not run"
+            )
 
     @property
     def class_names(self) -> list[str] | None:
@@ -119,4 +138,7 @@ def _read_checked(version_dir, meta) -> bytes:
     if len(data) != size or hashlib.sha256(data).hexdigest() != expected:
         raise UserError(f"--tflite: {shown!r} does not match the sha256 its version's metadata "
                         "records; not run")
+    if data[4:8] != TFLITE_IDENTIFIER:
+        raise UserError(f"--tflite: {shown!r} is not a TensorFlow Lite model (no "
+                        f"{TFLITE_IDENTIFIER.decode()} identifier); not run")
     return data

@@ -1,0 +1,139 @@
+"""TFLite at the edges an edited version or an unusual model reaches: a file whose edited metadata
+matches it but is no TFLite model, metadata whose input is not the TFLite model's, a bfloat16 layer
+inside a nested model, a bfloat16 model with no float32 twin. Each is a one-line refusal (or a
+conversion through the twin), never a traceback."""
+
+import hashlib
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from kzoo.cli import main
+from kzoo.export import list_versions, read_metadata
+from kzoo.export.metadata import METADATA_FILE
+from kzoo.export.tflite import TFLITE_FILE, compute_dtype, run_tflite
+from kzoo.training.precision import precision_policy
+from kzoo.utils.errors import UserError
+
+from .conftest import export_digits
+
+
+@pytest.fixture(scope="module")
+def lite_export(trained_weights, digits, tmp_path_factory):
+    """The trained float32 digits CNN exported with --tflite and its raw range."""
+    from .conftest import small_model
+
+    model = small_model()
+    model.set_weights(trained_weights)
+    return export_digits(model, digits, tmp_path_factory.mktemp("lite"), tflite=True,
+                         raw_range=(0, 16))
+
+
+def _copy(version, tmp_path, name):
+    copy = tmp_path / name / "1"
+    shutil.copytree(version, copy)
+    return copy
+
+
+def _edit_metadata(version, edit):
+    path = version / METADATA_FILE
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+def _replace_tflite(version, data: bytes):
+    """Write `data` as the TFLite file and edit the metadata to match it (size and sha256)."""
+    (version / TFLITE_FILE).write_bytes(data)
+
+    def edit(meta):
+        meta["tflite"]["bytes"] = len(data)
+        meta["files"][TFLITE_FILE] = hashlib.sha256(data).hexdigest()
+
+    _edit_metadata(version, edit)
+
+
+def _refused(args, capsys) -> str:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and not captured.out, captured.err
+    assert lines[0].startswith("kzoo predict: error: --tflite: "), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("content", ["empty", "truncated", "zeros"])
+def test_predict_tflite_refuses_a_file_that_is_no_tflite_model_though_its_metadata_matches(
+    lite_export, digits, tmp_path, capsys, content
+):
+    batch = tmp_path / "batch.npy"
+    np.save(batch, digits["x"][:2])
+    original = (lite_export / TFLITE_FILE).read_bytes()
+    data = {"empty": b"", "truncated": original[:1000], "zeros": bytes(64)}[content]
+    version = _copy(lite_export, tmp_path, content)
+    _replace_tflite(version, data)
+    line = _refused(["predict", str(version), str(batch), "--tflite"], capsys)
+    assert "is not a TFLite model" in line or "is not a TensorFlow Lite model" in line
+    if content != "truncated":  # no TFLite identifier: refused before the inputs are read
+        line = _refused(["predict", str(version), str(tmp_path / "absent.npy"), "--tflite"], capsys)
+        assert "is not a TensorFlow Lite model" in line
+
+
+def test_predict_tflite_checks_the_file_before_reading_inputs(lite_export, tmp_path, capsys):
+    version = _copy(lite_export, tmp_path, "gone")
+    os.remove(version / TFLITE_FILE)
+    line = _refused(["predict", str(version), str(tmp_path / "absent.npy"), "--tflite"], capsys)
+    assert "is missing, though the metadata records it" in line
+
+
+@pytest.mark.parametrize("dtype", ["float64", "string"])
+def test_predict_tflite_refuses_metadata_whose_input_is_not_the_tflite_models(
+    lite_export, digits, tmp_path, capsys, monkeypatch, dtype
+):
+    import kzoo.export.loaded_model as loaded_model
+
+    def no_saved_model(*args, **kwargs):
+        raise AssertionError("--tflite loaded the SavedModel")
+
+    monkeypatch.setattr(loaded_model, "load_saved_model", no_saved_model)
+    batch = tmp_path / "batch.npy"
+    np.save(batch, digits["x"][:2])
+    version = _copy(lite_export, tmp_path, dtype)
+    _edit_metadata(version, lambda meta: meta["signature"]["input"].update(dtype=dtype))
+    line = _refused(["predict", str(version), str(batch), "--tflite"], capsys)
+    assert dtype in line
+
+
+def test_a_bfloat16_layer_inside_a_nested_model_converts_through_the_float32_twin(
+    digits, tmp_path
+):
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, dtype="mixed_bfloat16"),
+        keras.layers.Flatten(),
+    ])
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inner(inputs)))
+    assert compute_dtype(model) == "bfloat16"
+    path = export_digits(model, digits, tmp_path, tflite=True)
+    lite_meta = read_metadata(path)["tflite"]
+    assert lite_meta["converted_from"] == "float32 twin"
+    assert lite_meta["saved_model_compute_dtype"] == "bfloat16"
+    assert run_tflite((path / TFLITE_FILE).read_bytes(), digits["x"][:4])["probabilities"].shape == (4, 10)
+
+
+def test_a_bfloat16_model_without_a_float32_twin_is_refused_in_one_line(digits, tmp_path):
+    # A Lambda layer's Python function is not rebuilt from its config (Keras' safe mode).
+    with precision_policy("mixed_bfloat16"):
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Lambda(lambda t: t * 2)(keras.layers.Flatten()(inputs))
+        outputs = keras.layers.Dense(10, activation="softmax", dtype="float32")(x)
+        model = keras.Model(inputs, outputs)
+    with pytest.raises(UserError, match=r"^--tflite: .*float32 twin cannot be built") as err:
+        export_digits(model, digits, tmp_path, tflite=True)
+    assert "\n" not in str(err.value)
+    assert list_versions(tmp_path / "digits_cnn") == []
