@@ -34,8 +34,22 @@ def convert_saved_model(path) -> bytes:
     """
     import tensorflow as tf
 
+    from kzoo.utils.errors import UserError
+
     converter = tf.lite.TFLiteConverter.from_saved_model(str(path), signature_keys=[SIGNATURE_KEY])
-    return converter.convert()
+    try:
+        return converter.convert()
+    except Exception as err:  # the converter's ConverterError: an op TFLite's builtins lack
+        first = next((line for line in str(err).splitlines() if "error:" in line), str(err))
+        what = first.split("error:", 1)[-1].split("): ")[-1].strip()  # without the op's location
+        raise UserError(
+            "--tflite: the TensorFlow Lite converter cannot convert this model with TFLite's "
+            f"builtin ops ({type(err).__name__}: {_short(what)}); export it without --tflite"
+        ) from None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def compute_dtype(model) -> str:
@@ -62,18 +76,41 @@ def float32_twin(model):
     from kzoo.utils.errors import UserError
 
     def clone_layer(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+        return layer.__class__.from_config(_float32_config(layer.get_config()))
+
+    def refuse(why: str):
+        raise UserError(
+            f"--tflite: the model computes in {compute_dtype(model)}, which TFLite cannot run, and "
+            f"its float32 twin cannot be built ({why}); build the model under the float32 policy "
+            "to export it with --tflite"
+        ) from None
 
     try:
         twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
         twin.set_weights(model.get_weights())
     except (ValueError, TypeError, NotImplementedError) as err:
-        raise UserError(
-            f"--tflite: the model computes in {compute_dtype(model)}, which TFLite cannot run, and "
-            f"its float32 twin cannot be built ({type(model).__name__}: {str(err).splitlines()[0]}); "
-            "build the model under the float32 policy to export it with --tflite"
-        ) from None
+        refuse(f"{type(model).__name__}: {str(err).splitlines()[0]}")
+    left = compute_dtype(twin)
+    if left != "float32":
+        refuse(f"a layer of the twin still computes in {left}")
     return twin
+
+
+def _float32_config(config):
+    """A layer's config with its dtype policy, and those of the layers its config nests (e.g. the
+    GRUs a Bidirectional wrapper rebuilds from its own config), set to float32."""
+    if isinstance(config, list):
+        return [_float32_config(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    return {key: "float32" if key == "dtype" and _is_policy(value) else _float32_config(value)
+            for key, value in config.items()}
+
+
+def _is_policy(value) -> bool:
+    if isinstance(value, dict):
+        return str(value.get("class_name", "")).endswith("DTypePolicy")
+    return isinstance(value, str)
 
 
 def add_tflite(model, export_archive, staging: Path, probe, *, atol: float) -> dict:
