@@ -104,7 +104,8 @@ _FIELDS = (
     )), True),
 )
 _TFLITE = (
-    ("tflite.file", ("a relative path", _clean_relative)),
+    # The one path kzoo writes and `kzoo predict --tflite` reads (kzoo.export.tflite.TFLITE_FILE).
+    ("tflite.file", ("'assets.extra/model.tflite'", lambda v: v == "assets.extra/model.tflite")),
     ("tflite.bytes", ("a count", lambda v: _int(v) and v >= 0)),
     ("tflite.probe_size", ("a count", lambda v: _int(v) and v >= 0)),
     ("tflite.max_abs_diff", ("a number >= 0", lambda v: _number(v) and v >= 0)),

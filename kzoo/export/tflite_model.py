@@ -127,7 +127,10 @@ def _read_checked(version_dir, meta) -> bytes:
         raise UserError(f"--tflite: {shown!r} is missing, though the metadata records it")
     try:
         size = os.fstat(fd).st_size
-        if size != meta["tflite"]["bytes"] or size > MAX_TFLITE_BYTES:
+        if size > MAX_TFLITE_BYTES:
+            raise UserError(f"--tflite: {shown!r} is {size:,} bytes, more than the "
+                            f"{MAX_TFLITE_BYTES:,} a TFLite model can have; not read")
+        if size != meta["tflite"]["bytes"]:
             raise UserError(f"--tflite: {shown!r} is {size:,} bytes; the metadata records "
                             f"{meta['tflite']['bytes']:,}")
         with os.fdopen(os.dup(fd), "rb") as f:

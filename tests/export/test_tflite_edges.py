@@ -152,3 +152,20 @@ def test_the_float32_twin_reaches_the_layers_a_wrapper_rebuilds_from_its_config(
         export_saved_model(model, "gru", root=tmp_path, tflite=True)
     assert "\n" not in str(err.value) and len(str(err.value)) < 500
     assert list_versions(tmp_path / "gru") == []
+
+
+def test_predict_tflite_refuses_a_file_over_2_gib_saying_so(lite_export, tmp_path, capsys):
+    version = _copy(lite_export, tmp_path, "huge")
+    os.truncate(version / TFLITE_FILE, 2**31 + 1)  # sparse: no disk used, and never read
+    _edit_metadata(version, lambda meta: meta["tflite"].update(bytes=2**31 + 1))
+    line = _refused(["predict", str(version), str(tmp_path / "absent.npy"), "--tflite"], capsys)
+    assert "more than the 2,147,483,648 a TFLite model can have" in line
+
+
+def test_metadata_naming_another_tflite_file_is_refused(lite_export, tmp_path, capsys):
+    # predict --tflite reads assets.extra/model.tflite: info must not show another file as the model.
+    version = _copy(lite_export, tmp_path, "renamed")
+    _edit_metadata(version, lambda meta: meta["tflite"].update(file="assets.extra/other.tflite"))
+    assert main(["info", str(version)]) == 2
+    captured = capsys.readouterr()
+    assert not captured.out and "`tflite.file` must be 'assets.extra/model.tflite'" in captured.err
