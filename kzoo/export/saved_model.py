@@ -281,18 +281,29 @@ def _reference_probabilities(model, raw, probe, from_logits: bool) -> np.ndarray
     # its bias add and ReLU) that eager execution runs one by one, and under bfloat16 the fused
     # kernel rounds once where the separate ones round twice (probabilities differ by ~1e-2).
     infer = tf.function(lambda x: model(x, training=False), autograph=False)
-    outputs = np.asarray(infer(raw.normalize(probe)), dtype=np.float32)
+    computed = infer(raw.normalize(probe))
+    outputs = np.asarray(computed, dtype=np.float32)
     if from_logits:
         shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)
     sums = outputs.sum(axis=-1)
-    if np.any(outputs < 0) or not np.allclose(sums, 1.0, atol=1e-3):
+    # A softmax computed in bfloat16 (a model built under mixed_bfloat16 whose last layer is not
+    # float32) rounds each probability: its rows sum to 1 within two of its epsilons, not 1e-3.
+    atol = max(1e-3, 2 * _epsilon(computed.dtype))
+    if np.any(outputs < 0) or not np.allclose(sums, 1.0, atol=atol):
         raise ValueError(
             "The model's outputs are not probabilities (rows sum to "
             f"{sums.min():.3g}..{sums.max():.3g}); pass from_logits=True for a model that ends "
             "without softmax."
         )
     return outputs
+
+
+def _epsilon(dtype) -> float:
+    """The machine epsilon of a TensorFlow floating dtype (bfloat16's too)."""
+    import ml_dtypes  # TensorFlow's own dependency, which knows bfloat16
+
+    return float(ml_dtypes.finfo(dtype.as_numpy_dtype).eps)
 
 
 def _check_class_names(class_names, num_classes: int) -> list[str]:

@@ -169,3 +169,18 @@ def test_metadata_naming_another_tflite_file_is_refused(lite_export, tmp_path, c
     assert main(["info", str(version)]) == 2
     captured = capsys.readouterr()
     assert not captured.out and "`tflite.file` must be 'assets.extra/model.tflite'" in captured.err
+
+
+def test_a_model_whose_softmax_computes_in_bfloat16_exports_with_tflite(digits, tmp_path):
+    # A Keras model built under mixed_bfloat16 that ends in Dense(softmax) without dtype="float32":
+    # its rounded probabilities sum to 1 within bfloat16's precision, not 1e-3, and are no logits.
+    keras.utils.set_random_seed(0)
+    with precision_policy("mixed_bfloat16"):
+        model = keras.Sequential([
+            keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ])
+    path = export_digits(model, digits, tmp_path, tflite=True)
+    lite_meta = read_metadata(path)["tflite"]
+    assert lite_meta["converted_from"] == "float32 twin" and lite_meta["max_abs_diff"] <= 1e-5
+    assert lite_meta["vs_saved_model"]["max_abs_diff"] < 0.05
