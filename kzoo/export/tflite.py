@@ -73,10 +73,11 @@ def float32_twin(model):
     """
     import keras
 
+    from kzoo.training.precision import precision_policy
     from kzoo.utils.errors import UserError
 
     def clone_layer(layer):
-        return layer.__class__.from_config(_float32_config(layer.get_config()))
+        return layer.__class__.from_config({**_float32_config(layer.get_config()), "dtype": "float32"})
 
     def refuse(why: str):
         raise UserError(
@@ -86,7 +87,9 @@ def float32_twin(model):
         ) from None
 
     try:
-        twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+        # Under a float32 global policy: the rebuilt Sequential / Functional wrappers take it.
+        with precision_policy("float32"):
+            twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
         twin.set_weights(model.get_weights())
     except (ValueError, TypeError, NotImplementedError) as err:
         refuse(f"{type(model).__name__}: {str(err).splitlines()[0]}")
@@ -108,9 +111,10 @@ def _float32_config(config):
 
 
 def _is_policy(value) -> bool:
+    """A serialized dtype policy, or the name of a reduced-precision one (not an input's int32)."""
     if isinstance(value, dict):
         return str(value.get("class_name", "")).endswith("DTypePolicy")
-    return isinstance(value, str)
+    return isinstance(value, str) and "float16" in value
 
 
 def add_tflite(model, export_archive, staging: Path, probe, *, atol: float) -> dict:

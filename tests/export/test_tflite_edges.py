@@ -184,3 +184,18 @@ def test_a_model_whose_softmax_computes_in_bfloat16_exports_with_tflite(digits, 
     lite_meta = read_metadata(path)["tflite"]
     assert lite_meta["converted_from"] == "float32 twin" and lite_meta["max_abs_diff"] <= 1e-5
     assert lite_meta["vs_saved_model"]["max_abs_diff"] < 0.05
+
+
+def test_the_float32_twin_is_float32_when_the_global_policy_is_mixed_bfloat16(trained_weights):
+    # kzoo's default policy on bf16 CPUs may still be set when a model is exported from Python.
+    from .conftest import small_model
+
+    with precision_policy("mixed_bfloat16"):
+        model = small_model()
+        model.set_weights(trained_weights)
+        twin = float32_twin(model)
+    assert compute_dtype(model) == "bfloat16" and compute_dtype(twin) == "float32"
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 1)).astype(np.float32)
+    reference = small_model()
+    reference.set_weights(trained_weights)
+    np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(reference(x)), atol=1e-5)
