@@ -121,6 +121,13 @@ def multiworker_fit_fixes():
         tf_trainer.TensorFlowTrainer._maybe_symbolic_build = original_build
 
 
+def all_layers(model) -> list:
+    """`model` and every layer inside it, those of nested models and blocks too
+    (`Layer._flatten_layers`; Keras has no public walk of sub-layers a block keeps in attributes)."""
+    check_keras_version()
+    return list(model._flatten_layers(include_self=True, recursive=True))
+
+
 def weights_layout(model) -> dict:
     """Where `model.save_weights` puts each variable: `{"layers/dense/vars/0": variable, ...}`.
 

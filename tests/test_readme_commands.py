@@ -125,7 +125,8 @@ SKIPS = {
     'pip install -e ".[bench]"': "installs PyTorch from the package index (network)",
     "kzoo bench": "a measurement of ~15 min on an otherwise idle machine (longer than CI allows "
     "one step)",
-    "kzoo bench --profile": "kzoo bench (~15 min) plus a profiler trace per model",
+    "kzoo bench --profile --curves": "kzoo bench (~15 min) plus profiler traces and the cost "
+    "curves (a fresh process pair per point, ResNet-1202 among them)",
 }
 
 # ------------------------------------------------------------------------------ what is checked

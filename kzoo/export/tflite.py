@@ -14,7 +14,6 @@ from the published, reduced-precision SavedModel is recorded beside it.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -39,7 +38,9 @@ def convert_saved_model(path) -> bytes:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(path), signature_keys=[SIGNATURE_KEY])
     try:
         return converter.convert()
-    except Exception as err:  # the converter's ConverterError: an op TFLite's builtins lack
+    except Exception as err:
+        if type(err).__name__ != "ConverterError":  # the converter's refusal; anything else is ours
+            raise
         first = next((line for line in str(err).splitlines() if "error:" in line), str(err))
         what = first.split("error:", 1)[-1].split("): ")[-1].strip()  # without the op's location
         raise UserError(
@@ -58,7 +59,9 @@ def compute_dtype(model) -> str:
     Every layer counts, those of a nested model or block too: one bfloat16 convolution anywhere is
     one the converter cannot translate.
     """
-    for layer in model._flatten_layers(include_self=True, recursive=True):
+    from kzoo.keras_private import all_layers
+
+    for layer in all_layers(model):
         dtype = layer.dtype_policy.compute_dtype
         if dtype != "float32":
             return dtype
@@ -132,7 +135,9 @@ def add_tflite(model, export_archive, staging: Path, probe, *, atol: float) -> d
         flatbuffer = convert_saved_model(staging)
         check = check_tflite(flatbuffer, staging, probe, atol=atol)
     else:
-        twin_dir = Path(tempfile.mkdtemp(prefix="kzoo-float32-twin-"))
+        # Inside the staging directory, so an export killed here leaves nothing the next export
+        # to this name does not remove; deleted before the version's files are checksummed.
+        twin_dir = staging / ".float32-twin"
         try:
             export_archive(float32_twin(model)).write_out(str(twin_dir), verbose=False)
             flatbuffer = convert_saved_model(twin_dir)
