@@ -57,14 +57,20 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         import tensorflow as tf
 
         channels = inputs.shape[-1]
+        pad = _bf16_channel_padding(self.compute_dtype, channels)
         inputs = tf.cast(inputs, _kernel_dtype(self.compute_dtype, channels))
         gamma = self.gamma if self.scale else tf.ones((channels,), "float32")
         beta = self.beta if self.center else tf.zeros((channels,), "float32")
         gamma, beta = tf.cast(gamma, "float32"), tf.cast(beta, "float32")
+        # Padding channels are zeros normalised with gamma 1, beta 0 (mean 0, variance 1 at
+        # inference): they come out as zeros, are sliced away, and never reach the weights.
+        kernel_inputs = _pad_channels(inputs, pad, 0.0)
+        gamma, beta = _pad_channels(gamma, pad, 1.0), _pad_channels(beta, pad, 0.0)
         if training and self.trainable:
             outputs, mean, variance, *_ = tf.compat.v1.nn.fused_batch_norm(
-                inputs, gamma, beta, epsilon=self.epsilon, is_training=True
+                kernel_inputs, gamma, beta, epsilon=self.epsilon, is_training=True
             )
+            mean, variance = _unpad_channels(mean, pad), _unpad_channels(variance, pad)
             # The kernel returns the Bessel-corrected variance; Keras averages the biased one.
             n = tf.cast(tf.size(inputs) // channels, "float32")
             variance = variance * ((n - 1.0) / tf.maximum(n, 1.0))
@@ -72,31 +78,69 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             self.moving_variance.assign(
                 self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
             )
-            return tf.cast(outputs, self.compute_dtype)
+            return tf.cast(_unpad_channels(outputs, pad), self.compute_dtype)
         outputs, *_ = tf.compat.v1.nn.fused_batch_norm(
-            inputs,
+            kernel_inputs,
             gamma,
             beta,
-            mean=tf.cast(self.moving_mean, "float32"),
-            variance=tf.cast(self.moving_variance, "float32"),
+            mean=_pad_channels(tf.cast(self.moving_mean, "float32"), pad, 0.0),
+            variance=_pad_channels(tf.cast(self.moving_variance, "float32"), pad, 1.0),
             epsilon=self.epsilon,
             is_training=False,
         )
-        return tf.cast(outputs, self.compute_dtype)
+        return tf.cast(_unpad_channels(outputs, pad), self.compute_dtype)
 
 
 # oneDNN's bfloat16 batch norm has a vectorised kernel only for channel counts divisible by 16
-# (one AVX-512 register of bfloat16 pairs); other counts take a path 3-5x slower than casting to
-# float32, normalising there and casting back (measured on the 2-core AVX512_BF16 CPU, batch 128,
-# 32x32: 120 channels 108-134 ms vs 46-59 ms forward + backward; 112 channels 25 ms vs 52 ms).
-# DenseNets' concatenations (24 + 12k channels) hit the slow path in most layers.
+# (one AVX-512 register of bfloat16 pairs); other counts take a path 3-5x slower (measured on the
+# 2-core AVX512_BF16 CPU, batch 128, 32x32: 120 channels 108-134 ms forward + backward, 112
+# channels 25 ms). DenseNets' concatenations (24 + 12k channels) hit it in 43 of DenseNet-BC-100's
+# 99 batch norms. On CPU such inputs are padded with zero channels up to the next multiple of 16,
+# normalised by the vectorised bf16 kernel (gamma 1, beta 0, mean 0, variance 1 on the padding, so
+# the weights keep their shapes) and sliced back. Against the previous detour (cast to float32,
+# normalise, cast back), alternating in one process on that CPU (another job sharing it), forward +
+# backward of the layer at DenseNet-BC-100's shapes took 0.47-0.73x the time at 32x32 (36-216
+# channels), 0.45-0.58x at 16x16 (108-300), 0.23-0.31x at 8x8 (150-342); inference 0.20-0.62x at
+# batch 128 and 0.60-1.02x at batch 1; a whole training step of densenet_bc_100_12 (kzoo's default
+# path, batch 128) 0.70x and 0.74x in two runs (medians of per-round ratios; 4 rounds of 6 steps,
+# 0.54-0.75; 6 rounds of 6 steps, 0.70-0.77), 4.0 -> 2.9-3.0 s a step with another job running.
+# GPUs keep the plain bf16 kernel.
 _BF16_CHANNEL_MULTIPLE = 16
+# False brings the float32 detour back, for comparing the two paths in one process
+# (benchmarks/bn_channel_padding.py); the setting is read when a call is traced.
+_PAD_BF16_CHANNELS = True
 
 
 def _kernel_dtype(compute_dtype: str, channels: int) -> str:
     if compute_dtype != "bfloat16" or channels % _BF16_CHANNEL_MULTIPLE == 0:
         return compute_dtype
-    return compute_dtype if _has_gpu() else "float32"
+    return compute_dtype if _has_gpu() or _PAD_BF16_CHANNELS else "float32"
+
+
+def _bf16_channel_padding(compute_dtype: str, channels: int) -> int:
+    """Zero channels that bring a bf16 CPU input up to oneDNN's vectorised channel multiple."""
+    if compute_dtype != "bfloat16" or not _PAD_BF16_CHANNELS or _has_gpu():
+        return 0
+    return -channels % _BF16_CHANNEL_MULTIPLE
+
+
+def _pad_channels(x, pad: int, value: float):
+    if not pad:
+        return x
+    import tensorflow as tf
+
+    return tf.pad(x, [[0, 0]] * (len(x.shape) - 1) + [[0, pad]], constant_values=value)
+
+
+def _unpad_channels(x, pad: int):
+    if not pad:
+        return x
+    import tensorflow as tf
+
+    # tf.slice, not x[..., :c]: the strided slice's gradient (StridedSliceGrad) made the padded
+    # path 2-3x slower than the float32 round trip; Slice's gradient is a Pad.
+    rank = len(x.shape)
+    return tf.slice(x, [0] * rank, [-1] * (rank - 1) + [x.shape[-1] - pad])
 
 
 @functools.cache

@@ -79,13 +79,15 @@ def test_layer_contract():
 
 @pytest.mark.parametrize("channels", [24, 32])
 def test_mixed_bfloat16_training_matches_numpy_for_any_channel_count(channels, rng):
-    """24 channels take the float32 detour around oneDNN's slow bfloat16 path, 32 the bf16 kernel."""
-    from kzoo.layers.batch_norm import _kernel_dtype
+    """24 channels are padded to 32 on CPU for oneDNN's vectorised bf16 kernel, 32 are not."""
+    from kzoo.layers.batch_norm import _bf16_channel_padding, _kernel_dtype
 
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    expected_kernel = "bfloat16" if channels % 16 == 0 or on_gpu else "float32"
-    assert _kernel_dtype("bfloat16", channels) == expected_kernel
+    assert _kernel_dtype("bfloat16", channels) == "bfloat16"
     assert _kernel_dtype("float32", channels) == "float32"
+    expected_pad = 8 if channels == 24 and not on_gpu else 0
+    assert _bf16_channel_padding("bfloat16", channels) == expected_pad
+    assert _bf16_channel_padding("float32", channels) == 0
     x = rng.normal(1.0, 2.0, (4, 5, 5, channels)).astype("float32")
     layer = FusedBatchNormalization(epsilon=1e-3, dtype="mixed_bfloat16")
     weight = tf.constant(rng.normal(size=x.shape).astype("float32"))
@@ -106,6 +108,69 @@ def test_mixed_bfloat16_training_matches_numpy_for_any_channel_count(channels, r
     axes = (0, 1, 2)
     expected = (w - w.mean(axes) - xhat * (w * xhat).mean(axes)) / np.sqrt(var + 1e-3)
     np.testing.assert_allclose(dx, expected, atol=0.05 * np.abs(expected).max())
+
+
+def _bf16_step(layer, x, weight, pad_channels, monkeypatch):
+    """One training step then an inference call of `layer` under bf16; padded path or not."""
+    import kzoo.layers.batch_norm as bn_module
+
+    monkeypatch.setattr(bn_module, "_PAD_BF16_CHANNELS", pad_channels)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y, "float32") * weight)
+    grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    assert [g.shape for g in grads[1:]] == [layer.gamma.shape] * 2
+    stats = [layer.moving_mean.numpy(), layer.moving_variance.numpy()]
+    return [np.float32(y), *(np.float32(g) for g in grads), *stats, np.float32(layer(x))]
+
+
+@pytest.mark.parametrize("channels", [12, 20, 40])
+def test_padded_bfloat16_equals_the_float32_round_trip_and_numpy(channels, rng, monkeypatch):
+    """Channels padded with zeros to a multiple of 16 change no result, weight or gradient shape."""
+    from kzoo.layers.batch_norm import _bf16_channel_padding
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("the padding applies on CPU only")
+    assert _bf16_channel_padding("bfloat16", channels) == -channels % 16 > 0
+    shape = (6, 4, 4, channels)
+    x = tf.constant(rng.normal(1.0, 2.0, shape).astype("float32"))
+    weight = tf.constant(rng.normal(size=shape).astype("float32"))
+    layers = [FusedBatchNormalization(momentum=0.8, dtype="mixed_bfloat16") for _ in range(2)]
+    for layer in layers:
+        layer.build(shape)
+    values = randomize_batch_norm(layers[0], rng)
+    layers[1].set_weights([v.astype("float32") for v in values])
+    padded = _bf16_step(layers[0], x, weight, True, monkeypatch)
+    detour = _bf16_step(layers[1], x, weight, False, monkeypatch)
+    assert all(w.shape == (channels,) for w in layers[0].weights)
+    names = ["output", "d/dx", "d/dgamma", "d/dbeta", "moving mean", "moving var", "inference"]
+    for name, a, b in zip(names, padded, detour, strict=True):
+        scale = np.abs(b).max()
+        np.testing.assert_allclose(a, b, atol=0.02 * scale, rtol=0.02, err_msg=name)
+
+    # NumPy, from the bf16 input the layer sees; gamma/beta gradients of sum(w * y).
+    gamma, beta, mean0, var0 = values
+    xb = np.float32(tf.cast(tf.cast(x, "bfloat16"), "float32"))
+    w = np.float32(tf.cast(tf.cast(weight, "bfloat16"), "float32"))
+    mean, var = xb.reshape(-1, channels).mean(0), xb.reshape(-1, channels).var(0)
+    xhat = (xb - mean) / np.sqrt(var + 1e-3)
+    axes = (0, 1, 2)
+    dx = gamma * (w - w.mean(axes) - xhat * (w * xhat).mean(axes)) / np.sqrt(var + 1e-3)
+    moving_mean, moving_var = 0.8 * mean0 + 0.2 * mean, 0.8 * var0 + 0.2 * var
+    inference = gamma * (xb - moving_mean) / np.sqrt(moving_var + 1e-3) + beta
+    expected = [
+        gamma * xhat + beta,
+        dx,
+        (w * xhat).sum(axes),
+        w.sum(axes),
+        moving_mean,
+        moving_var,
+        inference,
+    ]
+    for name, a, b in zip(names, padded, expected, strict=True):
+        scale = np.abs(b).max()
+        np.testing.assert_allclose(a, b, atol=0.02 * scale, rtol=0.02, err_msg=name)
 
 
 def _conv_and_norm(rng, in_channels, filters, kernel, stride, padding, dtype=None, groups=1):
