@@ -48,11 +48,13 @@ class BenchConfig(Settings):
             separate kzoo worker with `ONEDNN_VERBOSE=1`, whose log names the ISA oneDNN dispatched
             to and each primitive's implementation (`kzoo.bench.kernels`); 0 skips it.
         curves: also time training (img/s) and peak memory against batch size (`curve_batches`,
-            ResNet-20) and depth (`curve_depths`, at `batch`) for kzoo's default path and PyTorch
+            ResNet-20) and depth (`curve_depths`, at `curve_depth_batch`) for kzoo's default path and PyTorch
             in the matching precision, a fresh pair of processes per point (so each peak is its
             own), and draw them into `out_dir/curves.png` (`kzoo.bench.curves`).
         curve_batches: training batch sizes of the batch curve.
         curve_depths: models of the depth curve, from `CURVE_MODELS`.
+        curve_depth_batch: batch of the depth curve (32: ResNet-1202 at batch 128 needs ~15 GB
+            per framework, and both processes of a point are alive at once).
         out_dir: where `bench.json` and `bench.md` are written.
         seed: seeds the synthetic data and the models.
 
@@ -107,6 +109,7 @@ class BenchConfig(Settings):
         CURVE_MODELS, f"models of the depth curve, from {', '.join(CURVE_MODELS)}", group="run",
         metavar="MODEL",
     )
+    curve_depth_batch: int = setting(32, "batch of the depth curve", group="run", low=1)
     out_dir: str = setting("bench_results", "output directory", group="run", flag="--out",
                            metavar="DIR")
     seed: int = setting(0, "seed of the synthetic data and the models", group="run", low=0,
@@ -160,5 +163,6 @@ def tiny(**overrides) -> BenchConfig:
         kernel_steps=2,
         curve_batches=(4, 8),
         curve_depths=("resnet20", "resnet56"),
+        curve_depth_batch=8,
     )
     return BenchConfig(**{**base, **overrides})

@@ -16,9 +16,11 @@ from kzoo.bench.worker_client import Worker
 
 
 def curve_points(config) -> list[tuple[str, int]]:
-    """(model, batch) pairs: ResNet-20 at every curve batch, then every depth at `config.batch`."""
+    """(model, batch) pairs: ResNet-20 at every curve batch, then every depth at
+    `config.curve_depth_batch`."""
     points = [("resnet20", b) for b in config.curve_batches]
-    points += [(d, config.batch) for d in config.curve_depths if (d, config.batch) not in points]
+    batch = config.curve_depth_batch
+    points += [(d, batch) for d in config.curve_depths if (d, batch) not in points]
     return points
 
 
@@ -32,7 +34,7 @@ def run_curves(config, torch_available: bool, log=print) -> dict:
         points.append(_point(config, model, batch, torch_available, out))
     return {
         "batch_curve_model": "resnet20",
-        "depth_curve_batch": config.batch,
+        "depth_curve_batch": config.curve_depth_batch,
         "points": points,
         "memory_per_image": memory_per_image(points),
     }

@@ -41,7 +41,8 @@ def test_memory_per_image_is_the_slope_between_neighbouring_batches():
 
 
 def test_points_are_every_batch_then_every_other_depth():
-    config = BenchConfig(curve_batches=(256, 32, 128), curve_depths=("resnet56", "resnet20"))
+    config = BenchConfig(curve_batches=(256, 32, 128), curve_depths=("resnet56", "resnet20"),
+                         curve_depth_batch=128)
     config.validate()
     assert config.curve_batches == (32, 128, 256)  # sorted, so slopes run upwards
     assert curve_points(config) == [("resnet20", 32), ("resnet20", 128), ("resnet20", 256),
