@@ -123,9 +123,9 @@ SKIPS = {
     "python recipes/resnet_cifar.py --tune --max-trials 20 --trial-epochs 30 --export "
     "resnet20_tuned": "CIFAR-10 (network); 20 trials of 30 epochs",
     'pip install -e ".[bench]"': "installs PyTorch from the package index (network)",
-    "kzoo bench": "a measurement of ~15 min on an otherwise idle machine (longer than CI allows "
+    "kzoo bench": "a measurement of ~25 min on an otherwise idle machine (longer than CI allows "
     "one step)",
-    "kzoo bench --profile --curves": "kzoo bench (~15 min) plus profiler traces and the cost "
+    "kzoo bench --profile --curves": "kzoo bench (~25 min) plus profiler traces and the cost "
     "curves (a fresh process pair per point, ResNet-1202 among them)",
 }
 

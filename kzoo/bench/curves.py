@@ -37,6 +37,7 @@ def run_curves(config, torch_available: bool, log=print) -> dict:
         "depth_curve_batch": config.curve_depth_batch,
         "points": points,
         "memory_per_image": memory_per_image(points),
+        "memory_per_layer": memory_per_layer(points, config.curve_depth_batch),
     }
 
 
@@ -95,6 +96,28 @@ def memory_per_image(points) -> list[dict]:
             if name in a and name in b:
                 row[name] = (b[name]["peak_memory_mb"] - a[name]["peak_memory_mb"]) / (
                     b["batch"] - a["batch"])
+        if "torch" in row:
+            row["kzoo_exceeds_torch"] = bool(row["kzoo"] > row["torch"])
+        slopes.append(row)
+    return slopes
+
+
+# Layers of each depth-curve model (the number in its name).
+DEPTHS = {"resnet20": 20, "resnet56": 56, "resnet110": 110, "resnet1202": 1202}
+
+
+def memory_per_layer(points, batch: int) -> list[dict]:
+    """MiB per layer between neighbouring depths of the depth curve (at `batch`), per framework,
+    and whether kzoo's exceeds PyTorch's there."""
+    depth_points = sorted((p for p in points if p["batch"] == batch and p["model"] in DEPTHS),
+                          key=lambda p: DEPTHS[p["model"]])
+    slopes = []
+    for a, b in zip(depth_points, depth_points[1:], strict=False):
+        row = {"from_depth": DEPTHS[a["model"]], "to_depth": DEPTHS[b["model"]]}
+        for name in ("kzoo", "torch"):
+            if name in a and name in b:
+                row[name] = (b[name]["peak_memory_mb"] - a[name]["peak_memory_mb"]) / (
+                    row["to_depth"] - row["from_depth"])
         if "torch" in row:
             row["kzoo_exceeds_torch"] = bool(row["kzoo"] > row["torch"])
         slopes.append(row)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
+from kzoo.bench.curves import DEPTHS
 from kzoo.utils.files import atomic_write_bytes
 
 _FRAMEWORKS = (("kzoo", "kzoo default", "tab:blue"), ("torch", "PyTorch", "tab:orange"))
-_DEPTHS = {"resnet20": 20, "resnet56": 56, "resnet110": 110, "resnet1202": 1202}
 
 
 def curves_figure(curves: dict):
@@ -27,7 +27,7 @@ def curves_figure(curves: dict):
     by_batch = sorted((p for p in curves["points"] if p["model"] == batch_model),
                       key=lambda p: p["batch"])
     by_depth = sorted((p for p in curves["points"] if p["batch"] == depth_batch),
-                      key=lambda p: _DEPTHS[p["model"]])
+                      key=lambda p: DEPTHS[p["model"]])
     panels = (
         (axes[0, 0], by_batch, "batch", "images_per_second", f"{batch_model}: training img/s"),
         (axes[1, 0], by_batch, "batch", "peak_memory_mb", f"{batch_model}: peak memory (MiB)"),
@@ -36,9 +36,9 @@ def curves_figure(curves: dict):
         (axes[1, 1], by_depth, "depth", "peak_memory_mb", f"batch {depth_batch}: peak memory (MiB)"),
     )
     for ax, points, axis, field, title in panels:
-        ticks = [p["batch"] if axis == "batch" else _DEPTHS[p["model"]] for p in points]
+        ticks = [p["batch"] if axis == "batch" else DEPTHS[p["model"]] for p in points]
         for key, label, color in _FRAMEWORKS:
-            xs = [p["batch"] if axis == "batch" else _DEPTHS[p["model"]] for p in points if key in p]
+            xs = [p["batch"] if axis == "batch" else DEPTHS[p["model"]] for p in points if key in p]
             ys = [_value(p[key][field]) for p in points if key in p]
             if xs:
                 precision = points[0][key]["precision"]

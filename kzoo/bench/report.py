@@ -169,6 +169,16 @@ def _curve_lines(results) -> list[str]:
             exceeds = {True: "yes", False: "no"}.get(r.get("kzoo_exceeds_torch"), "-")
             lines.append(f"| {r['from_batch']}-{r['to_batch']} | {r['kzoo']:.2f} | {torch} | "
                          f"{exceeds} |")
+    layers = curves.get("memory_per_layer")
+    if layers:
+        lines += ["", f"Memory per layer (batch {curves['depth_curve_batch']}, MiB, the slope of the "
+                  "peak between neighbouring depths):", "",
+                  "| depths | kzoo | PyTorch | kzoo exceeds PyTorch |", "|---|---:|---:|---|"]
+        for r in layers:
+            torch = f"{r['torch']:.2f}" if "torch" in r else "-"
+            exceeds = {True: "yes", False: "no"}.get(r.get("kzoo_exceeds_torch"), "-")
+            lines.append(f"| {r['from_depth']}-{r['to_depth']} | {r['kzoo']:.2f} | {torch} | "
+                         f"{exceeds} |")
     return lines
 
 

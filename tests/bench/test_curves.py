@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from kzoo.bench import BenchConfig, tiny
-from kzoo.bench.curves import curve_points, memory_per_image
+from kzoo.bench.curves import curve_points, memory_per_image, memory_per_layer
 from kzoo.bench.curves_figure import write_curves_figure
 from kzoo.bench.report import format_markdown
 
@@ -38,6 +38,14 @@ def test_memory_per_image_is_the_slope_between_neighbouring_batches():
     assert slopes[1]["kzoo_exceeds_torch"] is True
     without_torch = [{k: v for k, v in p.items() if k != "torch"} for p in POINTS]
     assert "kzoo_exceeds_torch" not in memory_per_image(without_torch)[0]
+
+
+def test_memory_per_layer_is_the_slope_between_neighbouring_depths():
+    (row,) = memory_per_layer(POINTS, 128)  # resnet20 -> resnet56 at batch 128
+    assert (row["from_depth"], row["to_depth"]) == (20, 56)
+    assert row["kzoo"] == pytest.approx(600 / 36) and row["torch"] == pytest.approx(650 / 36)
+    assert row["kzoo_exceeds_torch"] is False
+    assert memory_per_layer(POINTS, 32) == []  # one depth at batch 32: no slope
 
 
 def test_points_are_every_batch_then_every_other_depth():
@@ -73,7 +81,8 @@ def test_a_bad_curve_flag_is_one_line_naming_the_flag(tmp_path):
 
 def test_the_table_and_the_figure_show_every_point(tmp_path):
     curves = {"batch_curve_model": "resnet20", "depth_curve_batch": 128, "points": POINTS,
-              "memory_per_image": memory_per_image(POINTS)}
+              "memory_per_image": memory_per_image(POINTS),
+              "memory_per_layer": memory_per_layer(POINTS, 128)}
     curves["figure"] = write_curves_figure(tmp_path / "curves.png", curves)
     png = (tmp_path / "curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
@@ -84,6 +93,7 @@ def test_the_table_and_the_figure_show_every_point(tmp_path):
     assert "| resnet20 | 128 | 1100 | 950 | 1.16x | 1400 | 850 |" in markdown
     assert "| resnet56 | 128 | 400 | 380 | 1.05x | 2000 | 1500 |" in markdown
     assert "| 64-128 | 4.69 | 2.34 | yes |" in markdown
+    assert "| 20-56 | 16.67 | 18.06 | no |" in markdown
 
 
 @pytest.mark.slow
