@@ -411,10 +411,14 @@ def check_bench_ablations(o: Outcome) -> None:
     training, ratios = model["training"], model["ratios"]
     for worker in ("kzoo-float32", "kzoo-float32-bf16-math", "kzoo-nondeterministic"):
         assert ratios[f"kzoo_vs_{worker}"]["value"] > 0, ratios
-    # The probe ran in the bf16-math worker (its answer depends on the CPU) and in no other.
-    assert isinstance(
-        training["kzoo, float32 + oneDNN bf16 math"]["float32_convolutions_round_to_bfloat16"], bool)
-    assert training["kzoo, mixed_precision=float32"]["float32_convolutions_round_to_bfloat16"] is False
+    # The bf16-math worker was started with oneDNN's mode and probed (the answer depends on the
+    # CPU); a float32 worker without the mode never rounds.
+    math = training["kzoo, float32 + oneDNN bf16 math"]
+    assert math["onednn_fpmath_mode"] == "BF16"
+    assert isinstance(math["float32_convolutions_round_to_bfloat16"], bool)
+    plain = training["kzoo, mixed_precision=float32"]
+    assert plain["onednn_fpmath_mode"] is None
+    assert plain["float32_convolutions_round_to_bfloat16"] is False
 
 
 def check_bench_tiny(o: Outcome) -> None:

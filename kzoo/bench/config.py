@@ -53,8 +53,8 @@ class BenchConfig(Settings):
             own), and draw them into `out_dir/curves.png` (`kzoo.bench.curves`).
         curve_batches: training batch sizes of the batch curve.
         curve_depths: models of the depth curve, from `CURVE_MODELS`.
-        curve_depth_batch: batch of the depth curve (32: ResNet-1202 at batch 128 needs ~15 GB
-            per framework, and both processes of a point are alive at once).
+        curve_depth_batch: batch of the depth curve (32: at batch 128 ResNet-1202 would need
+            ~25 GB in kzoo and ~10 GB in PyTorch, and both processes of a point are alive at once).
         out_dir: where `bench.json` and `bench.md` are written.
         seed: seeds the synthetic data and the models.
 

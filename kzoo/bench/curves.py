@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kzoo.bench.config import CURVE_MODELS
 from kzoo.bench.stats import summarize
-from kzoo.bench.worker_client import Worker
+from kzoo.bench.worker_client import Worker, WorkerError
+
+# Layers of each depth-curve model (the number in its name).
+DEPTHS = {m: int(m.removeprefix("resnet")) for m in CURVE_MODELS}
+BATCH_CURVE_MODEL = CURVE_MODELS[0]
 
 
 def curve_points(config) -> list[tuple[str, int]]:
     """(model, batch) pairs: ResNet-20 at every curve batch, then every depth at
     `config.curve_depth_batch`."""
-    points = [("resnet20", b) for b in config.curve_batches]
+    points = [(BATCH_CURVE_MODEL, b) for b in config.curve_batches]
     batch = config.curve_depth_batch
     points += [(d, batch) for d in config.curve_depths if (d, batch) not in points]
     return points
@@ -28,24 +33,43 @@ def run_curves(config, torch_available: bool, log=print) -> dict:
     """Measure every `curve_points` point; return the points and the memory-per-image slopes."""
     out = Path(config.out_dir) / "curves"
     out.mkdir(parents=True, exist_ok=True)
-    points = []
-    for i, (model, batch) in enumerate(curve_points(config)):
-        log(f"curves: point {i + 1}/{len(curve_points(config))}: {model} at batch {batch}")
-        points.append(_point(config, model, batch, torch_available, out))
+    points, failed = [], []
+    todo = curve_points(config)
+    for i, (model, batch) in enumerate(todo):
+        log(f"curves: point {i + 1}/{len(todo)}: {model} at batch {batch}")
+        try:
+            point = _point(config, model, batch, torch_available, out)
+        except WorkerError as err:  # e.g. out of memory: the other points still count
+            reason = str(err).splitlines()[0]
+            log(f"curves: {model} at batch {batch} failed: {reason}")
+            failed.append({"model": model, "batch": batch, "error": reason})
+            continue
+        point["curves"] = [name for name, members in (
+            ("batch", model == BATCH_CURVE_MODEL and batch in config.curve_batches),
+            ("depth", model in config.curve_depths and batch == config.curve_depth_batch),
+        ) if members]
+        points.append(point)
     return {
-        "batch_curve_model": "resnet20",
+        "batch_curve_model": BATCH_CURVE_MODEL,
         "depth_curve_batch": config.curve_depth_batch,
         "points": points,
+        "failed": failed,
         "memory_per_image": memory_per_image(points),
         "memory_per_layer": memory_per_layer(points, config.curve_depth_batch),
     }
 
 
+def on_curve(points, curve: str) -> list[dict]:
+    """The points of the "batch" or "depth" curve (results without the field: by model/batch)."""
+    return [p for p in points if curve in p.get("curves", (curve,))]
+
+
 def _point(config, model, batch, torch_available, out) -> dict:
-    workers = {"kzoo": Worker("kzoo", out / f"kzoo-{model}-{batch}.log")}
-    if torch_available:
-        workers["torch"] = Worker("torch", out / f"torch-{model}-{batch}.log")
+    workers = {}
     try:
+        workers["kzoo"] = Worker("kzoo", out / f"kzoo-{model}-{batch}.log")
+        if torch_available:
+            workers["torch"] = Worker("torch", out / f"torch-{model}-{batch}.log")
         setup = {"kzoo": workers["kzoo"].call(
             "setup", name=model, batch=batch, steps=config.steps, warmup=config.warmup,
             image_size=config.image_size, seed=config.seed)}
@@ -88,7 +112,8 @@ def _steps(config, setup) -> int:
 def memory_per_image(points) -> list[dict]:
     """MiB per image between neighbouring batch sizes of the batch curve, per framework, and
     whether kzoo's exceeds PyTorch's there."""
-    batch_points = sorted((p for p in points if p["model"] == "resnet20"), key=lambda p: p["batch"])
+    batch_points = sorted((p for p in on_curve(points, "batch") if p["model"] == BATCH_CURVE_MODEL),
+                          key=lambda p: p["batch"])
     slopes = []
     for a, b in zip(batch_points, batch_points[1:], strict=False):
         row = {"from_batch": a["batch"], "to_batch": b["batch"]}
@@ -102,14 +127,11 @@ def memory_per_image(points) -> list[dict]:
     return slopes
 
 
-# Layers of each depth-curve model (the number in its name).
-DEPTHS = {"resnet20": 20, "resnet56": 56, "resnet110": 110, "resnet1202": 1202}
-
 
 def memory_per_layer(points, batch: int) -> list[dict]:
     """MiB per layer between neighbouring depths of the depth curve (at `batch`), per framework,
     and whether kzoo's exceeds PyTorch's there."""
-    depth_points = sorted((p for p in points if p["batch"] == batch and p["model"] in DEPTHS),
+    depth_points = sorted((p for p in on_curve(points, "depth") if p["batch"] == batch),
                           key=lambda p: DEPTHS[p["model"]])
     slopes = []
     for a, b in zip(depth_points, depth_points[1:], strict=False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from kzoo.bench.curves import DEPTHS
+from kzoo.bench.curves import DEPTHS, on_curve
 from kzoo.utils.files import atomic_write_bytes
 
 _FRAMEWORKS = (("kzoo", "kzoo default", "tab:blue"), ("torch", "PyTorch", "tab:orange"))
@@ -24,9 +24,9 @@ def curves_figure(curves: dict):
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
     batch_model, depth_batch = curves["batch_curve_model"], curves["depth_curve_batch"]
-    by_batch = sorted((p for p in curves["points"] if p["model"] == batch_model),
+    by_batch = sorted((p for p in on_curve(curves["points"], "batch") if p["model"] == batch_model),
                       key=lambda p: p["batch"])
-    by_depth = sorted((p for p in curves["points"] if p["batch"] == depth_batch),
+    by_depth = sorted((p for p in on_curve(curves["points"], "depth") if p["batch"] == depth_batch),
                       key=lambda p: DEPTHS[p["model"]])
     panels = (
         (axes[0, 0], by_batch, "batch", "images_per_second", f"{batch_model}: training img/s"),

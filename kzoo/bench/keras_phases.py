@@ -6,6 +6,7 @@ round; every `train_round` / `serve_round` returns plain numbers.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -101,6 +102,9 @@ class KzooDefault:
             "policy": self.policy,
             "deterministic": config.deterministic,
             "float32_convolutions_round_to_bfloat16": float32_convolutions_round_to_bfloat16(),
+            # What the process was started with (the ablations' and serving workers' settings).
+            "onednn_fpmath_mode": os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE"),
+            "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"),
             "warmup_step_ms": _warm_up(self._fit, warmup),
             **_model_facts(model),
         }
@@ -119,7 +123,7 @@ class KzooDefault:
 
         return profile_steps(self._fit, steps, trace_dir)
 
-    def setup_serving(self, serving_batch, seed):
+    def setup_serving(self, serving_batch, seed, tflite=True):
         from kzoo.export.saved_model import export_saved_model
 
         self._export_root = tempfile.mkdtemp(prefix="kzoo-bench-")
@@ -131,7 +135,7 @@ class KzooDefault:
             mean=info.mean,
             std=info.std,
             raw_dtype="uint8",
-            tflite=True,  # `TFLiteServing` serves it
+            tflite=tflite,  # `TFLiteServing` serves it
         )
         self.version_dir = path
         self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]

@@ -103,7 +103,8 @@ def format_markdown(results: dict) -> str:
                     f"{_pct(s['images_per_second']['spread'])} | {s['achieved_gflops']:.0f} | "
                     f"{s['peak_memory_mb']:.0f} |"
                 )
-        lines += [""] + [
+        lines += ["", "(The kzoo SavedModel and TFLite rows are served by one worker process: their "
+                  "peak MiB is that process's.)", ""] + [
             f"{m['model']}, {label}: batch-1 call {_latency(s)} ms p50 / p99, of which the "
             f"model's own graph (normalised input, no signature) "
             f"{s['graph_latency_ms_batch1']['median']:.1f} ms (median of round medians)."
@@ -113,7 +114,7 @@ def format_markdown(results: dict) -> str:
         ]
     lines += [
         "",
-        "## Ratios (median of per-round ratios, range in brackets; targets from issue 8)",
+        "## Ratios (median of per-round ratios, range in brackets; targets from issues 8 and 20)",
         "",
         "| model | default / plain Keras (>= 1.5) | default / best PyTorch (>= 1.0) | "
         "SavedModel / best PyTorch eval (>= 1.0) | SavedModel / predict | TFLite / best PyTorch "
@@ -159,6 +160,8 @@ def _curve_lines(results) -> list[str]:
             cells[3:5] = [f"{t_ips:.0f}", f"{k_ips / t_ips:.2f}x"]
             cells[6] = f"{t['peak_memory_mb']:.0f}"
         lines.append("| " + " | ".join(map(str, cells)) + " |")
+    lines += [f"Failed: {f['model']} at batch {f['batch']}: {f['error']}"
+              for f in curves.get("failed", [])]
     slopes = curves["memory_per_image"]
     if slopes:
         lines += ["", f"Memory per image ({curves['batch_curve_model']}, MiB, the slope of the "

@@ -1,8 +1,8 @@
 """`kzoo predict --tflite`: an exported version's TensorFlow Lite model, run by the TFLite interpreter.
 
-TFLite applies XNNPACK on CPUs by default: for one image at a time it answers several times faster
-than the SavedModel, whose TensorFlow graph pays a per-op cost that a batch of one cannot spread
-(`kzoo bench` measures both).
+TFLite applies XNNPACK on CPUs by default: for one image at a time it answers up to ~6x faster than
+the SavedModel, whose TensorFlow graph pays a per-op and thread-pool cost that a batch of one cannot
+spread (`kzoo bench` measures both; a compute-bound model gains little).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from kzoo.export.tflite import TFLITE_FILE
 from kzoo.export.version_files import LinkInsideError, open_inside
 from kzoo.utils.errors import UserError
 
-# FlatBuffers address at most 2 GiB.
+# FlatBuffers address less than 2 GiB.
 MAX_TFLITE_BYTES = 2**31
 # A TFLite flatbuffer names its schema in bytes 4..8.
 TFLITE_IDENTIFIER = b"TFL3"
@@ -127,7 +127,7 @@ def _read_checked(version_dir, meta) -> bytes:
         raise UserError(f"--tflite: {shown!r} is missing, though the metadata records it")
     try:
         size = os.fstat(fd).st_size
-        if size > MAX_TFLITE_BYTES:
+        if size >= MAX_TFLITE_BYTES:
             raise UserError(f"--tflite: {shown!r} is {size:,} bytes, more than the "
                             f"{MAX_TFLITE_BYTES:,} a TFLite model can have; not read")
         if size != meta["tflite"]["bytes"]:
