@@ -29,15 +29,14 @@ ABLATIONS = (
     ("kzoo, float32 + oneDNN bf16 math", "kzoo-float32-bf16-math", None, None),
     ("kzoo, deterministic=False", "kzoo-nondeterministic", None, None),
 )
-_WORKER_KIND = {"kzoo-float32": "kzoo", "kzoo-float32-bf16-math": "kzoo",
-                "kzoo-nondeterministic": "kzoo"}
-_OVERRIDES = {
-    "kzoo-float32": {"mixed_precision": "float32"},
-    "kzoo-float32-bf16-math": {"mixed_precision": "float32"},
-    "kzoo-nondeterministic": {"deterministic": False},
+# Each ablation worker: a kzoo worker with these `TrainConfig` overrides and environment (oneDNN's
+# fpmath mode lets float32 kernels round their inputs to bfloat16 inside, where the CPU's do).
+ABLATION_WORKERS = {
+    "kzoo-float32": ({"mixed_precision": "float32"}, None),
+    "kzoo-float32-bf16-math": ({"mixed_precision": "float32"},
+                               {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}),
+    "kzoo-nondeterministic": ({"deterministic": False}, None),
 }
-# Float32 models whose kernels may round their inputs to bfloat16 inside (oneDNN's fpmath mode).
-_EXTRA_ENV = {"kzoo-float32-bf16-math": {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}}
 TORCH_MISSING = (
     "PyTorch is not installed, so the PyTorch references are skipped; install them with "
     "`pip install 'kzoo[bench]'` (on CPU-only machines a CPU wheel of torch is enough)."
@@ -96,7 +95,8 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
         "targets": TARGETS,
     }
     workers = {
-        w: Worker(_WORKER_KIND.get(w, w), out_dir / f"worker-{w}.log", _EXTRA_ENV.get(w))
+        w: Worker("kzoo" if w in ABLATION_WORKERS else w, out_dir / f"worker-{w}.log",
+                  ABLATION_WORKERS.get(w, (None, None))[1])
         for w in dict.fromkeys(c[1] for c in configs)
     }
     try:
@@ -160,7 +160,7 @@ def _bench_model(name, config, configs, workers, log) -> dict:
             warmup=config.warmup,
             image_size=config.image_size,
             seed=config.seed,
-            **({"overrides": _OVERRIDES[kind]} if kind in _OVERRIDES else {}),
+            **({"overrides": ABLATION_WORKERS[kind][0]} if kind in ABLATION_WORKERS else {}),
         )
     kzoo = setups["kzoo default"]
     for label, setup in setups.items():
