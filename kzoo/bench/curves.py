@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kzoo.bench.config import CURVE_MODELS
+from kzoo.bench.runner import steps_for
 from kzoo.bench.stats import summarize
 from kzoo.bench.worker_client import Worker, WorkerError
 
@@ -80,7 +81,7 @@ def _point(config, model, batch, torch_available, out) -> dict:
             setup["torch"] = workers["torch"].call(
                 "setup", variant=variant, name=model, batch=batch, steps=config.steps,
                 warmup=config.warmup, image_size=config.image_size, seed=config.seed)
-        steps = _steps(config, setup)
+        steps = steps_for(config, setup)
         rounds = {name: [] for name in workers}
         for r in range(config.repeats):
             order = list(workers) if r % 2 == 0 else list(workers)[::-1]
@@ -102,44 +103,30 @@ def _point(config, model, batch, torch_available, out) -> dict:
     return point
 
 
-def _steps(config, setup) -> int:
-    warm = [s["warmup_step_ms"] for s in setup.values() if s.get("warmup_step_ms")]
-    if not config.round_seconds or not warm:
-        return config.steps
-    return max(3, min(config.steps, int(config.round_seconds * 1e3 / max(warm))))
-
-
 def memory_per_image(points) -> list[dict]:
     """MiB per image between neighbouring batch sizes of the batch curve, per framework, and
     whether kzoo's exceeds PyTorch's there."""
-    batch_points = sorted((p for p in on_curve(points, "batch") if p["model"] == BATCH_CURVE_MODEL),
-                          key=lambda p: p["batch"])
-    slopes = []
-    for a, b in zip(batch_points, batch_points[1:], strict=False):
-        row = {"from_batch": a["batch"], "to_batch": b["batch"]}
-        for name in ("kzoo", "torch"):
-            if name in a and name in b:
-                row[name] = (b[name]["peak_memory_mb"] - a[name]["peak_memory_mb"]) / (
-                    b["batch"] - a["batch"])
-        if "torch" in row:
-            row["kzoo_exceeds_torch"] = bool(row["kzoo"] > row["torch"])
-        slopes.append(row)
-    return slopes
-
+    batch_points = [p for p in on_curve(points, "batch") if p["model"] == BATCH_CURVE_MODEL]
+    return _slopes(batch_points, lambda p: p["batch"], "batch")
 
 
 def memory_per_layer(points, batch: int) -> list[dict]:
     """MiB per layer between neighbouring depths of the depth curve (at `batch`), per framework,
     and whether kzoo's exceeds PyTorch's there."""
-    depth_points = sorted((p for p in on_curve(points, "depth") if p["batch"] == batch),
-                          key=lambda p: DEPTHS[p["model"]])
+    depth_points = [p for p in on_curve(points, "depth") if p["batch"] == batch]
+    return _slopes(depth_points, lambda p: DEPTHS[p["model"]], "depth")
+
+
+def _slopes(points, x_of, axis: str) -> list[dict]:
+    """`{"from_<axis>", "to_<axis>", "kzoo", "torch", "kzoo_exceeds_torch"}` between neighbours."""
+    points = sorted(points, key=x_of)
     slopes = []
-    for a, b in zip(depth_points, depth_points[1:], strict=False):
-        row = {"from_depth": DEPTHS[a["model"]], "to_depth": DEPTHS[b["model"]]}
+    for a, b in zip(points, points[1:], strict=False):
+        row = {f"from_{axis}": x_of(a), f"to_{axis}": x_of(b)}
         for name in ("kzoo", "torch"):
             if name in a and name in b:
                 row[name] = (b[name]["peak_memory_mb"] - a[name]["peak_memory_mb"]) / (
-                    row["to_depth"] - row["from_depth"])
+                    x_of(b) - x_of(a))
         if "torch" in row:
             row["kzoo_exceeds_torch"] = bool(row["kzoo"] > row["torch"])
         slopes.append(row)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
 from kzoo.bench.curves import DEPTHS, on_curve
-from kzoo.utils.files import atomic_write_bytes
 
 _FRAMEWORKS = (("kzoo", "kzoo default", "tab:blue"), ("torch", "PyTorch", "tab:orange"))
 
@@ -63,11 +60,6 @@ def _value(entry):
 
 def write_curves_figure(path, curves: dict) -> str:
     """Draw `curves_figure(curves)` and write it as a PNG at `path` atomically."""
-    import matplotlib.pyplot as plt
+    from kzoo.charts.png import save_figure
 
-    fig = curves_figure(curves)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return str(path)
+    return save_figure(curves_figure(curves), path, dpi=100, tight=False)

@@ -123,7 +123,7 @@ class KzooDefault:
 
         return profile_steps(self._fit, steps, trace_dir)
 
-    def setup_serving(self, serving_batch, seed, tflite=True):
+    def setup_serving(self, serving_batch, seed, tflite=False):
         from kzoo.export.saved_model import export_saved_model
 
         self._export_root = tempfile.mkdtemp(prefix="kzoo-bench-")
@@ -158,11 +158,7 @@ class KzooDefault:
             return self.signature(inputs=x)["class_id"].numpy()
 
         result = _serve(call, self.one, self.many, latency_calls, throughput_calls)
-        graph = []
-        for _ in range(latency_calls):
-            start = time.perf_counter()
-            self.graph(self.one_normalised).numpy()
-            graph.append(time.perf_counter() - start)
+        graph = _seconds_per_call(lambda x: self.graph(x).numpy(), self.one_normalised, latency_calls)
         result["graph_latency_ms"] = float(np.median(graph) * 1e3)
         return result
 
@@ -182,8 +178,7 @@ class TFLiteServing:
         self.default = default
 
     def setup_serving(self, serving_batch, seed):
-        from kzoo.export.tflite import TFLITE_FILE
-        from kzoo.export.tflite_model import interpreter_threads, make_runner
+        from kzoo.export.tflite import TFLITE_FILE, interpreter_threads, make_runner
 
         flatbuffer = (self.default.version_dir / TFLITE_FILE).read_bytes()
         self.one, self.many = self.default.one.numpy(), self.default.many.numpy()
@@ -265,17 +260,18 @@ def _warm_up(fit, steps):
     return float(np.median(diffs) * 1e3) if len(diffs) else None
 
 
+def _seconds_per_call(call, x, calls) -> list[float]:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call(x)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def _serve(call, one, many, latency_calls, throughput_calls) -> dict:
-    latencies = []
-    for _ in range(latency_calls):
-        start = time.perf_counter()
-        call(one)
-        latencies.append(time.perf_counter() - start)
-    batch_times = []
-    for _ in range(throughput_calls):
-        start = time.perf_counter()
-        call(many)
-        batch_times.append(time.perf_counter() - start)
+    latencies = _seconds_per_call(call, one, latency_calls)
+    batch_times = _seconds_per_call(call, many, throughput_calls)
     return {
         "latency_ms": float(np.median(latencies) * 1e3),
         "latencies_ms": [float(t * 1e3) for t in latencies],

@@ -162,26 +162,27 @@ def _curve_lines(results) -> list[str]:
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     lines += [f"Failed: {f['model']} at batch {f['batch']}: {f['error']}"
               for f in curves.get("failed", [])]
-    slopes = curves["memory_per_image"]
-    if slopes:
-        lines += ["", f"Memory per image ({curves['batch_curve_model']}, MiB, the slope of the "
-                  "peak between neighbouring batch sizes):", "",
-                  "| batches | kzoo | PyTorch | kzoo exceeds PyTorch |", "|---|---:|---:|---|"]
-        for r in slopes:
-            torch = f"{r['torch']:.2f}" if "torch" in r else "-"
-            exceeds = {True: "yes", False: "no"}.get(r.get("kzoo_exceeds_torch"), "-")
-            lines.append(f"| {r['from_batch']}-{r['to_batch']} | {r['kzoo']:.2f} | {torch} | "
-                         f"{exceeds} |")
-    layers = curves.get("memory_per_layer")
-    if layers:
-        lines += ["", f"Memory per layer (batch {curves['depth_curve_batch']}, MiB, the slope of the "
-                  "peak between neighbouring depths):", "",
-                  "| depths | kzoo | PyTorch | kzoo exceeds PyTorch |", "|---|---:|---:|---|"]
-        for r in layers:
-            torch = f"{r['torch']:.2f}" if "torch" in r else "-"
-            exceeds = {True: "yes", False: "no"}.get(r.get("kzoo_exceeds_torch"), "-")
-            lines.append(f"| {r['from_depth']}-{r['to_depth']} | {r['kzoo']:.2f} | {torch} | "
-                         f"{exceeds} |")
+    for key, axis, what, between in (("memory_per_image", "batch", "image", "batch sizes"),
+                                     ("memory_per_layer", "depth", "layer", "depths")):
+        lines += _slope_table(curves, key, axis, what, between)
+    return lines
+
+
+def _slope_table(curves, key, axis, what, between) -> list[str]:
+    rows = curves.get(key)
+    if not rows:
+        return []
+    where = (f"{curves['batch_curve_model']}" if axis == "batch"
+             else f"batch {curves['depth_curve_batch']}")
+    lines = ["", f"Memory per {what} ({where}, MiB, the slope of the peak between neighbouring "
+             f"{between}):", "",
+             f"| {'batches' if axis == 'batch' else 'depths'} | kzoo | PyTorch | "
+             "kzoo exceeds PyTorch |", "|---|---:|---:|---|"]
+    for r in rows:
+        torch = f"{r['torch']:.2f}" if "torch" in r else "-"
+        exceeds = {True: "yes", False: "no"}.get(r.get("kzoo_exceeds_torch"), "-")
+        lines.append(f"| {r[f'from_{axis}']}-{r[f'to_{axis}']} | {r['kzoo']:.2f} | {torch} | "
+                     f"{exceeds} |")
     return lines
 
 

@@ -169,7 +169,7 @@ def _bench_model(name, config, configs, workers, log) -> dict:
                 f"{label}'s {name} has {setup['trainable_params']:,} trainable parameters, kzoo's "
                 f"has {kzoo['trainable_params']:,}: the reference is not the same architecture."
             )
-    steps = _steps_for(config, setups)
+    steps = steps_for(config, setups)
     log(f"{name}: {steps} steps per round and configuration")
     rounds = _alternate(configs, config.repeats, workers, "train", {"steps": steps}, log, name)
     training = {}
@@ -246,7 +246,7 @@ def _sample_kernels(name, config) -> dict:
     return {**summary, "steps": steps, "log": str(log_path)}
 
 
-def _steps_for(config, setups) -> int:
+def steps_for(config, setups) -> int:
     """`config.steps`, or fewer so a typical configuration's round takes ~`round_seconds`.
 
     Typical = the median warm-up step time: one configuration slowed down by a busy machine (PyTorch's
@@ -297,7 +297,7 @@ def _serving(name, config, configs, workers, kzoo, log):
 def _serve_all(name, config, serve_configs, workers, kzoo, labels, log):
     for _, kind, variant, _ in serve_configs:
         # Only the main kzoo worker's export writes the TFLite model its TFLite row serves.
-        tflite = {"tflite": kind == "kzoo"} if kind.startswith("kzoo") and variant is None else {}
+        tflite = {"tflite": True} if (kind, variant) == ("kzoo", None) else {}
         workers[kind].call("setup_serving", variant=variant, serving_batch=config.serving_batch,
                            seed=config.seed, **tflite)
     rounds = _alternate(

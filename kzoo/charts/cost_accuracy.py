@@ -8,10 +8,7 @@ kzoo copies from it), as in `kzoo table`.
 
 from __future__ import annotations
 
-import io
 import math
-
-from kzoo.utils.files import atomic_write_bytes
 
 # Benchmarks drawn, in panel order: (published key, panel title).
 BENCHMARKS = (
@@ -197,11 +194,6 @@ def write_cost_accuracy_chart(path, rows=None, *, pattern=None, progress=True) -
         from kzoo.model_table import model_rows
 
         rows = model_rows(pattern, progress=progress)
-    fig = cost_accuracy_figure(rows)
-    import matplotlib.pyplot as plt
+    from kzoo.charts.png import save_figure
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return str(path)
+    return save_figure(cost_accuracy_figure(rows), path, tight=False)

@@ -145,19 +145,16 @@ def _cmd_export(args) -> int:
 
 
 def _tflite_line(version_dir, check: dict) -> str:
-    line = (
-        f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; max |difference| "
-        f"from the SavedModel {check['max_abs_diff']:.3g} on {check['probe_size']} probe inputs)"
-    )
+    head = f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; "
     if "vs_saved_model" not in check:
-        return line
+        return head + (f"max |difference| from the SavedModel {check['max_abs_diff']:.3g} on "
+                       f"{check['probe_size']} probe inputs)")
     vs = check["vs_saved_model"]
-    return (
-        f"tflite: {Path(version_dir) / check['file']} ({check['bytes']:,} bytes; float32, "
-        f"converted from the float32 twin of the {check['saved_model_compute_dtype']} model, max "
-        f"|difference| from the twin {check['max_abs_diff']:.3g}; from the published SavedModel "
-        f"{vs['max_abs_diff']:.3g}, same class on {100 * vs['class_id_agreement']:.0f}% of "
-        f"{check['probe_size']} probe inputs)"
+    return head + (
+        f"float32, converted from the float32 twin of the {check['saved_model_compute_dtype']} "
+        f"model, max |difference| from the twin {check['max_abs_diff']:.3g}; from the published "
+        f"SavedModel {vs['max_abs_diff']:.3g}, same class on "
+        f"{100 * vs['class_id_agreement']:.0f}% of {check['probe_size']} probe inputs)"
     )
 
 

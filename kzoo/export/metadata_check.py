@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from kzoo.export.contract import TFLITE_FILE
 from kzoo.utils.errors import UserError
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -104,8 +105,8 @@ _FIELDS = (
     )), True),
 )
 _TFLITE = (
-    # The one path kzoo writes and `kzoo predict --tflite` reads (kzoo.export.tflite.TFLITE_FILE).
-    ("tflite.file", ("'assets.extra/model.tflite'", lambda v: v == "assets.extra/model.tflite")),
+    # The one path kzoo writes and `kzoo predict --tflite` reads.
+    ("tflite.file", (repr(TFLITE_FILE), lambda v: v == TFLITE_FILE)),
     ("tflite.bytes", ("a count", lambda v: _int(v) and v >= 0)),
     ("tflite.probe_size", ("a count", lambda v: _int(v) and v >= 0)),
     ("tflite.max_abs_diff", ("a number >= 0", lambda v: _number(v) and v >= 0)),

@@ -299,13 +299,11 @@ def _reference_probabilities(model, raw, probe, from_logits: bool) -> np.ndarray
     return outputs
 
 
-# Machine epsilons (2^-mantissa bits) of the floating dtypes a model's output can have.
-_EPSILONS = {"bfloat16": 2.0**-7, "float16": 2.0**-10, "float32": 2.0**-23, "float64": 2.0**-52}
-
-
 def _epsilon(dtype) -> float:
     """The machine epsilon of a TensorFlow floating dtype (bfloat16's too)."""
-    return _EPSILONS.get(dtype.name, 2.0**-23)
+    import tensorflow as tf
+
+    return float(tf.experimental.numpy.finfo(dtype).eps)
 
 
 def _check_class_names(class_names, num_classes: int) -> list[str]:

@@ -13,16 +13,15 @@ from the published, reduced-precision SavedModel is recorded beside it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY
+from kzoo.export.contract import INPUT_NAME, SIGNATURE_KEY, TFLITE_FILE
 from kzoo.export.errors import TFLiteMismatchError
-
-TFLITE_FILE = "assets.extra/model.tflite"
 
 
 def convert_saved_model(path) -> bytes:
@@ -170,16 +169,32 @@ def _saved_model_outputs(saved_model_dir, probe):
     return reference["probabilities"].numpy(), reference["class_id"].numpy()
 
 
-def run_tflite(flatbuffer: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Call the converted `serving_default` signature on a batch of raw `inputs`."""
+def interpreter_threads() -> int:
+    """The CPU cores this process may run on (TFLite's own default is one thread)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def make_runner(flatbuffer: bytes, threads: int | None = None):
+    """The `serving_default` signature runner of a TFLite flatbuffer on `threads` CPU threads
+    (default: `interpreter_threads()`)."""
     import tensorflow as tf
 
     with warnings.catch_warnings():
-        # tf.lite.Interpreter is deprecated in favour of the separate LiteRT package, which kzoo does
-        # not depend on; TF 2.21's interpreter still runs the same flatbuffer.
+        # tf.lite.Interpreter is deprecated in favour of the separate LiteRT package, which kzoo
+        # does not depend on; TF 2.21's interpreter runs the same flatbuffer.
         warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
-    runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+        interpreter = tf.lite.Interpreter(
+            model_content=flatbuffer, num_threads=threads or interpreter_threads()
+        )
+    return interpreter.get_signature_runner(SIGNATURE_KEY)
+
+
+def run_tflite(flatbuffer: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Call the converted `serving_default` signature on a batch of raw `inputs`."""
+    runner = make_runner(flatbuffer)
     return {key: np.asarray(value) for key, value in runner(**{INPUT_NAME: inputs}).items()}
 
 

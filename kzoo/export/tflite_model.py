@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from kzoo.export.input_range import InputSpec
 from kzoo.export.loaded_model import prepare
 from kzoo.export.metadata import read_metadata
 from kzoo.export.paths import resolve_saved_model_dir
-from kzoo.export.tflite import TFLITE_FILE
+from kzoo.export.tflite import TFLITE_FILE, make_runner
 from kzoo.export.version_files import LinkInsideError, open_inside
 from kzoo.utils.errors import UserError
 
@@ -26,28 +25,6 @@ from kzoo.utils.errors import UserError
 MAX_TFLITE_BYTES = 2**31
 # A TFLite flatbuffer names its schema in bytes 4..8.
 TFLITE_IDENTIFIER = b"TFL3"
-
-
-def interpreter_threads() -> int:
-    """The CPU cores this process may run on (TFLite's own default is one thread)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def make_runner(flatbuffer: bytes, threads: int | None = None):
-    """The `serving_default` signature runner of a TFLite flatbuffer on `threads` CPU threads."""
-    import tensorflow as tf
-
-    with warnings.catch_warnings():
-        # tf.lite.Interpreter is deprecated in favour of the separate LiteRT package, which kzoo
-        # does not depend on; TF 2.21's interpreter runs the same flatbuffer.
-        warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(
-            model_content=flatbuffer, num_threads=threads or interpreter_threads()
-        )
-    return interpreter.get_signature_runner(SIGNATURE_KEY)
 
 
 def tflite_version(path) -> tuple:

@@ -86,15 +86,10 @@ def flat_training_arrays(dataset: str, limit: int | None = None):
 
 
 def save_figure(figure, path) -> None:
-    """Render a Matplotlib figure to PNG at `path` (atomically) and close it."""
-    import io
+    """Render a Matplotlib figure to PNG at `path` (atomically, cropped) and close it."""
+    from kzoo.charts.png import save_figure as write_png
 
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    atomic_write_bytes(path, buf.getvalue())
+    write_png(figure, path)
 
 
 def write_results(out_dir, lesson: str, numbers: dict, figure, *, smoke: bool = False) -> dict:
