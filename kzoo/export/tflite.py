@@ -93,7 +93,7 @@ def float32_twin(model):
         with precision_policy("float32"):
             twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
         twin.set_weights(model.get_weights())
-    except (ValueError, TypeError, NotImplementedError) as err:
+    except (ValueError, TypeError, NotImplementedError) as err:  # a layer Keras cannot clone
         refuse(f"{type(model).__name__}: {str(err).splitlines()[0]}")
     left = compute_dtype(twin)
     if left != "float32":
